@@ -1,0 +1,98 @@
+//! Where blocking SQLite work runs.
+//!
+//! Storage code wraps each unit of blocking work in a [`Job`] that reports the
+//! [`Work`] it did; the executor decides where it runs. The real executor runs jobs on
+//! worker threads; the simulator's runs them inline and turns the reported work into
+//! virtual time.
+
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+
+/// What a job did, for the simulator's CPU cost model (the real executor ignores it).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Work {
+    /// SQLite progress-handler ticks (one per [`crate::storage::PROGRESS_TICK_OPS`] VM ops).
+    pub sqlite_ticks: u64,
+    /// Statements executed.
+    pub statements: u64,
+}
+
+/// A unit of blocking work.
+pub type Job = Box<dyn FnOnce() -> Work + Send + 'static>;
+
+/// Runs blocking jobs; the returned future completes when the job has run.
+pub trait Executor: Send + Sync + 'static {
+    fn execute(&self, job: Job) -> BoxFuture<'static, ()>;
+}
+
+/// Runs `work` on `executor` and returns its result. `work` returns its value and the
+/// [`Work`] it did.
+pub async fn run_blocking<T, F>(executor: &dyn Executor, work: F) -> T
+where
+    T: Send + 'static,
+    F: FnOnce() -> (T, Work) + Send + 'static,
+{
+    let slot = Arc::new(std::sync::Mutex::new(None));
+    let filled = slot.clone();
+    executor
+        .execute(Box::new(move || {
+            let (value, done) = work();
+            *filled.lock().expect("result slot") = Some(value);
+            done
+        }))
+        .await;
+    let value = slot.lock().expect("result slot").take();
+    value.expect("an executor completes a job before resolving its future")
+}
+
+/// The production executor: a fixed set of worker threads fed from one queue.
+pub struct ThreadPoolExecutor {
+    jobs: crossbeam_channel::Sender<(Job, tokio::sync::oneshot::Sender<()>)>,
+}
+
+impl ThreadPoolExecutor {
+    /// Starts `threads` workers (at least one). They exit when the executor is dropped.
+    pub fn new(threads: usize) -> ThreadPoolExecutor {
+        let (jobs, queue) =
+            crossbeam_channel::unbounded::<(Job, tokio::sync::oneshot::Sender<()>)>();
+        for index in 0..threads.max(1) {
+            let queue = queue.clone();
+            std::thread::Builder::new()
+                .name(format!("fazt-sqlite-{index}"))
+                .spawn(move || {
+                    for (job, done) in queue {
+                        job();
+                        let _ = done.send(());
+                    }
+                })
+                .expect("spawn an executor thread");
+        }
+        ThreadPoolExecutor { jobs }
+    }
+}
+
+impl Executor for ThreadPoolExecutor {
+    fn execute(&self, job: Job) -> BoxFuture<'static, ()> {
+        let (done, finished) = tokio::sync::oneshot::channel();
+        let sent = self.jobs.send((job, done));
+        Box::pin(async move {
+            sent.expect("executor threads live as long as the executor");
+            finished
+                .await
+                .expect("an executor thread completes every job it takes");
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn thread_pool_runs_jobs_and_returns_values() {
+        let executor = ThreadPoolExecutor::new(2);
+        let sum: u64 = run_blocking(&executor, || ((1..=10).sum(), Work::default())).await;
+        assert_eq!(sum, 55);
+    }
+}

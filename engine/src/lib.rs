@@ -1,0 +1,14 @@
+//! fazt-engine: a fazt-compatible runtime and SQLite storage engine.
+//!
+//! A map of the code:
+//!
+//! | module | what it is |
+//! | --- | --- |
+//! | [`env`] | the seams (Clock, Rng, Executor) through which the engine meets the world |
+//! | [`storage`] | kv / ds / s3 on one SQLite file: group-committing writer, reader pool |
+//!
+//! Nothing here knows whether it runs for real or in the simulator: that is decided by
+//! the [`env::Env`] handed in at construction.
+
+pub mod env;
+pub mod storage;

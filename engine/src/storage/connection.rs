@@ -1,0 +1,184 @@
+//! Opening a SQLite connection: the pragmas every connection gets, the step counter
+//! that feeds the simulator's cost model, and the migrations.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use rusqlite::{Connection, OpenFlags};
+
+use super::error::Result;
+use super::schema::MIGRATIONS;
+use crate::env::Work;
+
+/// The progress handler counts one tick per this many SQLite VM operations.
+pub const PROGRESS_TICK_OPS: i32 = 100;
+
+/// Applied to every connection as it opens, never "once through the pool" (fazt's
+/// busy_timeout and foreign_keys bugs). `busy_timeout = 0`: SQLite's busy handler
+/// sleeps in real time, so every wait is engine code on the Clock instead.
+const CONNECTION_PRAGMAS: &str = "PRAGMA journal_mode = WAL;
+    PRAGMA synchronous = NORMAL;
+    PRAGMA foreign_keys = ON;
+    PRAGMA busy_timeout = 0;
+    PRAGMA temp_store = MEMORY;";
+
+/// One SQLite connection with its work counter.
+pub struct Db {
+    conn: Connection,
+    ticks: Arc<AtomicU64>,
+    statements: u64,
+}
+
+/// What a connection reports about its own settings (tests prove every pooled
+/// connection has them).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectionSettings {
+    pub journal_mode: String,
+    pub synchronous: i64,
+    pub foreign_keys: bool,
+    pub busy_timeout_ms: i64,
+}
+
+impl Db {
+    /// Opens `path` (created if missing) with the standard pragmas.
+    pub fn open(path: &Path) -> Result<Db> {
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_URI;
+        let mut conn = Connection::open_with_flags(path, flags)?;
+        conn.execute_batch(CONNECTION_PRAGMAS)?;
+        conn.set_prepared_statement_cache_capacity(64);
+        let ticks = Arc::new(AtomicU64::new(0));
+        let counter = ticks.clone();
+        conn.progress_handler(
+            PROGRESS_TICK_OPS,
+            Some(move || {
+                counter.fetch_add(1, Ordering::Relaxed);
+                false
+            }),
+        )?;
+        Ok(Db {
+            conn,
+            ticks,
+            statements: 0,
+        })
+    }
+
+    pub fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// Counts one executed statement for the cost model.
+    pub fn count_statement(&mut self) {
+        self.statements += 1;
+    }
+
+    /// Work done so far on this connection; subtract two readings to get a job's work.
+    pub fn work(&self) -> Work {
+        Work {
+            sqlite_ticks: self.ticks.load(Ordering::Relaxed),
+            statements: self.statements,
+        }
+    }
+
+    /// Work since `before`.
+    pub fn work_since(&self, before: Work) -> Work {
+        let now = self.work();
+        Work {
+            sqlite_ticks: now.sqlite_ticks - before.sqlite_ticks,
+            statements: now.statements - before.statements,
+        }
+    }
+
+    /// Reads back the settings that matter for correctness.
+    pub fn settings(&self) -> Result<ConnectionSettings> {
+        let pragma_i64 = |name: &str| -> Result<i64> {
+            Ok(self
+                .conn
+                .query_row(&format!("PRAGMA {name}"), [], |row| row.get(0))?)
+        };
+        Ok(ConnectionSettings {
+            journal_mode: self
+                .conn
+                .query_row("PRAGMA journal_mode", [], |row| row.get(0))?,
+            synchronous: pragma_i64("synchronous")?,
+            foreign_keys: pragma_i64("foreign_keys")? == 1,
+            busy_timeout_ms: pragma_i64("busy_timeout")?,
+        })
+    }
+
+    /// Applies the migrations not yet applied, in one transaction.
+    pub fn migrate(&mut self) -> Result<()> {
+        let applied: i64 = self
+            .conn
+            .query_row("PRAGMA user_version", [], |row| row.get(0))?;
+        let applied = usize::try_from(applied).unwrap_or(0);
+        if applied >= MIGRATIONS.len() {
+            return Ok(());
+        }
+        let tx = self.conn.transaction()?;
+        for migration in &MIGRATIONS[applied..] {
+            tx.execute_batch(migration)?;
+        }
+        tx.pragma_update(None, "user_version", MIGRATIONS.len() as i64)?;
+        tx.commit()?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_connection_gets_the_pragmas() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.db");
+        let mut first = Db::open(&path).unwrap();
+        first.migrate().unwrap();
+        let second = Db::open(&path).unwrap();
+        for db in [&first, &second] {
+            assert_eq!(
+                db.settings().unwrap(),
+                ConnectionSettings {
+                    journal_mode: "wal".into(),
+                    synchronous: 1,
+                    foreign_keys: true,
+                    busy_timeout_ms: 0,
+                }
+            );
+        }
+    }
+
+    #[test]
+    fn migrations_are_idempotent_and_counted() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.db");
+        let mut db = Db::open(&path).unwrap();
+        db.migrate().unwrap();
+        db.migrate().unwrap();
+        let version: i64 = db
+            .conn()
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, MIGRATIONS.len() as i64);
+    }
+
+    #[test]
+    fn the_progress_handler_counts_work() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("x.db")).unwrap();
+        let before = db.work();
+        db.conn()
+            .query_row(
+                "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 10000)
+                 SELECT count(*) FROM n",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .unwrap();
+        assert!(db.work_since(before).sqlite_ticks > 10);
+    }
+}

@@ -1,0 +1,40 @@
+//! The SQLite storage engine: fazt's kv / ds / s3 API per app, on one database file.
+//!
+//! | file | what lives there |
+//! | --- | --- |
+//! | `handle.rs` | [`Storage`] (open, scope, shutdown) and [`Scope`], the async API |
+//! | `writer.rs` | the write queue and group commit on the single writer connection |
+//! | `readers.rs` | the reader connection pool |
+//! | `policy.rs` | write path, busy handling and deadline handling as policies |
+//! | `retry.rs`, `estimate.rs` | backoff on SQLITE_BUSY; duration estimates for admission |
+//! | `connection.rs`, `schema.rs` | pragmas per connection, migrations, SQL statements |
+//! | `kv.rs`, `ds.rs`, `s3.rs` | synchronous operations on a connection |
+//! | `query.rs`, `changes.rs` | the ds query language and update operators |
+//! | `write.rs` | the queued write operations |
+//! | `limits.rs`, `error.rs` | bounds on input, and the error type |
+
+mod changes;
+mod connection;
+mod ds;
+mod error;
+mod estimate;
+mod handle;
+mod kv;
+mod limits;
+mod policy;
+mod query;
+mod readers;
+mod retry;
+mod s3;
+mod schema;
+mod write;
+mod writer;
+
+pub use connection::{ConnectionSettings, Db, PROGRESS_TICK_OPS};
+pub use ds::{FindOptions, Order, Page};
+pub use error::{Result, StorageError};
+pub use handle::{Scope, Storage, StorageConfig, StorageStats};
+pub use kv::KvEntry;
+pub use limits::Limits;
+pub use policy::{BusyPolicy, DeadlinePolicy, StoragePolicy, WritePath};
+pub use s3::{sha256_hex, Blob, BlobMeta, DEFAULT_MIME};

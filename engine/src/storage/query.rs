@@ -1,0 +1,388 @@
+//! The ds query language, compiled to SQL with every value and field path bound as a
+//! parameter.
+//!
+//! A query is a JSON object of conditions, all ANDed: `{field: value}` is equality,
+//! `{field: {$op: value, ...}}` applies operators `$eq $ne $gt $gte $lt $lte $in $nin
+//! $contains`. Fields are dotted paths (`a.b.c`); `id`, `_createdAt` and `_updatedAt`
+//! address the document's columns, and `session` equality uses the indexed column.
+//!
+//! Comparison follows SQLite's rules on `json_extract`, as upstream fazt does: booleans
+//! compare as 1 and 0; across types NULL < numbers < text; objects and arrays compare as
+//! their JSON text; a comparison with a missing field is false, except that `$eq: null`
+//! matches missing or null fields and `$ne`/`$nin` also match missing fields.
+//! `$contains` matches an array with an element equal to the value, or a string that
+//! contains the value as a substring.
+//!
+//! Field paths are validated to `[A-Za-z_][A-Za-z0-9_]*` segments. A path appears as a
+//! SQL literal only for a field with an expression index (the planner matches index
+//! expressions textually); it is then rendered by [`FieldPath::json_path`] from the
+//! validated segments, never from client text.
+
+use std::collections::BTreeSet;
+
+use rusqlite::types::Value as SqlValue;
+use serde_json::Value;
+
+use super::error::{Result, StorageError};
+use super::limits::Limits;
+
+/// A validated dotted field path.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct FieldPath {
+    segments: Vec<String>,
+}
+
+impl FieldPath {
+    pub fn parse(text: &str, limits: &Limits) -> Result<FieldPath> {
+        let segments: Vec<String> = text.split('.').map(str::to_owned).collect();
+        if segments.len() > limits.path_depth_max {
+            return Err(StorageError::InvalidQuery(format!(
+                "field path {text:?} is deeper than {} segments",
+                limits.path_depth_max
+            )));
+        }
+        let valid_segment = |segment: &String| {
+            let mut bytes = segment.bytes();
+            matches!(bytes.next(), Some(b) if b.is_ascii_alphabetic() || b == b'_')
+                && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
+                && segment.len() <= 64
+        };
+        if !segments.iter().all(valid_segment) {
+            return Err(StorageError::InvalidQuery(format!(
+                "malformed field name {text:?}: use dotted segments of letters, digits and '_' \
+                 (not starting with a digit), at most 64 characters each"
+            )));
+        }
+        Ok(FieldPath { segments })
+    }
+
+    pub fn segments(&self) -> &[String] {
+        &self.segments
+    }
+
+    /// The dotted form, `a.b`.
+    pub fn dotted(&self) -> String {
+        self.segments.join(".")
+    }
+
+    /// The SQLite JSON path, `$.a.b`. Safe as a SQL string literal by construction.
+    pub fn json_path(&self) -> String {
+        format!("$.{}", self.dotted())
+    }
+}
+
+/// A comparison operator.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Op {
+    Eq,
+    Ne,
+    Gt,
+    Gte,
+    Lt,
+    Lte,
+    In,
+    Nin,
+    Contains,
+}
+
+impl Op {
+    fn parse(name: &str) -> Result<Op> {
+        Ok(match name {
+            "$eq" => Op::Eq,
+            "$ne" => Op::Ne,
+            "$gt" => Op::Gt,
+            "$gte" => Op::Gte,
+            "$lt" => Op::Lt,
+            "$lte" => Op::Lte,
+            "$in" => Op::In,
+            "$nin" => Op::Nin,
+            "$contains" => Op::Contains,
+            other => {
+                return Err(StorageError::InvalidQuery(format!(
+                    "unknown operator {other:?}; known: $eq $ne $gt $gte $lt $lte $in $nin $contains"
+                )))
+            }
+        })
+    }
+}
+
+/// What a condition looks at.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Target {
+    Id,
+    CreatedAt,
+    UpdatedAt,
+    /// The indexed `session_id` column (string equality on `session` only).
+    SessionColumn,
+    Field(FieldPath),
+}
+
+/// One `target op value` condition.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Condition {
+    pub target: Target,
+    pub op: Op,
+    pub value: Value,
+}
+
+/// A parsed query: conditions ANDed.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Filter {
+    pub conditions: Vec<Condition>,
+}
+
+/// SQL for a filter: a WHERE fragment and its parameters, numbered from a given start.
+#[derive(Debug)]
+pub struct CompiledFilter {
+    pub sql: String,
+    pub params: Vec<SqlValue>,
+}
+
+impl Filter {
+    /// Parses a query object (`null` or `{}` match everything).
+    pub fn parse(query: &Value, limits: &Limits) -> Result<Filter> {
+        let object = match query {
+            Value::Null => return Ok(Filter::default()),
+            Value::Object(object) => object,
+            other => {
+                return Err(StorageError::InvalidQuery(format!(
+                    "a query must be an object, not {}",
+                    json_kind(other)
+                )))
+            }
+        };
+        let mut conditions = Vec::new();
+        for (key, value) in object {
+            if key.starts_with('$') {
+                return Err(StorageError::InvalidQuery(format!(
+                    "unknown operator {key:?} at the top level of a query; operators go inside a field: {{field: {{$op: value}}}}"
+                )));
+            }
+            let operators = match value {
+                Value::Object(map) if map.keys().any(|k| k.starts_with('$')) => {
+                    if !map.keys().all(|k| k.starts_with('$')) {
+                        return Err(StorageError::InvalidQuery(format!(
+                            "field {key:?} mixes operators and plain keys"
+                        )));
+                    }
+                    map.iter()
+                        .map(|(op, operand)| Ok((Op::parse(op)?, operand.clone())))
+                        .collect::<Result<Vec<_>>>()?
+                }
+                plain => vec![(Op::Eq, plain.clone())],
+            };
+            for (op, operand) in operators {
+                check_operand(key, op, &operand, limits)?;
+                conditions.push(Condition {
+                    target: target_for(key, op, &operand, limits)?,
+                    op,
+                    value: operand,
+                });
+            }
+        }
+        if conditions.len() > limits.query_conditions_max {
+            return Err(StorageError::InvalidQuery(format!(
+                "query has {} conditions, over the limit of {}",
+                conditions.len(),
+                limits.query_conditions_max
+            )));
+        }
+        Ok(Filter { conditions })
+    }
+
+    /// Compiles to SQL over `app_docs` (columns `id`, `data`, `session_id`, ...).
+    /// `indexed` holds the dotted paths that have an expression index; `first_param` is
+    /// the number of the first `?N` placeholder to use.
+    pub fn compile(&self, indexed: &BTreeSet<String>, first_param: usize) -> CompiledFilter {
+        let mut out = CompiledFilter {
+            sql: String::new(),
+            params: Vec::new(),
+        };
+        let mut clauses = Vec::new();
+        for condition in &self.conditions {
+            clauses.push(compile_condition(condition, indexed, first_param, &mut out.params));
+        }
+        out.sql = if clauses.is_empty() {
+            "1".to_owned()
+        } else {
+            clauses.join(" AND ")
+        };
+        out
+    }
+}
+
+fn check_operand(key: &str, op: Op, operand: &Value, limits: &Limits) -> Result<()> {
+    let scalar = matches!(operand, Value::Bool(_) | Value::Number(_) | Value::String(_));
+    match op {
+        Op::In | Op::Nin => match operand {
+            Value::Array(items) if items.len() <= limits.in_list_max => Ok(()),
+            Value::Array(items) => Err(StorageError::InvalidQuery(format!(
+                "{key:?}: list of {} values is over the limit of {}",
+                items.len(),
+                limits.in_list_max
+            ))),
+            _ => Err(StorageError::InvalidQuery(format!(
+                "{key:?}: $in and $nin take an array"
+            ))),
+        },
+        Op::Gt | Op::Gte | Op::Lt | Op::Lte | Op::Contains if !scalar => {
+            Err(StorageError::InvalidQuery(format!(
+                "{key:?}: {op:?} takes a number, string or boolean"
+            )))
+        }
+        _ => Ok(()),
+    }
+}
+
+fn target_for(key: &str, op: Op, operand: &Value, limits: &Limits) -> Result<Target> {
+    Ok(match key {
+        "id" => Target::Id,
+        "_createdAt" => Target::CreatedAt,
+        "_updatedAt" => Target::UpdatedAt,
+        "session" if op == Op::Eq && operand.is_string() => Target::SessionColumn,
+        _ => Target::Field(FieldPath::parse(key, limits)?),
+    })
+}
+
+/// The SQL parameter for a JSON operand, matching what `json_extract` returns.
+pub fn sql_value(value: &Value) -> SqlValue {
+    match value {
+        Value::Null => SqlValue::Null,
+        Value::Bool(b) => SqlValue::Integer(i64::from(*b)),
+        Value::Number(n) => match n.as_i64() {
+            Some(i) => SqlValue::Integer(i),
+            None => SqlValue::Real(n.as_f64().unwrap_or(f64::NAN)),
+        },
+        Value::String(s) => SqlValue::Text(s.clone()),
+        Value::Array(_) | Value::Object(_) => SqlValue::Text(value.to_string()),
+    }
+}
+
+fn compile_condition(
+    condition: &Condition,
+    indexed: &BTreeSet<String>,
+    first_param: usize,
+    params: &mut Vec<SqlValue>,
+) -> String {
+    let mut bind = |value: SqlValue| {
+        params.push(value);
+        format!("?{}", first_param + params.len() - 1)
+    };
+    // The expression under test, and (for fields) the JSON path placeholder.
+    let (expr, path) = match &condition.target {
+        Target::Id => ("id".to_owned(), None),
+        Target::CreatedAt => ("created_at".to_owned(), None),
+        Target::UpdatedAt => ("updated_at".to_owned(), None),
+        Target::SessionColumn => ("session_id".to_owned(), None),
+        Target::Field(path) if indexed.contains(&path.dotted()) => {
+            let literal = format!("'{}'", path.json_path());
+            (format!("json_extract(data, {literal})"), Some(literal))
+        }
+        Target::Field(path) => {
+            let placeholder = bind(SqlValue::Text(path.json_path()));
+            (format!("json_extract(data, {placeholder})"), Some(placeholder))
+        }
+    };
+    let value = &condition.value;
+    match condition.op {
+        Op::Eq if value.is_null() => format!("{expr} IS NULL"),
+        Op::Eq => format!("{expr} = {}", bind(sql_value(value))),
+        Op::Ne if value.is_null() => format!("{expr} IS NOT NULL"),
+        Op::Ne => format!("({expr} IS NULL OR {expr} <> {})", bind(sql_value(value))),
+        Op::Gt => format!("{expr} > {}", bind(sql_value(value))),
+        Op::Gte => format!("{expr} >= {}", bind(sql_value(value))),
+        Op::Lt => format!("{expr} < {}", bind(sql_value(value))),
+        Op::Lte => format!("{expr} <= {}", bind(sql_value(value))),
+        Op::In | Op::Nin => {
+            let items = value.as_array().map(Vec::as_slice).unwrap_or_default();
+            let has_null = items.iter().any(Value::is_null);
+            let list: Vec<String> = items
+                .iter()
+                .filter(|item| !item.is_null())
+                .map(|item| bind(sql_value(item)))
+                .collect();
+            let member = if list.is_empty() {
+                "0".to_owned()
+            } else {
+                format!("{expr} IN ({})", list.join(", "))
+            };
+            match (condition.op, has_null) {
+                (Op::In, false) => format!("({member})"),
+                (Op::In, true) => format!("({member} OR {expr} IS NULL)"),
+                (_, false) => format!("(NOT ({member}) OR {expr} IS NULL)"),
+                (_, true) => format!("(NOT ({member}) AND {expr} IS NOT NULL)"),
+            }
+        }
+        Op::Contains => {
+            let needle = bind(sql_value(value));
+            match path {
+                Some(path) => format!(
+                    "(CASE json_type(data, {path}) \
+                     WHEN 'array' THEN EXISTS (SELECT 1 FROM json_each(data, {path}) AS e WHERE e.value = {needle}) \
+                     WHEN 'text' THEN (typeof({needle}) = 'text' AND instr({expr}, {needle}) > 0) \
+                     ELSE 0 END)"
+                ),
+                None => format!("(typeof({needle}) = 'text' AND instr({expr}, {needle}) > 0)"),
+            }
+        }
+    }
+}
+
+fn json_kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn parse(query: Value) -> Result<Filter> {
+        Filter::parse(&query, &Limits::default())
+    }
+
+    #[test]
+    fn unknown_operator_is_refused_by_name() {
+        let error = parse(json!({"a": {"$regex": "x"}})).unwrap_err();
+        assert!(error.to_string().contains("$regex"), "{error}");
+        assert!(parse(json!({"$where": "1"})).is_err());
+    }
+
+    #[test]
+    fn malformed_field_names_are_refused() {
+        for key in ["a'b", "a..b", "1a", "a b", "a.b'); DROP TABLE app_docs; --", ""] {
+            let error = parse(json!({ key: 1 })).unwrap_err();
+            assert!(matches!(error, StorageError::InvalidQuery(_)), "{key}: {error}");
+        }
+    }
+
+    #[test]
+    fn paths_are_bound_unless_indexed() {
+        let filter = parse(json!({"a.b": {"$gt": 3}, "session": "s1"})).unwrap();
+        let plain = filter.compile(&BTreeSet::new(), 3);
+        assert_eq!(plain.sql, "json_extract(data, ?3) > ?4 AND session_id = ?5");
+        assert_eq!(plain.params[0], SqlValue::Text("$.a.b".into()));
+        let indexed = filter.compile(&BTreeSet::from(["a.b".to_owned()]), 1);
+        assert_eq!(indexed.sql, "json_extract(data, '$.a.b') > ?1 AND session_id = ?2");
+    }
+
+    #[test]
+    fn query_depth_and_size_are_limited() {
+        let deep = ["a"; 9].join(".");
+        assert!(parse(json!({ deep: 1 })).is_err());
+        let many: serde_json::Map<String, Value> =
+            (0..65).map(|i| (format!("f{i}"), json!(i))).collect();
+        assert!(parse(Value::Object(many)).is_err());
+        assert!(parse(json!({"a": {"$in": 3}})).is_err());
+        assert!(parse(json!({"a": {"$gt": {"x": 1}}})).is_err());
+        assert!(parse(json!({"a": {"$gt": 1, "b": 2}})).is_err());
+        assert!(parse(json!([1])).is_err());
+    }
+}

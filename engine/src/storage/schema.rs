@@ -1,0 +1,85 @@
+//! The database schema as versioned migrations, and the SQL the storage layer runs.
+
+/// Migrations, applied in order; `PRAGMA user_version` records how many have run.
+pub const MIGRATIONS: &[&str] = &[
+    // 1: kv, documents, blobs, and the registry of expression indexes.
+    "CREATE TABLE app_kv (
+        app_id TEXT NOT NULL,
+        key TEXT NOT NULL,
+        value TEXT NOT NULL,
+        expires_at INTEGER,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (app_id, key)
+    ) WITHOUT ROWID;
+    CREATE INDEX app_kv_expiry ON app_kv (expires_at) WHERE expires_at IS NOT NULL;
+    CREATE TABLE app_docs (
+        seq INTEGER PRIMARY KEY,
+        app_id TEXT NOT NULL,
+        collection TEXT NOT NULL,
+        id TEXT NOT NULL,
+        data TEXT NOT NULL,
+        session_id TEXT,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        UNIQUE (app_id, collection, id)
+    );
+    CREATE INDEX app_docs_session ON app_docs (app_id, collection, session_id);
+    CREATE TABLE app_blobs (
+        app_id TEXT NOT NULL,
+        path TEXT NOT NULL,
+        data BLOB NOT NULL,
+        mime_type TEXT NOT NULL,
+        size_bytes INTEGER NOT NULL,
+        hash TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (app_id, path)
+    ) WITHOUT ROWID;
+    CREATE TABLE doc_indexes (
+        field TEXT PRIMARY KEY,
+        index_name TEXT NOT NULL UNIQUE
+    );",
+];
+
+pub const KV_GET: &str = "SELECT value FROM app_kv
+    WHERE app_id = ?1 AND key = ?2 AND (expires_at IS NULL OR expires_at > ?3)";
+pub const KV_UPSERT: &str = "INSERT INTO app_kv (app_id, key, value, expires_at, created_at, updated_at)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?5)
+    ON CONFLICT (app_id, key) DO UPDATE SET
+        value = excluded.value, expires_at = excluded.expires_at, updated_at = excluded.updated_at";
+pub const KV_DELETE: &str = "DELETE FROM app_kv WHERE app_id = ?1 AND key = ?2";
+/// Keys from `?2` (inclusive) up to `?3` (exclusive, NULL for no bound), unexpired.
+pub const KV_LIST: &str = "SELECT key, value, expires_at FROM app_kv
+    WHERE app_id = ?1 AND key >= ?2 AND (?3 IS NULL OR key < ?3)
+      AND (expires_at IS NULL OR expires_at > ?4)
+    ORDER BY key LIMIT ?5";
+pub const KV_SWEEP: &str = "DELETE FROM app_kv WHERE (app_id, key) IN (
+    SELECT app_id, key FROM app_kv WHERE expires_at IS NOT NULL AND expires_at <= ?1 LIMIT ?2)";
+
+pub const DOC_INSERT: &str = "INSERT INTO app_docs
+    (app_id, collection, id, data, session_id, created_at, updated_at)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)";
+pub const DOC_UPDATE: &str =
+    "UPDATE app_docs SET data = ?2, session_id = ?3, updated_at = ?4 WHERE seq = ?1";
+pub const DOC_DELETE_SEQ: &str = "DELETE FROM app_docs WHERE seq = ?1";
+pub const DOC_DELETE_OLDEST: &str = "DELETE FROM app_docs
+    WHERE app_id = ?1 AND collection = ?2 AND seq NOT IN (
+        SELECT seq FROM app_docs WHERE app_id = ?1 AND collection = ?2
+        ORDER BY seq DESC LIMIT ?3)";
+pub const DOC_INDEX_LIST: &str = "SELECT field FROM doc_indexes ORDER BY field";
+pub const DOC_INDEX_REGISTER: &str =
+    "INSERT OR IGNORE INTO doc_indexes (field, index_name) VALUES (?1, ?2)";
+
+pub const BLOB_UPSERT: &str = "INSERT INTO app_blobs
+    (app_id, path, data, mime_type, size_bytes, hash, created_at, updated_at)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)
+    ON CONFLICT (app_id, path) DO UPDATE SET
+        data = excluded.data, mime_type = excluded.mime_type, size_bytes = excluded.size_bytes,
+        hash = excluded.hash, updated_at = excluded.updated_at";
+pub const BLOB_GET: &str =
+    "SELECT data, mime_type, size_bytes, hash FROM app_blobs WHERE app_id = ?1 AND path = ?2";
+pub const BLOB_DELETE: &str = "DELETE FROM app_blobs WHERE app_id = ?1 AND path = ?2";
+pub const BLOB_LIST: &str = "SELECT path, mime_type, size_bytes, updated_at FROM app_blobs
+    WHERE app_id = ?1 AND path >= ?2 AND (?3 IS NULL OR path < ?3)
+    ORDER BY path LIMIT ?4";

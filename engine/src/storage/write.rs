@@ -1,0 +1,167 @@
+//! The writes that go through the write queue, and how each is applied inside the
+//! writer's transaction.
+
+use std::collections::BTreeSet;
+
+use super::changes::Changes;
+use super::connection::Db;
+use super::ds::{self, NewDocument, Selection};
+use super::error::Result;
+use super::kv;
+use super::limits::Limits;
+use super::query::{FieldPath, Filter};
+use super::s3::{self, NewBlob};
+
+/// Expired kv entries deleted per sweep transaction.
+pub const KV_SWEEP_BATCH: u64 = 1000;
+
+/// One write, fully validated and encoded by the caller before it is queued, so the
+/// writer does no parsing and a bad write never occupies a queue slot.
+pub enum Write {
+    KvSet {
+        app: String,
+        key: String,
+        value_json: String,
+        expires_at: Option<i64>,
+        now_ms: i64,
+    },
+    KvDelete {
+        app: String,
+        key: String,
+    },
+    KvSweep {
+        now_ms: i64,
+    },
+    DocInsert {
+        app: String,
+        collection: String,
+        document: NewDocument,
+        now_ms: i64,
+    },
+    DocUpdate {
+        app: String,
+        collection: String,
+        filter: Filter,
+        changes: Changes,
+        now_ms: i64,
+    },
+    DocDelete {
+        app: String,
+        collection: String,
+        filter: Filter,
+    },
+    DocDeleteOldest {
+        app: String,
+        collection: String,
+        keep: u64,
+    },
+    DocCreateIndex {
+        field: FieldPath,
+    },
+    BlobPut {
+        app: String,
+        path: String,
+        blob: NewBlob,
+        now_ms: i64,
+    },
+    BlobDelete {
+        app: String,
+        path: String,
+    },
+}
+
+/// What an applied write returns to its caller.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum WriteOutput {
+    Done,
+    /// Whether the deleted entry existed.
+    Existed(bool),
+    /// Rows affected.
+    Count(u64),
+}
+
+/// What the writer's transaction gives each write.
+pub struct ApplyContext<'a> {
+    pub limits: &'a Limits,
+    pub indexed: &'a BTreeSet<String>,
+}
+
+impl Write {
+    /// A short name for traces and errors.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Write::KvSet { .. } => "kv.set",
+            Write::KvDelete { .. } => "kv.delete",
+            Write::KvSweep { .. } => "kv.sweep",
+            Write::DocInsert { .. } => "ds.insert",
+            Write::DocUpdate { .. } => "ds.update",
+            Write::DocDelete { .. } => "ds.delete",
+            Write::DocDeleteOldest { .. } => "ds.deleteOldest",
+            Write::DocCreateIndex { .. } => "ds.createIndex",
+            Write::BlobPut { .. } => "s3.put",
+            Write::BlobDelete { .. } => "s3.delete",
+        }
+    }
+
+    /// Applies the write on the writer's connection, inside its savepoint.
+    pub fn apply(&self, db: &mut Db, context: &ApplyContext) -> Result<WriteOutput> {
+        match self {
+            Write::KvSet {
+                app,
+                key,
+                value_json,
+                expires_at,
+                now_ms,
+            } => kv::set(db, app, key, value_json, *expires_at, *now_ms).map(|()| WriteOutput::Done),
+            Write::KvDelete { app, key } => kv::delete(db, app, key).map(WriteOutput::Existed),
+            Write::KvSweep { now_ms } => kv::sweep(db, *now_ms, KV_SWEEP_BATCH).map(WriteOutput::Count),
+            Write::DocInsert {
+                app,
+                collection,
+                document,
+                now_ms,
+            } => ds::insert(db, app, collection, document, *now_ms).map(|()| WriteOutput::Done),
+            Write::DocUpdate {
+                app,
+                collection,
+                filter,
+                changes,
+                now_ms,
+            } => {
+                let selection = Selection {
+                    app,
+                    collection,
+                    filter,
+                    indexed: context.indexed,
+                };
+                ds::update(db, &selection, changes, context.limits, *now_ms).map(WriteOutput::Count)
+            }
+            Write::DocDelete {
+                app,
+                collection,
+                filter,
+            } => {
+                let selection = Selection {
+                    app,
+                    collection,
+                    filter,
+                    indexed: context.indexed,
+                };
+                ds::delete(db, &selection).map(WriteOutput::Count)
+            }
+            Write::DocDeleteOldest {
+                app,
+                collection,
+                keep,
+            } => ds::delete_oldest(db, app, collection, *keep).map(WriteOutput::Count),
+            Write::DocCreateIndex { field } => ds::create_index(db, field).map(|()| WriteOutput::Done),
+            Write::BlobPut {
+                app,
+                path,
+                blob,
+                now_ms,
+            } => s3::put(db, app, path, blob, *now_ms).map(|()| WriteOutput::Done),
+            Write::BlobDelete { app, path } => s3::delete(db, app, path).map(WriteOutput::Existed),
+        }
+    }
+}

@@ -1,0 +1,31 @@
+//! The simulated environment: the engine's seams on virtual time.
+//!
+//! Build it inside a turmoil host (or a paused tokio runtime): the clock reads tokio's
+//! paused time, which turmoil advances.
+
+mod clock;
+mod cost;
+mod executor;
+
+pub use clock::SimClock;
+pub use cost::CostModel;
+pub use executor::SimExecutor;
+
+use std::sync::Arc;
+
+use fazt_engine::env::{Clock, Env, Rng};
+
+/// The wall-clock time at virtual time zero: 2026-01-20T00:00:00Z, the day of seed 001.
+/// Pinned so that stored timestamps are the same in every run.
+pub const EPOCH_MS: i64 = 1_768_867_200_000;
+
+/// A simulated environment for `seed`: virtual clock from [`EPOCH_MS`], the run's Rng,
+/// and the inline executor with the default cost model.
+pub fn sim_env(seed: u64) -> Env {
+    let clock: Arc<dyn Clock> = Arc::new(SimClock::new(EPOCH_MS));
+    Env {
+        executor: Arc::new(SimExecutor::new(clock.clone(), CostModel::default())),
+        clock,
+        rng: Rng::seeded(seed),
+    }
+}
