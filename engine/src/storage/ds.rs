@@ -13,7 +13,9 @@ use super::connection::Db;
 use super::error::{Result, StorageError};
 use super::limits::Limits;
 use super::query::{FieldPath, Filter};
-use super::schema::{DOC_DELETE_OLDEST, DOC_DELETE_SEQ, DOC_INDEX_REGISTER, DOC_INSERT, DOC_UPDATE};
+use super::schema::{
+    DOC_DELETE_OLDEST, DOC_DELETE_SEQ, DOC_INDEX_REGISTER, DOC_INSERT, DOC_UPDATE,
+};
 
 /// Result order, by insertion. Default newest first.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -82,13 +84,22 @@ impl NewDocument {
         limits.check_key("document id", &id)?;
         body.remove("_createdAt");
         body.remove("_updatedAt");
-        let session = body.get("session").and_then(Value::as_str).map(str::to_owned);
+        let session = body
+            .get("session")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
         let body = limits.encode_value("document", &Value::Object(body))?;
         Ok(NewDocument { id, body, session })
     }
 }
 
-pub fn insert(db: &mut Db, app: &str, collection: &str, document: &NewDocument, now_ms: i64) -> Result<()> {
+pub fn insert(
+    db: &mut Db,
+    app: &str,
+    collection: &str,
+    document: &NewDocument,
+    now_ms: i64,
+) -> Result<()> {
     db.count_statement();
     let inserted = db.conn().prepare_cached(DOC_INSERT)?.execute(params![
         app,
@@ -138,7 +149,12 @@ impl Selection<'_> {
 
 /// Documents matching the selection. Without a `limit`, more than `max` matches is an
 /// error pointing to pagination.
-pub fn find(db: &mut Db, selection: &Selection, options: &FindOptions, max: usize) -> Result<Vec<Value>> {
+pub fn find(
+    db: &mut Db,
+    selection: &Selection,
+    options: &FindOptions,
+    max: usize,
+) -> Result<Vec<Value>> {
     let limit = options.limit.unwrap_or(max as u64 + 1).min(max as u64 + 1);
     let (clause, mut params) = selection.where_clause();
     let order = match options.order {
@@ -159,7 +175,10 @@ pub fn find(db: &mut Db, selection: &Selection, options: &FindOptions, max: usiz
             "more than {max} documents match; pass a limit or use cursor pagination"
         )));
     }
-    Ok(documents.into_iter().map(|(_, document)| document).collect())
+    Ok(documents
+        .into_iter()
+        .map(|(_, document)| document)
+        .collect())
 }
 
 /// One page of matches in insertion order, after `cursor` (an opaque token from the
@@ -216,19 +235,30 @@ pub fn count(db: &mut Db, selection: &Selection) -> Result<u64> {
 }
 
 /// Applies `changes` to every match; returns how many documents changed.
-pub fn update(db: &mut Db, selection: &Selection, changes: &Changes, limits: &Limits, now_ms: i64) -> Result<u64> {
+pub fn update(
+    db: &mut Db,
+    selection: &Selection,
+    changes: &Changes,
+    limits: &Limits,
+    now_ms: i64,
+) -> Result<u64> {
     let (clause, params) = selection.where_clause();
     let sql = format!("SELECT seq, data FROM app_docs WHERE {clause} ORDER BY seq");
     db.count_statement();
     let matches: Vec<(i64, String)> = db
         .conn()
         .prepare_cached(&sql)?
-        .query_map(params_from_iter(params), |row| Ok((row.get(0)?, row.get(1)?)))?
+        .query_map(params_from_iter(params), |row| {
+            Ok((row.get(0)?, row.get(1)?))
+        })?
         .collect::<rusqlite::Result<_>>()?;
     for (seq, data) in &matches {
         let mut body: Map<String, Value> = serde_json::from_str(data)?;
         changes.apply(&mut body)?;
-        let session = body.get("session").and_then(Value::as_str).map(str::to_owned);
+        let session = body
+            .get("session")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
         let body = limits.encode_value("document", &Value::Object(body))?;
         db.count_statement();
         db.conn()

@@ -17,7 +17,10 @@ pub enum StorageError {
     ReadersExhausted { connections: usize },
     /// Refused up front: the time left cannot cover the expected wait.
     #[error("not enough time left: {remaining:?} remaining, about {needed:?} needed")]
-    InsufficientBudget { remaining: Duration, needed: Duration },
+    InsufficientBudget {
+        remaining: Duration,
+        needed: Duration,
+    },
     /// The deadline passed before the operation started: nothing was written.
     #[error("deadline passed before the {operation} started; nothing was written")]
     DeadlineExceeded { operation: &'static str },

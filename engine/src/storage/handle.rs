@@ -3,6 +3,7 @@
 
 use std::collections::BTreeSet;
 use std::path::Path;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, RwLock};
 
 use serde_json::Value;
@@ -52,6 +53,12 @@ struct Shared {
 /// Point-in-time numbers for metrics endpoints and reports.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StorageStats {
+    /// Write transactions committed.
+    pub groups_committed: u64,
+    /// Writes applied in them.
+    pub writes_committed: u64,
+    /// Times the writer met SQLITE_BUSY at `BEGIN IMMEDIATE`.
+    pub writer_busy: u64,
     pub queue_waiting: usize,
     pub queue_depth: usize,
     pub readers: usize,
@@ -81,7 +88,8 @@ impl Storage {
             limits: config.limits.clone(),
             indexed: indexed.clone(),
         };
-        let (writes, writer_task) = writer::start(writer, queue_depth, batch_max, shutdown_signal.clone());
+        let (writes, writer_task) =
+            writer::start(writer, queue_depth, batch_max, shutdown_signal.clone());
         let storage = Storage {
             shared: Arc::new(Shared {
                 ids: env.rng.split("storage-ids"),
@@ -115,7 +123,11 @@ impl Storage {
     }
 
     pub fn stats(&self) -> StorageStats {
+        let counters = self.shared.writes.counters();
         StorageStats {
+            groups_committed: counters.groups.load(Ordering::Relaxed),
+            writes_committed: counters.writes.load(Ordering::Relaxed),
+            writer_busy: counters.busy.load(Ordering::Relaxed),
             queue_waiting: self.shared.writes.waiting(),
             queue_depth: self.shared.writes.depth(),
             readers: self.shared.readers.size(),
@@ -157,7 +169,10 @@ impl Storage {
     }
 
     async fn write(&self, write: Write, deadline: Deadline) -> Result<WriteOutput> {
-        self.shared.writes.submit(&self.shared.env, write, deadline).await
+        self.shared
+            .writes
+            .submit(&self.shared.env, write, deadline)
+            .await
     }
 
     /// Deletes expired kv entries every `kv_sweep_interval`, through the write queue.
@@ -194,7 +209,9 @@ fn open_connections(path: &Path, readers: usize) -> Result<(Db, Vec<Db>, BTreeSe
         .prepare(DOC_INDEX_LIST)?
         .query_map([], |row| row.get(0))?
         .collect::<rusqlite::Result<_>>()?;
-    let readers = (0..readers).map(|_| Db::open(path)).collect::<Result<_>>()?;
+    let readers = (0..readers)
+        .map(|_| Db::open(path))
+        .collect::<Result<_>>()?;
     Ok((writer, readers, indexes))
 }
 
@@ -228,7 +245,12 @@ impl Scope {
     }
 
     fn indexed(&self) -> BTreeSet<String> {
-        self.storage.shared.indexed.read().expect("index set").clone()
+        self.storage
+            .shared
+            .indexed
+            .read()
+            .expect("index set")
+            .clone()
     }
 
     async fn read<T, F>(&self, read: F) -> Result<T>
@@ -278,14 +300,18 @@ impl Scope {
             app: self.app.to_string(),
             key: key.to_owned(),
         };
-        Ok(matches!(self.write(write).await?, WriteOutput::Existed(true)))
+        Ok(matches!(
+            self.write(write).await?,
+            WriteOutput::Existed(true)
+        ))
     }
 
     /// Unexpired entries whose key starts with `prefix` (taken literally), by key.
     pub async fn kv_list(&self, prefix: &str) -> Result<Vec<KvEntry>> {
         let max = self.limits().find_results_max;
         let (app, prefix, now_ms) = (self.app.clone(), prefix.to_owned(), self.now_ms());
-        self.read(move |db| kv::list(db, &app, &prefix, now_ms, max)).await
+        self.read(move |db| kv::list(db, &app, &prefix, now_ms, max))
+            .await
     }
 
     // ----- ds -----
@@ -308,9 +334,18 @@ impl Scope {
     }
 
     /// Documents matching `query`, with `id`, `_createdAt`, `_updatedAt`.
-    pub async fn ds_find(&self, collection: &str, query: &Value, options: &FindOptions) -> Result<Vec<Value>> {
+    pub async fn ds_find(
+        &self,
+        collection: &str,
+        query: &Value,
+        options: &FindOptions,
+    ) -> Result<Vec<Value>> {
         check_collection(collection)?;
-        let (filter, indexed, max) = (self.filter(query)?, self.indexed(), self.limits().find_results_max);
+        let (filter, indexed, max) = (
+            self.filter(query)?,
+            self.indexed(),
+            self.limits().find_results_max,
+        );
         let (app, collection, options) = (self.app.clone(), collection.to_owned(), options.clone());
         self.read(move |db| {
             let selection = Selection {
@@ -336,7 +371,11 @@ impl Scope {
         check_collection(collection)?;
         let page_size = page_size.clamp(1, self.limits().find_results_max as u64);
         let (filter, indexed) = (self.filter(query)?, self.indexed());
-        let (app, collection, cursor) = (self.app.clone(), collection.to_owned(), cursor.map(str::to_owned));
+        let (app, collection, cursor) = (
+            self.app.clone(),
+            collection.to_owned(),
+            cursor.map(str::to_owned),
+        );
         self.read(move |db| {
             let selection = Selection {
                 app: &app,
@@ -359,7 +398,11 @@ impl Scope {
             limit: Some(1),
             ..FindOptions::default()
         };
-        Ok(self.ds_find(collection, &query, &options).await?.into_iter().next())
+        Ok(self
+            .ds_find(collection, &query, &options)
+            .await?
+            .into_iter()
+            .next())
     }
 
     pub async fn ds_count(&self, collection: &str, query: &Value) -> Result<u64> {
@@ -450,7 +493,10 @@ impl Scope {
             app: self.app.to_string(),
             path: path.to_owned(),
         };
-        Ok(matches!(self.write(write).await?, WriteOutput::Existed(true)))
+        Ok(matches!(
+            self.write(write).await?,
+            WriteOutput::Existed(true)
+        ))
     }
 
     pub async fn s3_list(&self, prefix: &str) -> Result<Vec<BlobMeta>> {

@@ -27,7 +27,8 @@ pub fn get(db: &mut Db, app: &str, key: &str, now_ms: i64) -> Result<Option<Valu
         .prepare_cached(KV_GET)?
         .query_row(params![app, key, now_ms], |row| row.get(0))
         .optional()?;
-    text.map(|text| Ok(serde_json::from_str(&text)?)).transpose()
+    text.map(|text| Ok(serde_json::from_str(&text)?))
+        .transpose()
 }
 
 /// Entries whose key starts with `prefix`, by key, unexpired at `now_ms`. More than
@@ -36,16 +37,13 @@ pub fn list(db: &mut Db, app: &str, prefix: &str, now_ms: i64, max: usize) -> Re
     db.count_statement();
     let upper = prefix_upper_bound(prefix);
     let mut statement = db.conn().prepare_cached(KV_LIST)?;
-    let rows = statement.query_map(
-        params![app, prefix, upper, now_ms, max as i64 + 1],
-        |row| {
-            Ok((
-                row.get::<_, String>(0)?,
-                row.get::<_, String>(1)?,
-                row.get::<_, Option<i64>>(2)?,
-            ))
-        },
-    )?;
+    let rows = statement.query_map(params![app, prefix, upper, now_ms, max as i64 + 1], |row| {
+        Ok((
+            row.get::<_, String>(0)?,
+            row.get::<_, String>(1)?,
+            row.get::<_, Option<i64>>(2)?,
+        ))
+    })?;
     let mut entries = Vec::new();
     for row in rows {
         let (key, value, expires_at) = row?;

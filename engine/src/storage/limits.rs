@@ -116,7 +116,10 @@ mod tests {
         let error = limits
             .encode_value("document", &json!({"text": "far too long"}))
             .unwrap_err();
-        assert!(matches!(error, StorageError::TooLarge { limit: 10, .. }), "{error}");
+        assert!(
+            matches!(error, StorageError::TooLarge { limit: 10, .. }),
+            "{error}"
+        );
     }
 
     #[test]

@@ -97,11 +97,9 @@ impl Op {
             "$in" => Op::In,
             "$nin" => Op::Nin,
             "$contains" => Op::Contains,
-            other => {
-                return Err(StorageError::InvalidQuery(format!(
-                    "unknown operator {other:?}; known: $eq $ne $gt $gte $lt $lte $in $nin $contains"
-                )))
-            }
+            other => return Err(StorageError::InvalidQuery(format!(
+                "unknown operator {other:?}; known: $eq $ne $gt $gte $lt $lte $in $nin $contains"
+            ))),
         })
     }
 }
@@ -200,7 +198,12 @@ impl Filter {
         };
         let mut clauses = Vec::new();
         for condition in &self.conditions {
-            clauses.push(compile_condition(condition, indexed, first_param, &mut out.params));
+            clauses.push(compile_condition(
+                condition,
+                indexed,
+                first_param,
+                &mut out.params,
+            ));
         }
         out.sql = if clauses.is_empty() {
             "1".to_owned()
@@ -212,7 +215,10 @@ impl Filter {
 }
 
 fn check_operand(key: &str, op: Op, operand: &Value, limits: &Limits) -> Result<()> {
-    let scalar = matches!(operand, Value::Bool(_) | Value::Number(_) | Value::String(_));
+    let scalar = matches!(
+        operand,
+        Value::Bool(_) | Value::Number(_) | Value::String(_)
+    );
     match op {
         Op::In | Op::Nin => match operand {
             Value::Array(items) if items.len() <= limits.in_list_max => Ok(()),
@@ -280,7 +286,10 @@ fn compile_condition(
         }
         Target::Field(path) => {
             let placeholder = bind(SqlValue::Text(path.json_path()));
-            (format!("json_extract(data, {placeholder})"), Some(placeholder))
+            (
+                format!("json_extract(data, {placeholder})"),
+                Some(placeholder),
+            )
         }
     };
     let value = &condition.value;
@@ -357,9 +366,19 @@ mod tests {
 
     #[test]
     fn malformed_field_names_are_refused() {
-        for key in ["a'b", "a..b", "1a", "a b", "a.b'); DROP TABLE app_docs; --", ""] {
+        for key in [
+            "a'b",
+            "a..b",
+            "1a",
+            "a b",
+            "a.b'); DROP TABLE app_docs; --",
+            "",
+        ] {
             let error = parse(json!({ key: 1 })).unwrap_err();
-            assert!(matches!(error, StorageError::InvalidQuery(_)), "{key}: {error}");
+            assert!(
+                matches!(error, StorageError::InvalidQuery(_)),
+                "{key}: {error}"
+            );
         }
     }
 
@@ -370,7 +389,10 @@ mod tests {
         assert_eq!(plain.sql, "json_extract(data, ?3) > ?4 AND session_id = ?5");
         assert_eq!(plain.params[0], SqlValue::Text("$.a.b".into()));
         let indexed = filter.compile(&BTreeSet::from(["a.b".to_owned()]), 1);
-        assert_eq!(indexed.sql, "json_extract(data, '$.a.b') > ?1 AND session_id = ?2");
+        assert_eq!(
+            indexed.sql,
+            "json_extract(data, '$.a.b') > ?1 AND session_id = ?2"
+        );
     }
 
     #[test]

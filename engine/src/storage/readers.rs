@@ -43,7 +43,13 @@ impl ReaderPool {
 
     /// Runs `read` on a pooled connection, retrying SQLITE_BUSY by `busy`, within
     /// `deadline`.
-    pub async fn read<T, F>(&self, env: &Env, busy: &BusyPolicy, deadline: Deadline, read: F) -> Result<T>
+    pub async fn read<T, F>(
+        &self,
+        env: &Env,
+        busy: &BusyPolicy,
+        deadline: Deadline,
+        read: F,
+    ) -> Result<T>
     where
         T: Send + 'static,
         F: Fn(&mut Db) -> Result<T> + Send + Sync + 'static,
@@ -70,7 +76,11 @@ impl ReaderPool {
         loop {
             let (idle, attempt) = (self.idle.clone(), read.clone());
             let outcome = run_blocking(env.executor.as_ref(), move || {
-                let mut db = idle.lock().expect("reader pool").pop().expect("a permit guarantees an idle reader");
+                let mut db = idle
+                    .lock()
+                    .expect("reader pool")
+                    .pop()
+                    .expect("a permit guarantees an idle reader");
                 let before = db.work();
                 let outcome = attempt(&mut db);
                 let work = db.work_since(before);
@@ -92,7 +102,8 @@ impl ReaderPool {
                     }
                 }
                 outcome => {
-                    self.estimate.observe(clock.now().saturating_duration_since(started));
+                    self.estimate
+                        .observe(clock.now().saturating_duration_since(started));
                     return outcome;
                 }
             }

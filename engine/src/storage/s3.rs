@@ -51,7 +51,10 @@ impl NewBlob {
     pub fn new(data: Vec<u8>, mime: Option<&str>) -> NewBlob {
         NewBlob {
             hash: sha256_hex(&data),
-            mime: mime.filter(|m| !m.is_empty()).unwrap_or(DEFAULT_MIME).to_owned(),
+            mime: mime
+                .filter(|m| !m.is_empty())
+                .unwrap_or(DEFAULT_MIME)
+                .to_owned(),
             data,
         }
     }

@@ -44,7 +44,8 @@ pub const MIGRATIONS: &[&str] = &[
 
 pub const KV_GET: &str = "SELECT value FROM app_kv
     WHERE app_id = ?1 AND key = ?2 AND (expires_at IS NULL OR expires_at > ?3)";
-pub const KV_UPSERT: &str = "INSERT INTO app_kv (app_id, key, value, expires_at, created_at, updated_at)
+pub const KV_UPSERT: &str =
+    "INSERT INTO app_kv (app_id, key, value, expires_at, created_at, updated_at)
     VALUES (?1, ?2, ?3, ?4, ?5, ?5)
     ON CONFLICT (app_id, key) DO UPDATE SET
         value = excluded.value, expires_at = excluded.expires_at, updated_at = excluded.updated_at";

@@ -112,9 +112,13 @@ impl Write {
                 value_json,
                 expires_at,
                 now_ms,
-            } => kv::set(db, app, key, value_json, *expires_at, *now_ms).map(|()| WriteOutput::Done),
+            } => {
+                kv::set(db, app, key, value_json, *expires_at, *now_ms).map(|()| WriteOutput::Done)
+            }
             Write::KvDelete { app, key } => kv::delete(db, app, key).map(WriteOutput::Existed),
-            Write::KvSweep { now_ms } => kv::sweep(db, *now_ms, KV_SWEEP_BATCH).map(WriteOutput::Count),
+            Write::KvSweep { now_ms } => {
+                kv::sweep(db, *now_ms, KV_SWEEP_BATCH).map(WriteOutput::Count)
+            }
             Write::DocInsert {
                 app,
                 collection,
@@ -154,7 +158,9 @@ impl Write {
                 collection,
                 keep,
             } => ds::delete_oldest(db, app, collection, *keep).map(WriteOutput::Count),
-            Write::DocCreateIndex { field } => ds::create_index(db, field).map(|()| WriteOutput::Done),
+            Write::DocCreateIndex { field } => {
+                ds::create_index(db, field).map(|()| WriteOutput::Done)
+            }
             Write::BlobPut {
                 app,
                 path,

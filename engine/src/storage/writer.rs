@@ -9,7 +9,7 @@
 //! whose deadline passes after the claim is told the outcome is unknown.
 
 use std::collections::BTreeSet;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use tokio::sync::{mpsc, oneshot, watch};
@@ -49,6 +49,17 @@ impl Pending {
     }
 }
 
+/// What the writer has done since it started.
+#[derive(Debug, Default)]
+pub struct WriterCounters {
+    /// Transactions committed.
+    pub groups: AtomicU64,
+    /// Writes applied in committed transactions (failed savepoints excluded).
+    pub writes: AtomicU64,
+    /// `BEGIN IMMEDIATE` attempts that met SQLITE_BUSY and were retried or given up.
+    pub busy: AtomicU64,
+}
+
 /// The sending side, shared by every caller.
 pub struct WriteQueue {
     sender: mpsc::Sender<Pending>,
@@ -56,9 +67,14 @@ pub struct WriteQueue {
     batch_max: usize,
     /// Observed time from a group's start to its commit.
     group_estimate: Arc<Estimate>,
+    counters: Arc<WriterCounters>,
 }
 
 impl WriteQueue {
+    pub fn counters(&self) -> &WriterCounters {
+        &self.counters
+    }
+
     /// Writes waiting now.
     pub fn waiting(&self) -> usize {
         self.depth - self.sender.capacity()
@@ -110,7 +126,9 @@ impl WriteQueue {
                     .compare_exchange(QUEUED, CANCELLED, Ordering::AcqRel, Ordering::Acquire)
                     .is_ok();
                 if cancelled {
-                    Err(StorageError::DeadlineExceeded { operation: "queued write" })
+                    Err(StorageError::DeadlineExceeded {
+                        operation: "queued write",
+                    })
                 } else {
                     Err(StorageError::OutcomeUnknown)
                 }
@@ -138,13 +156,22 @@ pub fn start(
 ) -> (WriteQueue, impl std::future::Future<Output = ()> + Send) {
     let (sender, receiver) = mpsc::channel(depth.max(1));
     let group_estimate = Arc::new(Estimate::default());
+    let counters = Arc::new(WriterCounters::default());
     let queue = WriteQueue {
         sender,
         depth: depth.max(1),
         batch_max: batch_max.max(1),
         group_estimate: group_estimate.clone(),
+        counters: counters.clone(),
     };
-    let task = run(writer, receiver, batch_max.max(1), group_estimate, shutdown);
+    let task = run(
+        writer,
+        receiver,
+        batch_max.max(1),
+        group_estimate,
+        counters,
+        shutdown,
+    );
     (queue, task)
 }
 
@@ -153,6 +180,7 @@ async fn run(
     mut receiver: mpsc::Receiver<Pending>,
     batch_max: usize,
     estimate: Arc<Estimate>,
+    counters: Arc<WriterCounters>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let db = writer.db.clone();
@@ -178,7 +206,7 @@ async fn run(
             }
         }
         let started = writer.env.clock.now();
-        commit_group(&writer, &db, std::mem::take(&mut batch)).await;
+        commit_group(&writer, &db, &counters, std::mem::take(&mut batch)).await;
         estimate.observe(writer.env.clock.now().saturating_duration_since(started));
     }
     let db = db.clone();
@@ -203,7 +231,12 @@ enum GroupOutcome {
     RolledBack(StorageError),
 }
 
-async fn commit_group(writer: &Writer, db: &Arc<Mutex<Db>>, batch: Vec<Pending>) {
+async fn commit_group(
+    writer: &Writer,
+    db: &Arc<Mutex<Db>>,
+    counters: &WriterCounters,
+    batch: Vec<Pending>,
+) {
     let clock = writer.env.clock.as_ref();
     let mut backoff = Backoff::new(&writer.busy, &writer.env.rng);
     let mut pending = batch;
@@ -244,9 +277,16 @@ async fn commit_group(writer: &Writer, db: &Arc<Mutex<Db>>, batch: Vec<Pending>)
         pending = returned;
         match outcome {
             GroupOutcome::Committed(results) => {
+                let applied = results.iter().filter(|r| matches!(r, Some(Ok(_)))).count();
+                counters.groups.fetch_add(1, Ordering::Relaxed);
+                counters.writes.fetch_add(applied as u64, Ordering::Relaxed);
                 for (p, result) in pending.iter().zip(&results) {
                     if let (Write::DocCreateIndex { field }, Some(Ok(_))) = (&p.write, result) {
-                        writer.indexed.write().expect("index set").insert(field.dotted());
+                        writer
+                            .indexed
+                            .write()
+                            .expect("index set")
+                            .insert(field.dotted());
                     }
                 }
                 for (p, result) in pending.into_iter().zip(results) {
@@ -266,19 +306,22 @@ async fn commit_group(writer: &Writer, db: &Arc<Mutex<Db>>, batch: Vec<Pending>)
                 }
                 return;
             }
-            GroupOutcome::Busy => match backoff.next_delay() {
-                // Writes whose deadline passes meanwhile are answered at the loop's top.
-                Some(delay) => clock.sleep(delay).await,
-                None => {
-                    let attempts = backoff.attempts();
-                    for p in pending {
-                        if p.claim(CANCELLED) {
-                            p.answer(Err(StorageError::Busy { attempts }));
+            GroupOutcome::Busy => {
+                counters.busy.fetch_add(1, Ordering::Relaxed);
+                match backoff.next_delay() {
+                    // Writes whose deadline passes meanwhile are answered at the loop's top.
+                    Some(delay) => clock.sleep(delay).await,
+                    None => {
+                        let attempts = backoff.attempts();
+                        for p in pending {
+                            if p.claim(CANCELLED) {
+                                p.answer(Err(StorageError::Busy { attempts }));
+                            }
                         }
+                        return;
                     }
-                    return;
                 }
-            },
+            }
         }
     }
 }

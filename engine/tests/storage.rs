@@ -1,0 +1,434 @@
+//! Storage behaviour through the public API, in the real environment.
+
+use std::time::Duration;
+
+use fazt_engine::env::{Deadline, Env};
+use fazt_engine::storage::{
+    FindOptions, Order, Scope, Storage, StorageConfig, StorageError, StoragePolicy, WritePath,
+};
+use serde_json::{json, Value};
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    path: std::path::PathBuf,
+    storage: Storage,
+}
+
+async fn open_with(config: StorageConfig) -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("fazt.db");
+    let storage = Storage::open(&path, Env::real(), config).await.unwrap();
+    Fixture {
+        _dir: dir,
+        path,
+        storage,
+    }
+}
+
+async fn open() -> Fixture {
+    open_with(StorageConfig::default()).await
+}
+
+fn app(fixture: &Fixture, name: &str) -> Scope {
+    fixture.storage.scope(name, Deadline::NONE)
+}
+
+#[tokio::test]
+async fn every_pooled_connection_has_the_pragmas() {
+    let fixture = open().await;
+    let settings = fixture.storage.reader_settings().await.unwrap();
+    assert_eq!(settings.len(), StoragePolicy::default().readers);
+    for connection in settings {
+        assert_eq!(connection.journal_mode, "wal");
+        assert_eq!(connection.synchronous, 1, "NORMAL");
+        assert!(connection.foreign_keys);
+        assert_eq!(connection.busy_timeout_ms, 0);
+    }
+}
+
+#[tokio::test]
+async fn kv_round_trip_and_literal_prefixes() {
+    let fixture = open().await;
+    let kv = app(&fixture, "a");
+    kv.kv_set("user:1", &json!({"n": 1}), None).await.unwrap();
+    kv.kv_set("user%1", &json!("percent"), None).await.unwrap();
+    kv.kv_set("user_1", &json!("underscore"), None)
+        .await
+        .unwrap();
+    kv.kv_set("USER:2", &json!(2), None).await.unwrap();
+    assert_eq!(kv.kv_get("user:1").await.unwrap(), Some(json!({"n": 1})));
+    assert_eq!(kv.kv_get("missing").await.unwrap(), None);
+    let keys = |entries: Vec<fazt_engine::storage::KvEntry>| -> Vec<String> {
+        entries.into_iter().map(|e| e.key).collect()
+    };
+    assert_eq!(keys(kv.kv_list("user%").await.unwrap()), ["user%1"]);
+    assert_eq!(keys(kv.kv_list("user_").await.unwrap()), ["user_1"]);
+    assert_eq!(keys(kv.kv_list("user:").await.unwrap()), ["user:1"]);
+    assert_eq!(kv.kv_list("").await.unwrap().len(), 4);
+    assert!(kv.kv_delete("user:1").await.unwrap());
+    assert!(!kv.kv_delete("user:1").await.unwrap());
+    // Apps are isolated.
+    assert_eq!(app(&fixture, "b").kv_get("user%1").await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn ds_queries_updates_and_deletes() {
+    let fixture = open().await;
+    let ds = app(&fixture, "cashflow");
+    for (n, category) in [(10, "food"), (25, "rent"), (5, "food"), (40, "fun")] {
+        ds.ds_insert(
+            "tx",
+            &json!({"amount": n, "category": category, "session": "s1", "meta": {"tags": [category, "x"]}}),
+        )
+        .await
+        .unwrap();
+    }
+    ds.ds_insert("tx", &json!({"id": "other", "amount": 1, "session": "s2"}))
+        .await
+        .unwrap();
+    let find = |query: Value| {
+        let ds = ds.clone();
+        async move {
+            ds.ds_find("tx", &query, &FindOptions::default())
+                .await
+                .unwrap()
+                .iter()
+                .map(|d| d["amount"].as_i64().unwrap())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(find(json!({"session": "s1"})).await, [40, 5, 25, 10]);
+    assert_eq!(
+        find(json!({"amount": {"$gte": 10, "$lte": 25}})).await,
+        [25, 10]
+    );
+    assert_eq!(
+        find(json!({"category": {"$in": ["fun", "rent"]}})).await,
+        [40, 25]
+    );
+    assert_eq!(
+        find(json!({"category": {"$nin": ["food"]}})).await,
+        [1, 40, 25]
+    );
+    assert_eq!(
+        find(json!({"meta.tags": {"$contains": "rent"}})).await,
+        [25]
+    );
+    assert_eq!(
+        find(json!({"category": {"$ne": "food"}, "session": "s1"})).await,
+        [40, 25]
+    );
+    let ascending = FindOptions {
+        limit: Some(2),
+        offset: Some(1),
+        order: Order::Asc,
+    };
+    let page = ds.ds_find("tx", &json!({}), &ascending).await.unwrap();
+    assert_eq!(page.len(), 2);
+    assert_eq!(page[0]["amount"], 25);
+
+    let one = ds
+        .ds_find_one("tx", &json!("other"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(one["id"], "other");
+    assert!(one["_createdAt"].as_i64().unwrap() > 1_700_000_000_000);
+    let duplicate = ds
+        .ds_insert("tx", &json!({"id": "other"}))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(duplicate, StorageError::DuplicateId { .. }),
+        "{duplicate}"
+    );
+
+    let changed = ds
+        .ds_update(
+            "tx",
+            &json!({"category": "food"}),
+            &json!({"$inc": {"amount": 100, "visits": 1}, "$set": {"seen": true}}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(changed, 2);
+    assert_eq!(find(json!({"visits": 1, "seen": true})).await, [105, 110]);
+    assert_eq!(
+        ds.ds_count("tx", &json!({"session": "s1"})).await.unwrap(),
+        4
+    );
+    assert_eq!(
+        ds.ds_delete("tx", &json!({"amount": {"$gt": 100}}))
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(ds.ds_delete_oldest("tx", 1).await.unwrap(), 2);
+    assert_eq!(find(json!({})).await, [1]);
+    assert_eq!(ds.ds_delete("tx", &json!({})).await.unwrap(), 1);
+}
+
+#[tokio::test]
+async fn cursor_pagination_walks_a_large_collection_once() {
+    let fixture = open().await;
+    let ds = app(&fixture, "a");
+    for n in 0..250 {
+        ds.ds_insert("items", &json!({"n": n, "even": n % 2 == 0}))
+            .await
+            .unwrap();
+    }
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let page = ds
+            .ds_find_page(
+                "items",
+                &json!({"even": true}),
+                cursor.as_deref(),
+                40,
+                Order::Asc,
+            )
+            .await
+            .unwrap();
+        seen.extend(page.documents.iter().map(|d| d["n"].as_i64().unwrap()));
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(seen, (0..250).step_by(2).collect::<Vec<_>>());
+    let bad = ds
+        .ds_find_page("items", &json!({}), Some("x'; --"), 10, Order::Desc)
+        .await
+        .unwrap_err();
+    assert!(matches!(bad, StorageError::InvalidArgument(_)), "{bad}");
+}
+
+#[tokio::test]
+async fn expression_index_is_used_by_queries() {
+    let fixture = open().await;
+    let ds = app(&fixture, "a");
+    ds.ds_insert("c", &json!({"amount": 3})).await.unwrap();
+    ds.ds_create_index("amount").await.unwrap();
+    assert_eq!(
+        ds.ds_find("c", &json!({"amount": 3}), &FindOptions::default())
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    // The planner picks the index for the literal path the query compiler renders.
+    let conn = rusqlite::Connection::open(&fixture.path).unwrap();
+    let plan: Vec<String> = conn
+        .prepare(
+            "EXPLAIN QUERY PLAN SELECT id FROM app_docs
+             WHERE app_id = 'a' AND collection = 'c' AND json_extract(data, '$.amount') = 3",
+        )
+        .unwrap()
+        .query_map([], |row| row.get::<_, String>(3))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert!(
+        plan.iter().any(|step| step.contains("doc_field_amount")),
+        "{plan:?}"
+    );
+    // Session queries use the session column's index.
+    let plan: String = conn
+        .query_row(
+            "EXPLAIN QUERY PLAN SELECT id FROM app_docs
+             WHERE app_id = 'a' AND collection = 'c' AND session_id = 's'",
+            [],
+            |row| row.get(3),
+        )
+        .unwrap();
+    assert!(plan.contains("app_docs_session"), "{plan}");
+}
+
+#[tokio::test]
+async fn s3_blobs_carry_hash_size_and_mime() {
+    let fixture = open().await;
+    let s3 = app(&fixture, "a");
+    s3.s3_put("img/a.png", b"abc".to_vec(), Some("image/png"))
+        .await
+        .unwrap();
+    s3.s3_put("img/b.bin", vec![0; 10], None).await.unwrap();
+    let blob = s3.s3_get("img/a.png").await.unwrap().unwrap();
+    assert_eq!(blob.data, b"abc");
+    assert_eq!(blob.mime, "image/png");
+    assert_eq!(blob.size, 3);
+    assert_eq!(blob.hash, fazt_engine::storage::sha256_hex(b"abc"));
+    let listed = s3.s3_list("img/").await.unwrap();
+    assert_eq!(listed.len(), 2);
+    assert_eq!(listed[1].mime, fazt_engine::storage::DEFAULT_MIME);
+    assert!(s3.s3_delete("img/a.png").await.unwrap());
+    assert_eq!(s3.s3_get("img/a.png").await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn bad_input_gets_a_clear_error_and_changes_nothing() {
+    let fixture = open().await;
+    let ds = app(&fixture, "a");
+    ds.ds_insert("c", &json!({"n": 1})).await.unwrap();
+    let none = FindOptions::default();
+    let unknown = ds
+        .ds_find("c", &json!({"n": {"$regex": "."}}), &none)
+        .await
+        .unwrap_err();
+    assert!(
+        unknown.to_string().contains("unknown operator \"$regex\""),
+        "{unknown}"
+    );
+    let injected = ds
+        .ds_find("c", &json!({"n') OR 1=1 --": 1}), &none)
+        .await
+        .unwrap_err();
+    assert!(
+        injected.to_string().contains("malformed field name"),
+        "{injected}"
+    );
+    let oversize = ds
+        .ds_insert("c", &json!({"blob": "x".repeat(2 << 20)}))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            oversize,
+            StorageError::TooLarge {
+                what: "document",
+                ..
+            }
+        ),
+        "{oversize}"
+    );
+    let bad_collection = ds
+        .ds_insert("c; DROP TABLE app_docs", &json!({}))
+        .await
+        .unwrap_err();
+    assert!(matches!(bad_collection, StorageError::InvalidArgument(_)));
+    let bad_update = ds
+        .ds_update("c", &json!({}), &json!({"$inc": {"n": "one"}}))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(bad_update, StorageError::InvalidArgument(_)),
+        "{bad_update}"
+    );
+    let long_key = app(&fixture, "a")
+        .kv_set(&"k".repeat(600), &json!(1), None)
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        long_key,
+        StorageError::TooLarge { what: "key", .. }
+    ));
+    let big_blob = app(&fixture, "a")
+        .s3_put("x", vec![0; 11 << 20], None)
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        big_blob,
+        StorageError::TooLarge { what: "blob", .. }
+    ));
+    let options = FindOptions::parse(&json!({"limit": 1, "sort": "x"})).unwrap_err();
+    assert!(options.to_string().contains("sort"), "{options}");
+    // Nothing changed.
+    let all = ds.ds_find("c", &json!({}), &none).await.unwrap();
+    assert_eq!(all.len(), 1);
+    assert_eq!(all[0]["n"], 1);
+}
+
+#[tokio::test]
+async fn a_failing_write_does_not_fail_its_group() {
+    // A queue big enough that many concurrent writes commit together.
+    let fixture = open().await;
+    let ds = app(&fixture, "a");
+    ds.ds_insert("c", &json!({"id": "taken"})).await.unwrap();
+    let mut writers = Vec::new();
+    for n in 0..50 {
+        let ds = ds.clone();
+        writers.push(tokio::spawn(async move {
+            let id = if n % 10 == 0 {
+                "taken".to_owned()
+            } else {
+                format!("d{n}")
+            };
+            ds.ds_insert("c", &json!({"id": id})).await
+        }));
+    }
+    let mut failed = 0;
+    for writer in writers {
+        match writer.await.unwrap() {
+            Ok(_) => {}
+            Err(StorageError::DuplicateId { .. }) => failed += 1,
+            Err(other) => panic!("unexpected {other}"),
+        }
+    }
+    assert_eq!(failed, 5);
+    assert_eq!(ds.ds_count("c", &json!({})).await.unwrap(), 46);
+}
+
+#[tokio::test]
+async fn shutdown_drains_and_a_restart_loses_nothing_acknowledged() {
+    let config = StorageConfig {
+        policy: StoragePolicy {
+            write_path: WritePath::GroupCommit {
+                queue_depth: 64,
+                batch_max: 8,
+            },
+            ..StoragePolicy::default()
+        },
+        ..StorageConfig::default()
+    };
+    let fixture = open_with(config.clone()).await;
+    let kv = app(&fixture, "a");
+    let mut writers = Vec::new();
+    for n in 0..200 {
+        let kv = kv.clone();
+        writers.push(tokio::spawn(async move {
+            kv.kv_set(&format!("k{n:03}"), &json!(n), None)
+                .await
+                .map(|()| n)
+        }));
+    }
+    let acknowledged: Vec<i32> = futures::future::join_all(writers)
+        .await
+        .into_iter()
+        .filter_map(|joined| joined.unwrap().ok())
+        .collect();
+    assert_eq!(acknowledged.len(), 200);
+    fixture.storage.shutdown().await;
+    let after = kv.kv_set("late", &json!(1), None).await.unwrap_err();
+    assert!(matches!(after, StorageError::Closed), "{after}");
+
+    let reopened = Storage::open(&fixture.path, Env::real(), config)
+        .await
+        .unwrap();
+    let kv = reopened.scope("a", Deadline::NONE);
+    assert_eq!(kv.kv_list("k").await.unwrap().len(), 200);
+    reopened.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_past_deadline_starts_nothing() {
+    let fixture = open().await;
+    let clock = Env::real().clock;
+    let past = Deadline::at(clock.now());
+    tokio::task::yield_now().await;
+    let scope = fixture.storage.scope("a", past);
+    let write = scope.kv_set("k", &json!(1), None).await.unwrap_err();
+    assert!(
+        matches!(write, StorageError::DeadlineExceeded { .. }),
+        "{write}"
+    );
+    assert!(write.retryable());
+    let read = scope.kv_get("k").await.unwrap_err();
+    assert!(
+        matches!(read, StorageError::DeadlineExceeded { .. }),
+        "{read}"
+    );
+    let generous = fixture
+        .storage
+        .scope("a", clock.deadline_in(Duration::from_secs(5)));
+    assert_eq!(generous.kv_get("k").await.unwrap(), None);
+}

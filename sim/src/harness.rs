@@ -1,0 +1,22 @@
+//! Building a turmoil simulation the same way for every run.
+
+use std::time::{Duration, UNIX_EPOCH};
+
+use crate::env::EPOCH_MS;
+
+/// Virtual time per simulation step: tokio's timer resolution, below which a finer
+/// step would change nothing.
+pub const TICK: Duration = Duration::from_millis(1);
+
+/// Longest virtual time a run may take before turmoil stops it as stuck.
+pub const RUN_LIMIT: Duration = Duration::from_secs(600);
+
+/// A simulation with pinned epoch, seed, tick and duration.
+pub fn build<'a>(seed: u64) -> turmoil::Sim<'a> {
+    turmoil::Builder::new()
+        .epoch(UNIX_EPOCH + Duration::from_millis(EPOCH_MS as u64))
+        .tick_duration(TICK)
+        .simulation_duration(RUN_LIMIT)
+        .rng_seed(seed)
+        .build()
+}

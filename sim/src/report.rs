@@ -1,0 +1,144 @@
+//! The report of one run, computed from what the run observed.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+/// Latency percentiles in virtual milliseconds.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Latency {
+    pub p50: f64,
+    pub p95: f64,
+    pub p99: f64,
+    pub max: f64,
+}
+
+impl Latency {
+    /// Nearest-rank percentiles of `samples_us` (microseconds).
+    pub fn from_micros(samples_us: &[u64]) -> Latency {
+        let mut sorted = samples_us.to_vec();
+        sorted.sort_unstable();
+        let rank = |p: f64| -> f64 {
+            if sorted.is_empty() {
+                return 0.0;
+            }
+            let index = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+            sorted[index.clamp(1, sorted.len()) - 1] as f64 / 1000.0
+        };
+        Latency {
+            p50: rank(50.0),
+            p95: rank(95.0),
+            p99: rank(99.0),
+            max: rank(100.0),
+        }
+    }
+}
+
+/// What a run reports (DESIGN.md, Simulator).
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    pub scenario: String,
+    pub profile: String,
+    pub seed: u64,
+    pub cpus: u32,
+    pub requests: u64,
+    pub ok: u64,
+    pub failed: u64,
+    /// Failed requests by error kind.
+    pub errors: BTreeMap<String, u64>,
+    /// Failed requests by root cause, derived from the trace.
+    pub causes: BTreeMap<String, u64>,
+    pub latency_ms: Latency,
+    /// Virtual time the workload took.
+    pub virtual_ms: u64,
+    /// Real time the run took (not part of the trace).
+    pub wall_ms: u64,
+    pub trace_hash: String,
+    /// Scenario-specific figures (group commits, busy retries, ...).
+    pub details: BTreeMap<String, u64>,
+    /// Invariants checked after the run; each failure names what broke.
+    pub violations: Vec<String>,
+}
+
+impl Report {
+    /// The command that replays this run.
+    pub fn replay_command(&self) -> String {
+        format!(
+            "cargo run --release --bin fazt-sim -- run {} --profile {} --seed {}",
+            self.scenario, self.profile, self.seed
+        )
+    }
+
+    /// Human-readable summary.
+    pub fn render(&self) -> String {
+        let mut out = format!(
+            "scenario {}  profile {}  seed {}  cpus {}\n\
+             requests {}  ok {}  failed {}  ({:.1}% ok)\n\
+             latency (virtual ms)  p50 {:.3}  p95 {:.3}  p99 {:.3}  max {:.3}\n\
+             virtual {} ms  wall {} ms  trace_hash {}\n",
+            self.scenario,
+            self.profile,
+            self.seed,
+            self.cpus,
+            self.requests,
+            self.ok,
+            self.failed,
+            self.success_percent(),
+            self.latency_ms.p50,
+            self.latency_ms.p95,
+            self.latency_ms.p99,
+            self.latency_ms.max,
+            self.virtual_ms,
+            self.wall_ms,
+            self.trace_hash,
+        );
+        for (kind, n) in &self.errors {
+            out += &format!("error {kind}: {n}\n");
+        }
+        for (cause, n) in &self.causes {
+            out += &format!("cause {cause}: {n}\n");
+        }
+        for (name, n) in &self.details {
+            out += &format!("{name}: {n}\n");
+        }
+        for violation in &self.violations {
+            out += &format!("VIOLATION {violation}\n");
+        }
+        out += &format!("replay: {}\n", self.replay_command());
+        out
+    }
+
+    pub fn success_percent(&self) -> f64 {
+        if self.requests == 0 {
+            return 100.0;
+        }
+        self.ok as f64 * 100.0 / self.requests as f64
+    }
+}
+
+/// Milliseconds of real time since `started`: reported as `wall_ms`, never fed into a run.
+#[allow(clippy::disallowed_methods)] // wall clock for the report only
+pub fn wall_clock_ms_since(started: std::time::Instant) -> u64 {
+    u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Now, in real time, for [`wall_clock_ms_since`].
+#[allow(clippy::disallowed_methods)] // wall clock for the report only
+pub fn wall_clock_start() -> std::time::Instant {
+    std::time::Instant::now()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nearest_rank_percentiles() {
+        let samples: Vec<u64> = (1..=100).map(|ms| ms * 1000).collect();
+        let latency = Latency::from_micros(&samples);
+        assert_eq!(latency.p50, 50.0);
+        assert_eq!(latency.p99, 99.0);
+        assert_eq!(latency.max, 100.0);
+        assert_eq!(Latency::from_micros(&[]).max, 0.0);
+    }
+}
