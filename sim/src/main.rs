@@ -6,7 +6,10 @@ use clap::{Parser, Subcommand};
 use fazt_sim::{profile, scenarios, suite};
 
 #[derive(Parser)]
-#[command(name = "fazt-sim", about = "Deterministic simulator for the fazt engine")]
+#[command(
+    name = "fazt-sim",
+    about = "Deterministic simulator for the fazt engine"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -54,23 +57,30 @@ fn main() -> ExitCode {
             json,
             trace,
         } => {
-            let (scenario, profile) = match (scenarios::by_name(&scenario), profile::by_name(&profile)) {
-                (Ok(s), Ok(p)) => (s, p),
-                (Err(e), _) | (_, Err(e)) => {
-                    eprintln!("error: {e}");
-                    return ExitCode::from(2);
-                }
-            };
-            eprintln!("seed {seed}");
+            let (scenario, profile) =
+                match (scenarios::by_name(&scenario), profile::by_name(&profile)) {
+                    (Ok(s), Ok(p)) => (s, p),
+                    (Err(e), _) | (_, Err(e)) => {
+                        eprintln!("error: {e}");
+                        return ExitCode::from(2);
+                    }
+                };
             let run = (scenario.run)(&profile, seed);
+            eprintln!("seed {seed}; replay: {}", run.report.replay_command());
             if let Some(path) = trace {
                 if let Err(error) = std::fs::write(&path, run.trace.to_json_lines()) {
-                    eprintln!("error: cannot write the trace to {}: {error}", path.display());
+                    eprintln!(
+                        "error: cannot write the trace to {}: {error}",
+                        path.display()
+                    );
                     return ExitCode::from(2);
                 }
             }
             if json {
-                println!("{}", serde_json::to_string_pretty(&run.report).expect("reports serialize"));
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&run.report).expect("reports serialize")
+                );
             } else {
                 print!("{}", run.report.render());
             }

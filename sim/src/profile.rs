@@ -18,7 +18,8 @@ pub fn all() -> Vec<Profile> {
     vec![
         Profile {
             name: "hardened",
-            summary: "the default engine: group commit, busy backoff on the Clock, deadlines honoured",
+            summary:
+                "the default engine: group commit, busy backoff on the Clock, deadlines honoured",
             storage: StorageConfig::default(),
         },
         Profile {

@@ -65,7 +65,10 @@ pub fn cells() -> Vec<Cell> {
                 if r.errors.keys().any(|kind| kind != "Busy") {
                     return Err(format!("failures other than Busy: {:?}", r.errors));
                 }
-                if r.causes.keys().any(|cause| !cause.contains("held by adversary")) {
+                if r.causes
+                    .keys()
+                    .any(|cause| !cause.contains("held by adversary"))
+                {
                     return Err(format!("a failure without its lock holder: {:?}", r.causes));
                 }
                 Ok(())
@@ -93,7 +96,16 @@ pub fn run_cell(cell: &Cell) -> Result<CellResult, String> {
 pub fn render_table(results: &[CellResult], with_wall: bool) -> String {
     let mut out = format!(
         "{:<18} {:<14} {:>4} {:>7} {:>8} {:>9} {:>9}  {:<16} {:<18} {}\n",
-        "scenario", "profile", "seed", "ok%", "failed", "p50 ms", "p99 ms", "trace", "errors", "expectation"
+        "scenario",
+        "profile",
+        "seed",
+        "ok%",
+        "failed",
+        "p50 ms",
+        "p99 ms",
+        "trace",
+        "errors",
+        "expectation"
     );
     for result in results {
         let r = &result.report;
@@ -112,14 +124,23 @@ pub fn render_table(results: &[CellResult], with_wall: bool) -> String {
             r.latency_ms.p50,
             r.latency_ms.p99,
             r.trace_hash,
-            if errors.is_empty() { "-".to_owned() } else { errors.join(",") },
+            if errors.is_empty() {
+                "-".to_owned()
+            } else {
+                errors.join(",")
+            },
             result.expectation,
         );
         for (cause, n) in &r.causes {
             out += &format!("{:>20} cause: {cause} x{n}\n", "");
         }
         if with_wall {
-            out += &format!("{:>20} wall {} ms; replay: {}\n", "", r.wall_ms, r.replay_command());
+            out += &format!(
+                "{:>20} wall {} ms; replay: {}\n",
+                "",
+                r.wall_ms,
+                r.replay_command()
+            );
         }
     }
     out

@@ -16,7 +16,11 @@ fn two_hundred_writers_see_no_busy_under_the_hardened_profile() {
         let report = run(&hardened, seed, &Options::default()).report;
         assert_eq!(report.requests, 200 * 6, "seed {seed}");
         assert_eq!(report.failed, 0, "seed {seed}: {:?}", report.errors);
-        assert!(report.violations.is_empty(), "seed {seed}: {:?}", report.violations);
+        assert!(
+            report.violations.is_empty(),
+            "seed {seed}: {:?}",
+            report.violations
+        );
         assert!(
             report.details["writer_busy"] > 0,
             "seed {seed}: the writer never met SQLITE_BUSY, so nothing was tested"
@@ -34,14 +38,22 @@ fn failing_fast_on_busy_lets_busy_reach_callers_and_names_the_holder() {
     for seed in SEEDS {
         let report = run(&fail_fast, seed, &Options::default()).report;
         assert!(report.failed > 0, "seed {seed}");
-        assert_eq!(report.errors.keys().collect::<Vec<_>>(), ["Busy"], "seed {seed}");
+        assert_eq!(
+            report.errors.keys().collect::<Vec<_>>(),
+            ["Busy"],
+            "seed {seed}"
+        );
         assert_eq!(
             report.causes.keys().collect::<Vec<_>>(),
             ["sqlite-busy (write lock held by adversary)"],
             "seed {seed}"
         );
         // Failed writes were never applied, acknowledged ones all were.
-        assert!(report.violations.is_empty(), "seed {seed}: {:?}", report.violations);
+        assert!(
+            report.violations.is_empty(),
+            "seed {seed}: {:?}",
+            report.violations
+        );
     }
 }
 
@@ -56,9 +68,19 @@ fn same_seed_same_trace_and_seeds_differ() {
     for seed in SEEDS {
         let first = run(&hardened, seed, &options);
         let second = run(&hardened, seed, &options);
-        assert_eq!(first.report.trace_hash, second.report.trace_hash, "seed {seed}");
-        assert_eq!(first.trace.to_json_lines(), second.trace.to_json_lines(), "seed {seed}");
+        assert_eq!(
+            first.report.trace_hash, second.report.trace_hash,
+            "seed {seed}"
+        );
+        assert_eq!(
+            first.trace.to_json_lines(),
+            second.trace.to_json_lines(),
+            "seed {seed}"
+        );
         hashes.insert(first.report.trace_hash);
     }
-    assert!(hashes.len() > 1, "every seed gave the same trace: the seed does not reach the run");
+    assert!(
+        hashes.len() > 1,
+        "every seed gave the same trace: the seed does not reach the run"
+    );
 }

@@ -25,7 +25,9 @@ fn slow_env() -> Env {
 
 async fn open(env: &Env, config: StorageConfig) -> (tempfile::TempDir, Storage) {
     let dir = tempfile::tempdir().unwrap();
-    let storage = Storage::open(&dir.path().join("x.db"), env.clone(), config).await.unwrap();
+    let storage = Storage::open(&dir.path().join("x.db"), env.clone(), config)
+        .await
+        .unwrap();
     (dir, storage)
 }
 
@@ -44,8 +46,15 @@ async fn a_commit_the_caller_cannot_wait_for_is_outcome_unknown_and_lands() {
         .await
         .unwrap_err();
     assert!(matches!(error, StorageError::OutcomeUnknown), "{error}");
-    assert!(!error.retryable(), "an outcome-unknown write is not blindly retryable");
-    let value = storage.scope("a", Deadline::NONE).kv_get("k").await.unwrap();
+    assert!(
+        !error.retryable(),
+        "an outcome-unknown write is not blindly retryable"
+    );
+    let value = storage
+        .scope("a", Deadline::NONE)
+        .kv_get("k")
+        .await
+        .unwrap();
     assert_eq!(value, Some(json!(1)), "this write did land");
     storage.shutdown().await;
 }
@@ -63,11 +72,18 @@ async fn a_write_whose_deadline_passes_in_the_queue_is_never_applied() {
         .kv_set("second", &json!(2), None)
         .await
         .unwrap_err();
-    assert!(matches!(error, StorageError::DeadlineExceeded { .. }), "{error}");
+    assert!(
+        matches!(error, StorageError::DeadlineExceeded { .. }),
+        "{error}"
+    );
     assert!(error.retryable());
     first.await.unwrap().unwrap();
     let reader = storage.scope("a", Deadline::NONE);
-    assert_eq!(reader.kv_get("second").await.unwrap(), None, "nothing landed");
+    assert_eq!(
+        reader.kv_get("second").await.unwrap(),
+        None,
+        "nothing landed"
+    );
     // The writer is still healthy.
     reader.kv_set("third", &json!(3), None).await.unwrap();
     storage.shutdown().await;
@@ -85,7 +101,10 @@ async fn a_budget_below_the_expected_wait_is_refused_up_front() {
         .kv_set("k", &json!(1), None)
         .await
         .unwrap_err();
-    assert!(matches!(error, StorageError::InsufficientBudget { .. }), "{error}");
+    assert!(
+        matches!(error, StorageError::InsufficientBudget { .. }),
+        "{error}"
+    );
     assert!(error.retryable());
     assert_eq!(env.clock.now(), before, "refused without waiting");
     assert_eq!(unbounded.kv_get("k").await.unwrap(), None);
@@ -135,8 +154,13 @@ async fn expired_kv_entries_are_invisible_then_swept() {
     env.clock.sleep(Duration::from_secs(2)).await;
     let raw = rusqlite::Connection::open(dir.path().join("x.db")).unwrap();
     let rows: i64 = raw
-        .query_row("SELECT count(*) FROM app_kv WHERE app_id = 'a'", [], |r| r.get(0))
+        .query_row("SELECT count(*) FROM app_kv WHERE app_id = 'a'", [], |r| {
+            r.get(0)
+        })
         .unwrap();
-    assert_eq!(rows, 2, "the sweep deleted the expired row through the writer");
+    assert_eq!(
+        rows, 2,
+        "the sweep deleted the expired row through the writer"
+    );
     storage.shutdown().await;
 }

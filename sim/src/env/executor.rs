@@ -71,7 +71,9 @@ mod tests {
         let jobs: Vec<_> = (0..10)
             .map(|_| {
                 let executor = executor.clone();
-                tokio::spawn(async move { run_blocking(executor.as_ref(), || ((), Work::default())).await })
+                tokio::spawn(async move {
+                    run_blocking(executor.as_ref(), || ((), Work::default())).await
+                })
             })
             .collect();
         for job in jobs {

@@ -24,7 +24,9 @@ pub fn all() -> Vec<Scenario> {
     vec![Scenario {
         name: "write-contention",
         summary: write_contention::SUMMARY,
-        run: |profile, seed| write_contention::run(profile, seed, &write_contention::Options::default()),
+        run: |profile, seed| {
+            write_contention::run(profile, seed, &write_contention::Options::default())
+        },
     }]
 }
 

@@ -73,7 +73,8 @@ pub fn run(profile: &Profile, seed: u64, options: &Options) -> Run {
     let wall = wall_clock_start();
     let dir = tempfile::tempdir().expect("a temp dir for the database");
     let path = dir.path().join("fazt.db");
-    let result: Rc<RefCell<Option<(Vec<Outcome>, Trace, u64, BTreeMap<String, u64>)>>> = Rc::default();
+    let result: Rc<RefCell<Option<(Vec<Outcome>, Trace, u64, BTreeMap<String, u64>)>>> =
+        Rc::default();
 
     let mut sim = harness::build(seed);
     let (out, config, options) = (result.clone(), profile.storage.clone(), options.clone());
@@ -123,7 +124,8 @@ pub fn run(profile: &Profile, seed: u64, options: &Options) -> Run {
     });
     sim.run().expect("the simulation runs to completion");
 
-    let (outcomes, trace, virtual_ms, details) = result.borrow_mut().take().expect("the client reported");
+    let (outcomes, trace, virtual_ms, details) =
+        result.borrow_mut().take().expect("the client reported");
     let violations = check_acknowledged_writes_present(&dir.path().join("fazt.db"), &outcomes);
     let mut report = Report {
         scenario: "write-contention".into(),
@@ -135,7 +137,9 @@ pub fn run(profile: &Profile, seed: u64, options: &Options) -> Run {
         failed: 0,
         errors: BTreeMap::new(),
         causes: BTreeMap::new(),
-        latency_ms: Latency::from_micros(&outcomes.iter().map(|o| o.latency_us).collect::<Vec<_>>()),
+        latency_ms: Latency::from_micros(
+            &outcomes.iter().map(|o| o.latency_us).collect::<Vec<_>>(),
+        ),
         virtual_ms,
         wall_ms: 0,
         trace_hash: trace.hash(),
@@ -146,7 +150,10 @@ pub fn run(profile: &Profile, seed: u64, options: &Options) -> Run {
     for outcome in &outcomes {
         if let Some(error) = &outcome.error {
             *report.errors.entry(error.kind().to_owned()).or_default() += 1;
-            *report.causes.entry(root_cause(error, outcome, &trace)).or_default() += 1;
+            *report
+                .causes
+                .entry(root_cause(error, outcome, &trace))
+                .or_default() += 1;
         }
     }
     report.wall_ms = wall_clock_ms_since(wall);
@@ -175,7 +182,9 @@ async fn write_back_to_back(
         let scope = storage.scope(APP, clock.deadline_in(options.request_budget));
         let started_us = micros_since(clock, origin);
         let result = if n % 2 == 0 {
-            scope.kv_set(&key, &json!({"writer": writer, "n": n}), None).await
+            scope
+                .kv_set(&key, &json!({"writer": writer, "n": n}), None)
+                .await
         } else {
             let document = json!({"id": key, "writer": writer, "session": format!("s{writer}")});
             scope.ds_insert("items", &document).await.map(drop)
@@ -185,7 +194,9 @@ async fn write_back_to_back(
             Ok(()) => format!("{key} ok"),
             Err(error) => format!("{key} failed {}", error.kind()),
         };
-        trace.borrow_mut().record(ended_us, format!("writer-{writer}"), what);
+        trace
+            .borrow_mut()
+            .record(ended_us, format!("writer-{writer}"), what);
         outcomes.push(Outcome {
             key,
             started_us,
@@ -211,7 +222,11 @@ async fn hold_the_lock(
         if db.conn().execute_batch("BEGIN IMMEDIATE").is_err() {
             continue; // the engine's writer holds it now; try next round
         }
-        trace.borrow_mut().record(micros_since(clock.as_ref(), origin), "adversary", "lock taken");
+        trace.borrow_mut().record(
+            micros_since(clock.as_ref(), origin),
+            "adversary",
+            "lock taken",
+        );
         db.conn().execute(
             "INSERT INTO app_kv (app_id, key, value, created_at, updated_at)
              VALUES ('adversary', 'tick', '0', 0, 0)
@@ -220,7 +235,11 @@ async fn hold_the_lock(
         )?;
         clock.sleep(options.lock_hold).await;
         db.conn().execute_batch("COMMIT")?;
-        trace.borrow_mut().record(micros_since(clock.as_ref(), origin), "adversary", "lock released");
+        trace.borrow_mut().record(
+            micros_since(clock.as_ref(), origin),
+            "adversary",
+            "lock released",
+        );
     }
     Ok(())
 }
