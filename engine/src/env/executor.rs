@@ -16,14 +16,22 @@ pub struct Work {
     pub sqlite_ticks: u64,
     /// Statements executed.
     pub statements: u64,
+    /// JavaScript interrupt-handler calls (one per ~10k QuickJS ticks).
+    pub js_ticks: u64,
 }
 
 /// A unit of blocking work.
 pub type Job = Box<dyn FnOnce() -> Work + Send + 'static>;
 
-/// Runs blocking jobs; the returned future completes when the job has run.
+/// Runs blocking jobs, and accounts for CPU time spent outside them.
 pub trait Executor: Send + Sync + 'static {
+    /// Runs `job`; the returned future completes when the job has run.
     fn execute(&self, job: Job) -> BoxFuture<'static, ()>;
+
+    /// Accounts for `work` done on the calling thread (a JavaScript time slice). The
+    /// real executor returns at once (the time has really passed); the simulator's
+    /// spends the work's cost on its modelled CPU, so virtual time passes.
+    fn charge(&self, work: Work) -> BoxFuture<'static, ()>;
 }
 
 /// Runs `work` on `executor` and returns its result. `work` returns its value and the
@@ -82,6 +90,10 @@ impl Executor for ThreadPoolExecutor {
                 .await
                 .expect("an executor thread completes every job it takes");
         })
+    }
+
+    fn charge(&self, _work: Work) -> BoxFuture<'static, ()> {
+        Box::pin(std::future::ready(()))
     }
 }
 

@@ -60,6 +60,9 @@ impl Default for Options {
     }
 }
 
+/// What the client host observed: outcomes, trace, virtual time, writer counters.
+type Observed = (Vec<Outcome>, Trace, u64, BTreeMap<String, u64>);
+
 /// What one write came to.
 struct Outcome {
     key: String,
@@ -73,8 +76,7 @@ pub fn run(profile: &Profile, seed: u64, options: &Options) -> Run {
     let wall = wall_clock_start();
     let dir = tempfile::tempdir().expect("a temp dir for the database");
     let path = dir.path().join("fazt.db");
-    let result: Rc<RefCell<Option<(Vec<Outcome>, Trace, u64, BTreeMap<String, u64>)>>> =
-        Rc::default();
+    let result: Rc<RefCell<Option<Observed>>> = Rc::default();
 
     let mut sim = harness::build(seed);
     let (out, config, options) = (result.clone(), profile.storage.clone(), options.clone());
