@@ -5,10 +5,14 @@
 //! | module | what it is |
 //! | --- | --- |
 //! | [`env`] | the seams (Clock, Rng, Executor) through which the engine meets the world |
+//! | [`runtime`] | fazt's handler contract on QuickJS: suspendable executions, VM pool |
 //! | [`storage`] | kv / ds / s3 on one SQLite file: group-committing writer, reader pool |
+//! | [`bench`] | `fazt bench`: closed-loop load, reports (text, JSON), the storage benchmark |
 //!
 //! Nothing here knows whether it runs for real or in the simulator: that is decided by
 //! the [`env::Env`] handed in at construction.
 
+pub mod bench;
 pub mod env;
+pub mod runtime;
 pub mod storage;

@@ -18,6 +18,8 @@ pub struct Work {
     pub statements: u64,
     /// JavaScript interrupt-handler calls (one per ~10k QuickJS ticks).
     pub js_ticks: u64,
+    /// JavaScript executions started (entering a VM, evaluating the script).
+    pub js_executions: u64,
 }
 
 /// A unit of blocking work.

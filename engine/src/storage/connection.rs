@@ -80,7 +80,7 @@ impl Db {
         Work {
             sqlite_ticks: self.ticks.load(Ordering::Relaxed),
             statements: self.statements,
-            js_ticks: 0,
+            ..Work::default()
         }
     }
 
@@ -90,7 +90,7 @@ impl Db {
         Work {
             sqlite_ticks: now.sqlite_ticks - before.sqlite_ticks,
             statements: now.statements - before.statements,
-            js_ticks: 0,
+            ..Work::default()
         }
     }
 

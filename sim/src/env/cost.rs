@@ -23,6 +23,10 @@ pub struct CostModel {
     /// every 10k of its ticks). Default 300 µs: a tight loop measured 300 µs per tick
     /// on these machines (release build).
     pub js_tick: Duration,
+    /// Fixed cost of one JavaScript execution (VM checkout, `request` global, compiling
+    /// and running a small script, reset). Default 20 µs: a trivial handler measured
+    /// 5–20 µs on these machines.
+    pub js_execution: Duration,
 }
 
 impl Default for CostModel {
@@ -32,6 +36,7 @@ impl Default for CostModel {
             statement: Duration::from_micros(4),
             sqlite_tick: Duration::from_micros(1),
             js_tick: Duration::from_micros(300),
+            js_execution: Duration::from_micros(20),
         }
     }
 }
@@ -43,6 +48,7 @@ impl CostModel {
         self.statement * count(work.statements)
             + self.sqlite_tick * count(work.sqlite_ticks)
             + self.js_tick * count(work.js_ticks)
+            + self.js_execution * count(work.js_executions)
     }
 }
 
@@ -61,6 +67,7 @@ mod tests {
             sqlite_ticks: 100,
             statements: 3,
             js_ticks: 1,
+            js_executions: 1,
         });
         assert_eq!(small, Duration::from_micros(4));
         assert!(big > small);

@@ -85,6 +85,7 @@ mod tests {
             statement: Duration::ZERO,
             sqlite_tick: Duration::ZERO,
             js_tick: Duration::ZERO,
+            js_execution: Duration::ZERO,
         };
         (clock.clone(), Arc::new(SimExecutor::new(clock, cost)))
     }

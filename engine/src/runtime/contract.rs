@@ -1,0 +1,79 @@
+//! What a handler execution takes and gives: fazt's handler contract in Rust types.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// The `request` global of an execution.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct HandlerRequest {
+    pub method: String,
+    pub path: String,
+    /// First value per key.
+    pub query: BTreeMap<String, String>,
+    /// Lowercase header names.
+    pub headers: BTreeMap<String, String>,
+    /// Parsed JSON when the content type is JSON, else the text, or null.
+    pub body: Value,
+}
+
+/// The response a handler produced (from `respond(...)` or a plain completion value).
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+pub struct HandlerResponse {
+    pub status: u16,
+    pub headers: BTreeMap<String, String>,
+    pub body: Value,
+    /// True when there is no body at all (`respond(204)`, no completion value).
+    pub empty: bool,
+}
+
+/// Severity of a console line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogLevel {
+    Log,
+    Info,
+    Warn,
+    Error,
+    Debug,
+}
+
+impl LogLevel {
+    pub fn parse(level: &str) -> LogLevel {
+        match level {
+            "info" => LogLevel::Info,
+            "warn" => LogLevel::Warn,
+            "error" => LogLevel::Error,
+            "debug" => LogLevel::Debug,
+            _ => LogLevel::Log,
+        }
+    }
+}
+
+/// One captured console line.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct LogEntry {
+    pub level: LogLevel,
+    pub message: String,
+}
+
+/// An app's code and settings, as the runtime sees them.
+#[derive(Clone, Debug, Default)]
+pub struct AppCode {
+    pub id: String,
+    pub name: String,
+    /// Files by path (`api/main.js`, `api/lib.js`, ...).
+    pub files: BTreeMap<String, String>,
+    /// What `fazt.env.get` answers.
+    pub env: BTreeMap<String, String>,
+}
+
+impl AppCode {
+    /// The handler's entry point.
+    pub const MAIN: &'static str = "api/main.js";
+
+    pub fn main(&self) -> Option<&str> {
+        self.files.get(Self::MAIN).map(String::as_str)
+    }
+}

@@ -1,0 +1,282 @@
+//! One handler execution: the script runs in a coroutine on a pooled stack; this driver
+//! performs its storage calls, accounts its CPU time slices, stops it at its deadline
+//! and decides whether its VM may serve again.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::rc::Rc;
+use std::time::Duration;
+
+use corosensei::stack::DefaultStack;
+use corosensei::{Coroutine, CoroutineResult};
+use rquickjs::{CatchResultExt, CaughtError, Ctx, Function, Promise, Value};
+use serde::Deserialize;
+
+use super::contract::{AppCode, HandlerResponse, LogEntry};
+use super::error::{ErrorKind, ExecutionError};
+use super::storage_call;
+use super::suspend::{self, Resume, Suspend};
+use super::vm::{describe, Helpers, Signal, Slot, Vm};
+use crate::env::{Deadline, Env, Work};
+use crate::storage::{Scope, StorageError};
+
+/// What to execute.
+pub struct Job {
+    pub execution: u64,
+    pub app: Rc<AppCode>,
+    /// The `request` global, as JSON.
+    pub request_json: String,
+    pub deadline: Deadline,
+    /// Storage for the app under the request's deadline (`None`: storage calls fail).
+    pub scope: Option<Scope>,
+}
+
+/// How an execution went.
+pub struct Finished {
+    pub result: Result<(HandlerResponse, Vec<LogEntry>), ExecutionError>,
+    /// False when the VM must be discarded (interrupted, out of memory, stack overflow,
+    /// state it could not reset).
+    pub healthy: bool,
+    pub fuel: u64,
+    pub storage_calls: u64,
+    /// Time spent waiting on storage calls.
+    pub storage_time: Duration,
+}
+
+/// What the script came to, inside the coroutine.
+enum Script {
+    /// `finish`'s JSON of the response.
+    Response(String),
+    /// `describe`'s JSON of what was thrown; `null_exception` for QuickJS's null
+    /// (what it throws when it cannot even allocate the out-of-memory error).
+    Threw { described: String, null_exception: bool },
+    /// The handler's promise never settled.
+    NeverSettled,
+}
+
+#[derive(Deserialize)]
+struct Thrown {
+    name: String,
+    message: String,
+    stack: String,
+    #[serde(default)]
+    retryable: bool,
+    kind: Option<String>,
+}
+
+/// Runs `job` on `vm`, on `stack`; gives the stack back for reuse.
+pub async fn run(vm: &mut Vm, stack: DefaultStack, job: Job, env: &Env) -> (Finished, DefaultStack) {
+    let mut finished = Finished {
+        result: Err(ExecutionError::timeout()),
+        healthy: true,
+        fuel: 0,
+        storage_calls: 0,
+        storage_time: Duration::ZERO,
+    };
+    // goja checks its interrupt flag before the first instruction: a signal left on the
+    // VM (only the legacy watchdog leaves one) fails this execution at once.
+    match vm.state.signal.take() {
+        Some(Signal::Unkeyed) => return (finished, stack),
+        Some(Signal::For(_)) | None => {}
+    }
+    let Some(source) = job.app.main().map(str::to_owned) else {
+        let error = ExecutionError::new(ErrorKind::NoHandler, format!("app {:?} has no {}", job.app.id, AppCode::MAIN));
+        finished.result = Err(error);
+        return (finished, stack);
+    };
+    vm.executions += 1;
+    let clock = env.clock.as_ref();
+    *vm.state.slot.borrow_mut() = Some(Slot {
+        execution: job.execution,
+        started: clock.now(),
+        app: job.app.clone(),
+        logs: Vec::new(),
+        fuel: 0,
+        timed_out: false,
+        signalled: false,
+    });
+    env.executor
+        .charge(Work {
+            js_executions: 1,
+            ..Work::default()
+        })
+        .await;
+
+    let (context, helpers, request_json) = (vm.context.clone(), vm.helpers.clone(), job.request_json);
+    let mut coroutine = Coroutine::with_stack(stack, move |yielder, _begin: Resume| {
+        suspend::enter(yielder);
+        let script = context.with(|ctx| {
+            // rquickjs only records the stack top with `parallel`; this stack is new.
+            // SAFETY: the context pointer is live for the duration of `with`.
+            unsafe { rquickjs::qjs::JS_UpdateStackTop(rquickjs::qjs::JS_GetRuntime(ctx.as_raw().as_ptr())) };
+            run_script(&ctx, &helpers, &request_json, &source)
+        });
+        suspend::leave();
+        script
+    });
+    let mut input = Resume::Begin;
+    let script = loop {
+        let step = catch_unwind(AssertUnwindSafe(|| coroutine.resume(input)));
+        match step {
+            Ok(CoroutineResult::Yield(Suspend::Storage { operation, arguments })) => {
+                finished.storage_calls += 1;
+                let started = clock.now();
+                let answer = match &job.scope {
+                    Some(scope) => storage_call::perform(scope, &operation, &arguments).await,
+                    None => Err(StorageError::InvalidArgument("this execution has no storage".into())),
+                };
+                finished.storage_time += clock.now().saturating_duration_since(started);
+                interleave(env).await;
+                input = if job.deadline.is_past(clock.now()) { Resume::Cancel } else { Resume::Storage(answer) };
+            }
+            Ok(CoroutineResult::Yield(Suspend::Tick)) => {
+                env.executor
+                    .charge(Work {
+                        js_ticks: 1,
+                        ..Work::default()
+                    })
+                    .await;
+                interleave(env).await;
+                input = if job.deadline.is_past(clock.now()) { Resume::Cancel } else { Resume::Continue };
+            }
+            Ok(CoroutineResult::Return(script)) => break Some(script),
+            Err(_panic) => break None,
+        }
+    };
+    let stack = coroutine.into_stack();
+    let slot = vm.state.slot.borrow_mut().take().expect("the slot lives until the execution ends");
+    finished.fuel = slot.fuel;
+
+    let reset = vm.context.with(|ctx| {
+        let reset: rquickjs::Result<bool> = vm.helpers.reset.clone().restore(&ctx).and_then(|reset| reset.call(()));
+        reset.unwrap_or(false)
+    });
+    finished.healthy = reset && !vm.runtime.is_job_pending() && script.is_some();
+    finished.result = match script {
+        _ if slot.timed_out || slot.signalled => {
+            finished.healthy = false;
+            Err(ExecutionError::timeout())
+        }
+        None => {
+            finished.healthy = false;
+            Err(ExecutionError::new(ErrorKind::Script { name: "InternalError".into() }, "the engine failed"))
+        }
+        Some(Script::Response(json)) => match serde_json::from_str::<HandlerResponse>(&json) {
+            Ok(response) => Ok((response, slot.logs.clone())),
+            Err(error) => Err(ExecutionError::new(ErrorKind::Script { name: "Error".into() }, format!("unreadable response: {error}"))),
+        },
+        Some(Script::NeverSettled) => Err(ExecutionError::new(
+            ErrorKind::Script { name: "Error".into() },
+            "the handler's promise never settled",
+        )),
+        Some(Script::Threw { described, null_exception }) => {
+            let (kind, message, discard) = classify(&described, null_exception);
+            finished.healthy &= !discard;
+            Err(ExecutionError::new(kind, message))
+        }
+    };
+    if let Err(error) = &mut finished.result {
+        error.logs = slot.logs;
+    }
+    (finished, stack)
+}
+
+/// Lets the other ready tasks run a seeded number of times, so that which execution
+/// resumes first after a suspension is decided by the run's Rng.
+async fn interleave(env: &Env) {
+    for _ in 0..env.rng.below(3) {
+        tokio::task::yield_now().await;
+    }
+}
+
+fn run_script(ctx: &Ctx<'_>, helpers: &Helpers, request_json: &str, source: &str) -> Script {
+    let outcome = (|| -> rquickjs::Result<String> {
+        let begin: Function = helpers.begin.clone().restore(ctx)?;
+        begin.call::<_, ()>(())?;
+        let request = ctx.json_parse(request_json)?;
+        ctx.globals().set("request", request)?;
+        let run: Function = helpers.run.clone().restore(ctx)?;
+        let mut value: Value = run.call((source,))?;
+        if let Some(promise) = value.as_promise().cloned() {
+            value = promise_value(&promise)?;
+        }
+        let finish: Function = helpers.finish.clone().restore(ctx)?;
+        finish.call((value,))
+    })();
+    match outcome.catch(ctx) {
+        Ok(json) => Script::Response(json),
+        Err(CaughtError::Exception(exception)) => Script::Threw {
+            described: describe(helpers, ctx, exception.into_value()),
+            null_exception: false,
+        },
+        Err(CaughtError::Value(value)) => Script::Threw {
+            null_exception: value.is_null(),
+            described: describe(helpers, ctx, value),
+        },
+        Err(CaughtError::Error(rquickjs::Error::WouldBlock)) => Script::NeverSettled,
+        Err(CaughtError::Error(error)) => Script::Threw {
+            described: serde_json::json!({"name": "Error", "message": error.to_string(), "stack": ""}).to_string(),
+            null_exception: false,
+        },
+    }
+}
+
+fn promise_value<'js>(promise: &Promise<'js>) -> rquickjs::Result<Value<'js>> {
+    promise.finish::<Value>()
+}
+
+/// The kind of a thrown value, its message, and whether the VM must go.
+fn classify(described: &str, null_exception: bool) -> (ErrorKind, String, bool) {
+    if null_exception {
+        return (ErrorKind::Memory, "out of memory".into(), true);
+    }
+    let Ok(thrown) = serde_json::from_str::<Thrown>(described) else {
+        return (ErrorKind::Script { name: "Error".into() }, described.to_owned(), false);
+    };
+    if thrown.message.contains("out of memory") {
+        return (ErrorKind::Memory, "out of memory".into(), true);
+    }
+    if thrown.name == "RangeError" && thrown.message.contains("call stack") {
+        return (ErrorKind::Script { name: thrown.name }, thrown.message, true);
+    }
+    let kind = match thrown.name.as_str() {
+        "SyntaxError" => ErrorKind::Syntax { line: first_line_number(&thrown.stack) },
+        "StorageError" => ErrorKind::Storage {
+            retryable: thrown.retryable,
+            storage_kind: thrown.kind.unwrap_or_default(),
+        },
+        _ => ErrorKind::Script { name: thrown.name },
+    };
+    (kind, thrown.message, false)
+}
+
+/// The line of the first `:line:column` in a QuickJS stack trace.
+fn first_line_number(stack: &str) -> Option<u32> {
+    stack.split(':').collect::<Vec<_>>().windows(2).find_map(|pair| {
+        let line = pair[0].trim().parse::<u32>().ok()?;
+        let column = pair[1].trim_end_matches(|c: char| !c.is_ascii_digit());
+        column.parse::<u32>().ok().map(|_| line)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_numbers_come_from_the_stack() {
+        assert_eq!(first_line_number("    at <eval> (<input>:3:7)\n"), Some(3));
+        assert_eq!(first_line_number("no position"), None);
+    }
+
+    #[test]
+    fn classification() {
+        let storage = r#"{"name":"StorageError","message":"busy","stack":"","retryable":true,"kind":"Busy"}"#;
+        assert_eq!(
+            classify(storage, false).0,
+            ErrorKind::Storage { retryable: true, storage_kind: "Busy".into() }
+        );
+        assert_eq!(classify("", true).0, ErrorKind::Memory);
+        let overflow = r#"{"name":"RangeError","message":"Maximum call stack size exceeded","stack":""}"#;
+        assert!(classify(overflow, false).2, "a stack overflow discards the VM");
+    }
+}

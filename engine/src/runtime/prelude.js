@@ -1,0 +1,203 @@
+// Runs once when a VM is created. Installs the handler contract's globals (respond,
+// console, require, fazt), then locks the VM down (see the end), and returns the
+// helpers the engine drives executions with. `host` holds the native functions; it is
+// never reachable from scripts.
+(function (host) {
+  'use strict';
+  const RealDate = Date;
+  const stringify = JSON.stringify;
+  const parse = JSON.parse;
+
+  // ----- time and randomness from the engine's Clock and Rng -----
+  function FaztDate(...args) {
+    if (new.target === undefined) return new RealDate(host.now()).toString();
+    return args.length === 0 ? new RealDate(host.now()) : new RealDate(...args);
+  }
+  Object.defineProperty(FaztDate, 'prototype', { value: RealDate.prototype });
+  FaztDate.now = function now() { return host.now(); };
+  FaztDate.parse = RealDate.parse;
+  FaztDate.UTC = RealDate.UTC;
+  globalThis.Date = FaztDate;
+  Math.random = function random() { return host.random(); };
+  globalThis.performance = { now: function now() { return host.monotonic(); } };
+
+  // ----- respond: builds the response the script's completion value carries -----
+  const RESPONSE = Symbol('fazt.response');
+  globalThis.respond = function respond(status, body, headers) {
+    if (arguments.length === 0) return { [RESPONSE]: true, status: 200, body: undefined, headers: {} };
+    if (typeof status !== 'number') return { [RESPONSE]: true, status: 200, body: status, headers: {} };
+    return { [RESPONSE]: true, status, body, headers: headers || {} };
+  };
+
+  // ----- console: arguments joined, captured per execution with their level -----
+  function format(value) {
+    if (typeof value === 'string') return value;
+    if (value instanceof Error) return value.stack ? value.name + ': ' + value.message + '\n' + value.stack : String(value);
+    if (value === undefined || typeof value === 'function' || typeof value === 'symbol') return String(value);
+    try { const text = stringify(value); return text === undefined ? String(value) : text; } catch (e) { return String(value); }
+  }
+  const console = {};
+  for (const level of ['log', 'info', 'warn', 'error', 'debug']) {
+    console[level] = function (...args) { host.log(level, args.map(format).join(' ')); };
+  }
+  globalThis.console = console;
+
+  // ----- require: CommonJS modules from api/, cached per execution -----
+  let modules = new Map();
+  function resolve(name) {
+    let path = String(name);
+    if (path.startsWith('./')) path = path.slice(2);
+    if (path.startsWith('api/')) path = path.slice(4);
+    if (!path.endsWith('.js')) path += '.js';
+    return 'api/' + path;
+  }
+  globalThis.require = function require(name) {
+    const path = resolve(name);
+    if (modules.has(path)) return modules.get(path).exports;
+    const source = host.source(path);
+    if (source === undefined) throw new Error("Cannot find module '" + name + "' (looked for " + path + ')');
+    const module = { exports: {} };
+    modules.set(path, module);
+    const factory = (0, eval)('(function (module, exports, require) {' + source + '\n})');
+    factory(module, module.exports, globalThis.require);
+    return module.exports;
+  };
+
+  // ----- fazt: app, env, storage -----
+  function call(operation, args) {
+    const answer = host.storage(operation, stringify(args));
+    return answer === undefined ? undefined : parse(answer);
+  }
+  const kv = {
+    get: (key) => call('kv.get', [key]),
+    set: (key, value, ttlMs) => call('kv.set', [key, value, ttlMs]),
+    delete: (key) => call('kv.delete', [key]),
+    list: (prefix) => call('kv.list', [prefix]),
+  };
+  const ds = {
+    insert: (collection, document) => call('ds.insert', [collection, document]),
+    find: (collection, query, options) => call('ds.find', [collection, query, options]),
+    findOne: (collection, selector) => call('ds.findOne', [collection, selector]),
+    count: (collection, query) => call('ds.count', [collection, query]),
+    update: (collection, query, changes) => call('ds.update', [collection, query, changes]),
+    delete: (collection, query) => call('ds.delete', [collection, query]),
+    deleteOldest: (collection, keep) => call('ds.deleteOldest', [collection, keep]),
+  };
+  const s3 = {
+    put: (path, data, mime) => call('s3.put', [path, data, mime]),
+    get: (path) => call('s3.get', [path]),
+    delete: (path) => call('s3.delete', [path]),
+    list: (prefix) => call('s3.list', [prefix]),
+  };
+  globalThis.fazt = {
+    app: {
+      get id() { return host.app().id; },
+      get name() { return host.app().name; },
+      kv, ds, s3,
+    },
+    env: {
+      get: (key, fallback) => { const value = host.env(String(key)); return value === undefined ? fallback : value; },
+      has: (key) => host.env(String(key)) !== undefined,
+    },
+    storage: { kv, ds, s3 },
+  };
+
+  // ----- the engine's helpers -----
+  function run(source) {
+    try {
+      return (0, eval)(source);
+    } catch (error) {
+      // Templates use a top-level `return respond(...)`: run those as a function body.
+      if (error instanceof SyntaxError && /return/.test(error.message)) {
+        return (0, eval)('(function () {' + source + '\n})()');
+      }
+      throw error;
+    }
+  }
+  function finish(value) {
+    if (value !== null && typeof value === 'object' && value[RESPONSE] === true) {
+      return stringify({ status: value.status, headers: value.headers, body: value.body === undefined ? null : value.body, empty: value.body === undefined });
+    }
+    if (value === undefined) return stringify({ status: 204, headers: {}, body: null, empty: true });
+    return stringify({ status: 200, headers: {}, body: value, empty: false });
+  }
+  function begin() { modules = new Map(); }
+  function describe(error) {
+    if (error === null || (typeof error !== 'object' && typeof error !== 'function')) {
+      return stringify({ name: 'Error', message: String(error), stack: '' });
+    }
+    return stringify({
+      name: String(error.name || 'Error'),
+      message: String(error.message === undefined ? error : error.message),
+      stack: String(error.stack || ''),
+      retryable: error.retryable === true,
+      kind: typeof error.kind === 'string' ? error.kind : undefined,
+    });
+  }
+
+  // ----- lockdown -----
+  // Properties commonly assigned on instances, which freezing the prototype would
+  // otherwise make fail ("override mistake"): accessors that define an own property.
+  const overridable = {
+    Object: ['constructor', 'toString', 'valueOf', 'hasOwnProperty', 'toLocaleString'],
+    Error: ['name', 'message', 'toString', 'constructor'],
+    Function: ['toString', 'constructor'],
+  };
+  for (const name of ['TypeError', 'RangeError', 'SyntaxError', 'ReferenceError', 'EvalError', 'URIError', 'AggregateError']) {
+    if (globalThis[name]) overridable[name] = ['name', 'message', 'constructor'];
+  }
+  for (const [global, properties] of Object.entries(overridable)) {
+    const target = globalThis[global].prototype;
+    for (const property of properties) {
+      const descriptor = Object.getOwnPropertyDescriptor(target, property);
+      if (!descriptor || !('value' in descriptor)) continue;
+      const value = descriptor.value;
+      Object.defineProperty(target, property, {
+        get() { return value; },
+        set(next) {
+          if (this === target) throw new TypeError('Cannot assign to read only property ' + property);
+          Object.defineProperty(this, property, { value: next, writable: true, enumerable: true, configurable: true });
+        },
+        enumerable: descriptor.enumerable,
+        configurable: false,
+      });
+    }
+  }
+  // Freeze everything reachable from the globals.
+  const seen = new Set();
+  function harden(root) {
+    const queue = [root];
+    while (queue.length > 0) {
+      const value = queue.pop();
+      if ((typeof value !== 'object' && typeof value !== 'function') || value === null || seen.has(value)) continue;
+      seen.add(value);
+      Object.freeze(value);
+      queue.push(Object.getPrototypeOf(value));
+      for (const key of Reflect.ownKeys(value)) {
+        const descriptor = Object.getOwnPropertyDescriptor(value, key);
+        if ('value' in descriptor) queue.push(descriptor.value);
+        else { queue.push(descriptor.get); queue.push(descriptor.set); }
+      }
+    }
+  }
+  // The globals existing now become read-only; scripts run as global indirect eval, so
+  // what they declare is deletable, and `reset` deletes it after every execution.
+  const keep = new Set(Reflect.ownKeys(globalThis));
+  for (const key of keep) {
+    const descriptor = Object.getOwnPropertyDescriptor(globalThis, key);
+    if ('value' in descriptor && key !== 'globalThis') harden(descriptor.value);
+    Object.defineProperty(globalThis, key, { writable: false, configurable: false });
+  }
+  harden(Object.getPrototypeOf(globalThis));
+  const ownKeys = Reflect.ownKeys;
+  const size = keep.size;
+  function reset() {
+    const keys = ownKeys(globalThis);
+    if (keys.length === size) return true;
+    for (const key of keys) {
+      if (!keep.has(key) && !delete globalThis[key]) return false;
+    }
+    return true;
+  }
+  return { run, finish, begin, reset, describe };
+})

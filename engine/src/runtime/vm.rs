@@ -1,0 +1,259 @@
+//! One JavaScript VM: a QuickJS runtime and context with limits, the host functions of
+//! the handler contract, the interrupt handler, and the hardened prelude.
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+use std::sync::Arc;
+
+use rquickjs::{Ctx, Exception, Function, Object, Persistent, Value};
+
+use super::contract::{AppCode, LogEntry, LogLevel};
+use super::suspend::{suspend, Resume, Suspend};
+use crate::env::{Clock, Instant, Rng};
+
+/// Limits of one VM.
+#[derive(Clone, Debug)]
+pub struct VmLimits {
+    /// Heap of the QuickJS runtime. Default 64 MiB.
+    pub memory_bytes: usize,
+    /// JavaScript stack (QuickJS's own check). Default 256 KiB.
+    pub js_stack_bytes: usize,
+    /// The coroutine's machine stack; must exceed `js_stack_bytes` by enough for the
+    /// host frames (DESIGN.md: +64–256 KiB). Default 1 MiB.
+    pub coroutine_stack_bytes: usize,
+}
+
+impl Default for VmLimits {
+    fn default() -> Self {
+        VmLimits {
+            memory_bytes: 64 << 20,
+            js_stack_bytes: 256 << 10,
+            coroutine_stack_bytes: 1 << 20,
+        }
+    }
+}
+
+/// An interrupt request from outside the execution.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Signal {
+    /// Meant for one execution: any other execution ignores it.
+    For(u64),
+    /// goja's `vm.Interrupt`: hits whatever runs on the VM next (legacy watchdog only).
+    Unkeyed,
+}
+
+/// The execution a VM is running, as host functions and the interrupt handler see it.
+pub struct Slot {
+    pub execution: u64,
+    pub started: Instant,
+    pub app: Rc<AppCode>,
+    pub logs: Vec<LogEntry>,
+    /// Interrupt-handler calls (each ~10k QuickJS ticks).
+    pub fuel: u64,
+    /// The driver stopped the execution at its deadline.
+    pub timed_out: bool,
+    /// A [`Signal`] interrupted it.
+    pub signalled: bool,
+}
+
+/// State shared by the VM's host functions and interrupt handler.
+pub struct VmState {
+    pub clock: Arc<dyn Clock>,
+    pub rng: Rng,
+    pub slot: RefCell<Option<Slot>>,
+    pub signal: Cell<Option<Signal>>,
+}
+
+impl VmState {
+    fn with_slot<T>(&self, f: impl FnOnce(&mut Slot) -> T) -> Option<T> {
+        self.slot.borrow_mut().as_mut().map(f)
+    }
+}
+
+/// The prelude's helpers, kept across executions.
+pub struct Helpers {
+    pub run: Persistent<Function<'static>>,
+    pub finish: Persistent<Function<'static>>,
+    pub begin: Persistent<Function<'static>>,
+    pub reset: Persistent<Function<'static>>,
+    pub describe: Persistent<Function<'static>>,
+}
+
+/// One VM. Not `Send`: it lives on the thread that made it.
+///
+/// Fields drop in declaration order, and QuickJS asserts that no value outlives its
+/// runtime: the saved helpers go first, the runtime last.
+pub struct Vm {
+    pub helpers: Rc<Helpers>,
+    pub context: rquickjs::Context,
+    pub runtime: rquickjs::Runtime,
+    pub id: u64,
+    pub state: Rc<VmState>,
+    pub executions: u64,
+}
+
+const PRELUDE: &str = include_str!("prelude.js");
+
+impl Vm {
+    /// Creates and hardens a VM.
+    pub fn new(id: u64, limits: &VmLimits, clock: Arc<dyn Clock>, rng: Rng) -> rquickjs::Result<Vm> {
+        let runtime = rquickjs::Runtime::new()?;
+        runtime.set_memory_limit(limits.memory_bytes);
+        runtime.set_max_stack_size(limits.js_stack_bytes);
+        let state = Rc::new(VmState {
+            clock,
+            rng,
+            slot: RefCell::new(None),
+            signal: Cell::new(None),
+        });
+        runtime.set_interrupt_handler(Some(interrupt_handler(state.clone())));
+        let context = rquickjs::Context::full(&runtime)?;
+        let helpers = context.with(|ctx| -> rquickjs::Result<Helpers> {
+            let host = host_object(&ctx, &state)?;
+            let prelude: Function = ctx.eval(PRELUDE)?;
+            let helpers: Object = prelude.call((host,))?;
+            let get = |name: &str| -> rquickjs::Result<Persistent<Function<'static>>> {
+                Ok(Persistent::save(&ctx, helpers.get::<_, Function>(name)?))
+            };
+            Ok(Helpers {
+                run: get("run")?,
+                finish: get("finish")?,
+                begin: get("begin")?,
+                reset: get("reset")?,
+                describe: get("describe")?,
+            })
+        })?;
+        Ok(Vm {
+            id,
+            runtime,
+            context,
+            state,
+            helpers: Rc::new(helpers),
+            executions: 0,
+        })
+    }
+}
+
+/// Called by QuickJS about every 10k ticks: honours a signal meant for this execution,
+/// then gives the driver a time slice (where it accounts CPU time, lets others run and
+/// decides whether the deadline has passed).
+fn interrupt_handler(state: Rc<VmState>) -> Box<dyn FnMut() -> bool> {
+    Box::new(move || {
+        let Some(execution) = state.with_slot(|slot| {
+            slot.fuel += 1;
+            slot.execution
+        }) else {
+            return false;
+        };
+        let hit = match state.signal.get() {
+            Some(Signal::For(target)) => target == execution,
+            Some(Signal::Unkeyed) => true,
+            None => false,
+        };
+        if hit {
+            state.signal.set(None);
+            state.with_slot(|slot| slot.signalled = true);
+            return true;
+        }
+        match suspend(Suspend::Tick) {
+            Some(Resume::Cancel) => {
+                state.with_slot(|slot| slot.timed_out = true);
+                true
+            }
+            _ => false,
+        }
+    })
+}
+
+/// The native functions the prelude builds the contract on. Never a global.
+fn host_object<'js>(ctx: &Ctx<'js>, state: &Rc<VmState>) -> rquickjs::Result<Object<'js>> {
+    let host = Object::new(ctx.clone())?;
+    let s = state.clone();
+    host.set("now", Function::new(ctx.clone(), move || s.clock.wall_ms() as f64)?)?;
+    let s = state.clone();
+    host.set(
+        "monotonic",
+        Function::new(ctx.clone(), move || {
+            let started = s.with_slot(|slot| slot.started).unwrap_or_else(|| s.clock.now());
+            s.clock.now().saturating_duration_since(started).as_secs_f64() * 1000.0
+        })?,
+    )?;
+    let s = state.clone();
+    host.set(
+        "random",
+        Function::new(ctx.clone(), move || (s.rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64)?,
+    )?;
+    let s = state.clone();
+    host.set(
+        "log",
+        Function::new(ctx.clone(), move |level: String, message: String| {
+            s.with_slot(|slot| {
+                slot.logs.push(LogEntry {
+                    level: LogLevel::parse(&level),
+                    message,
+                })
+            });
+        })?,
+    )?;
+    let s = state.clone();
+    host.set(
+        "source",
+        Function::new(ctx.clone(), move |path: String| {
+            s.with_slot(|slot| slot.app.files.get(&path).cloned()).flatten()
+        })?,
+    )?;
+    let s = state.clone();
+    host.set(
+        "app",
+        Function::new(ctx.clone(), move |ctx: Ctx<'js>| -> rquickjs::Result<Object<'js>> {
+            let app = Object::new(ctx)?;
+            let (id, name) = s
+                .with_slot(|slot| (slot.app.id.clone(), slot.app.name.clone()))
+                .unwrap_or_default();
+            app.set("id", id)?;
+            app.set("name", name)?;
+            Ok(app)
+        })?,
+    )?;
+    let s = state.clone();
+    host.set(
+        "env",
+        Function::new(ctx.clone(), move |key: String| {
+            s.with_slot(|slot| slot.app.env.get(&key).cloned()).flatten()
+        })?,
+    )?;
+    host.set(
+        "storage",
+        Function::new(
+            ctx.clone(),
+            move |ctx: Ctx<'js>, operation: String, arguments: String| -> rquickjs::Result<Option<String>> {
+                match suspend(Suspend::Storage {
+                    operation,
+                    arguments,
+                }) {
+                    Some(Resume::Storage(Ok(answer))) => Ok(answer),
+                    Some(Resume::Storage(Err(error))) => {
+                        let exception = Exception::from_message(ctx, &error.to_string())?;
+                        exception.set("name", "StorageError")?;
+                        exception.set("retryable", error.retryable())?;
+                        exception.set("kind", error.kind())?;
+                        Err(exception.throw())
+                    }
+                    Some(Resume::Cancel) => Err(Exception::throw_message(&ctx, "execution timeout")),
+                    _ => Err(Exception::throw_message(&ctx, "storage is only available while handling a request")),
+                }
+            },
+        )?,
+    )?;
+    Ok(host)
+}
+
+/// Reads a value for diagnostics.
+pub fn describe<'js>(helpers: &Helpers, ctx: &Ctx<'js>, value: Value<'js>) -> String {
+    helpers
+        .describe
+        .clone()
+        .restore(ctx)
+        .and_then(|describe| describe.call((value,)))
+        .unwrap_or_else(|_| r#"{"name":"Error","message":"unreadable error","stack":""}"#.to_owned())
+}
