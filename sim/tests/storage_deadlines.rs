@@ -1,26 +1,20 @@
 //! Deadlines on virtual time: refused up front, never started late, and a write whose
 //! commit the caller could not wait for reported as outcome-unknown, not as a failure.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use fazt_engine::env::{Clock, Deadline, Env, Rng};
+use fazt_engine::env::{Deadline, Env};
 use fazt_engine::storage::{DeadlinePolicy, Storage, StorageConfig, StorageError, StoragePolicy};
-use fazt_sim::env::{CostModel, SimClock, SimExecutor, EPOCH_MS};
+use fazt_sim::env::{sim_env_with, CostModel};
 use serde_json::json;
 
 /// An environment whose SQLite statements are slow: 10 ms each.
 fn slow_env() -> Env {
-    let clock: Arc<dyn Clock> = Arc::new(SimClock::new(EPOCH_MS));
     let cost = CostModel {
         statement: Duration::from_millis(10),
         ..CostModel::default()
     };
-    Env {
-        executor: Arc::new(SimExecutor::new(clock.clone(), cost)),
-        clock,
-        rng: Rng::seeded(9),
-    }
+    sim_env_with(9, cost)
 }
 
 async fn open(env: &Env, config: StorageConfig) -> (tempfile::TempDir, Storage) {

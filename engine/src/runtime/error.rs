@@ -13,7 +13,10 @@ pub enum ErrorKind {
     /// The script does not parse.
     Syntax { line: Option<u32> },
     /// A storage call failed and the script did not catch it.
-    Storage { retryable: bool, storage_kind: String },
+    Storage {
+        retryable: bool,
+        storage_kind: String,
+    },
     /// The VM ran out of memory.
     Memory,
     /// The script threw (`name` is the error's name: `Error`, `TypeError`, ...).
@@ -55,6 +58,9 @@ pub struct ExecutionError {
     pub kind: ErrorKind,
     pub message: String,
     pub logs: Vec<LogEntry>,
+    /// What made it fail, when the engine knows more than the kind says (e.g.
+    /// `stale-interrupt from execution 41`).
+    pub cause: Option<String>,
 }
 
 impl ExecutionError {
@@ -63,6 +69,7 @@ impl ExecutionError {
             kind,
             message: message.into(),
             logs: Vec::new(),
+            cause: None,
         }
     }
 

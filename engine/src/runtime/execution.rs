@@ -15,13 +15,12 @@ use super::contract::{AppCode, HandlerResponse, LogEntry};
 use super::error::{ErrorKind, ExecutionError};
 use super::storage_call;
 use super::suspend::{self, Resume, Suspend};
-use super::vm::{describe, Helpers, Signal, Slot, Vm};
+use super::vm::{describe, Helpers, Slot, Vm};
 use crate::env::{Deadline, Env, Work};
 use crate::storage::{Scope, StorageError};
 
 /// What to execute.
 pub struct Job {
-    pub execution: u64,
     pub app: Rc<AppCode>,
     /// The `request` global, as JSON.
     pub request_json: String,
@@ -40,6 +39,10 @@ pub struct Finished {
     pub storage_calls: u64,
     /// Time spent waiting on storage calls.
     pub storage_time: Duration,
+    /// The longest single storage call.
+    pub storage_call_max: Duration,
+    /// The interrupt handler stopped it mid-run.
+    pub interrupted: bool,
 }
 
 /// What the script came to, inside the coroutine.
@@ -48,7 +51,10 @@ enum Script {
     Response(String),
     /// `describe`'s JSON of what was thrown; `null_exception` for QuickJS's null
     /// (what it throws when it cannot even allocate the out-of-memory error).
-    Threw { described: String, null_exception: bool },
+    Threw {
+        described: String,
+        null_exception: bool,
+    },
     /// The handler's promise never settled.
     NeverSettled,
 }
@@ -64,29 +70,40 @@ struct Thrown {
 }
 
 /// Runs `job` on `vm`, on `stack`; gives the stack back for reuse.
-pub async fn run(vm: &mut Vm, stack: DefaultStack, job: Job, env: &Env) -> (Finished, DefaultStack) {
+pub async fn run(
+    vm: &mut Vm,
+    stack: DefaultStack,
+    job: Job,
+    env: &Env,
+) -> (Finished, DefaultStack) {
     let mut finished = Finished {
         result: Err(ExecutionError::timeout()),
         healthy: true,
         fuel: 0,
         storage_calls: 0,
         storage_time: Duration::ZERO,
+        storage_call_max: Duration::ZERO,
+        interrupted: false,
     };
-    // goja checks its interrupt flag before the first instruction: a signal left on the
+    // goja checks its interrupt flag before the first instruction: a flag left on the
     // VM (only the legacy watchdog leaves one) fails this execution at once.
-    match vm.state.signal.take() {
-        Some(Signal::Unkeyed) => return (finished, stack),
-        Some(Signal::For(_)) | None => {}
+    if let Some(origin) = vm.state.interrupt.take() {
+        if let Err(error) = &mut finished.result {
+            error.cause = Some(format!("stale-interrupt from execution {origin}"));
+        }
+        return (finished, stack);
     }
     let Some(source) = job.app.main().map(str::to_owned) else {
-        let error = ExecutionError::new(ErrorKind::NoHandler, format!("app {:?} has no {}", job.app.id, AppCode::MAIN));
+        let error = ExecutionError::new(
+            ErrorKind::NoHandler,
+            format!("app {:?} has no {}", job.app.id, AppCode::MAIN),
+        );
         finished.result = Err(error);
         return (finished, stack);
     };
     vm.executions += 1;
     let clock = env.clock.as_ref();
     *vm.state.slot.borrow_mut() = Some(Slot {
-        execution: job.execution,
         started: clock.now(),
         app: job.app.clone(),
         logs: Vec::new(),
@@ -101,13 +118,18 @@ pub async fn run(vm: &mut Vm, stack: DefaultStack, job: Job, env: &Env) -> (Fini
         })
         .await;
 
-    let (context, helpers, request_json) = (vm.context.clone(), vm.helpers.clone(), job.request_json);
+    let (context, helpers, request_json) =
+        (vm.context.clone(), vm.helpers.clone(), job.request_json);
     let mut coroutine = Coroutine::with_stack(stack, move |yielder, _begin: Resume| {
         suspend::enter(yielder);
         let script = context.with(|ctx| {
             // rquickjs only records the stack top with `parallel`; this stack is new.
             // SAFETY: the context pointer is live for the duration of `with`.
-            unsafe { rquickjs::qjs::JS_UpdateStackTop(rquickjs::qjs::JS_GetRuntime(ctx.as_raw().as_ptr())) };
+            unsafe {
+                rquickjs::qjs::JS_UpdateStackTop(rquickjs::qjs::JS_GetRuntime(
+                    ctx.as_raw().as_ptr(),
+                ))
+            };
             run_script(&ctx, &helpers, &request_json, &source)
         });
         suspend::leave();
@@ -117,16 +139,27 @@ pub async fn run(vm: &mut Vm, stack: DefaultStack, job: Job, env: &Env) -> (Fini
     let script = loop {
         let step = catch_unwind(AssertUnwindSafe(|| coroutine.resume(input)));
         match step {
-            Ok(CoroutineResult::Yield(Suspend::Storage { operation, arguments })) => {
+            Ok(CoroutineResult::Yield(Suspend::Storage {
+                operation,
+                arguments,
+            })) => {
                 finished.storage_calls += 1;
                 let started = clock.now();
                 let answer = match &job.scope {
                     Some(scope) => storage_call::perform(scope, &operation, &arguments).await,
-                    None => Err(StorageError::InvalidArgument("this execution has no storage".into())),
+                    None => Err(StorageError::InvalidArgument(
+                        "this execution has no storage".into(),
+                    )),
                 };
-                finished.storage_time += clock.now().saturating_duration_since(started);
+                let took = clock.now().saturating_duration_since(started);
+                finished.storage_time += took;
+                finished.storage_call_max = finished.storage_call_max.max(took);
                 interleave(env).await;
-                input = if job.deadline.is_past(clock.now()) { Resume::Cancel } else { Resume::Storage(answer) };
+                input = if job.deadline.is_past(clock.now()) {
+                    Resume::Cancel
+                } else {
+                    Resume::Storage(answer)
+                };
             }
             Ok(CoroutineResult::Yield(Suspend::Tick)) => {
                 env.executor
@@ -136,39 +169,78 @@ pub async fn run(vm: &mut Vm, stack: DefaultStack, job: Job, env: &Env) -> (Fini
                     })
                     .await;
                 interleave(env).await;
-                input = if job.deadline.is_past(clock.now()) { Resume::Cancel } else { Resume::Continue };
+                input = if job.deadline.is_past(clock.now()) {
+                    Resume::Cancel
+                } else {
+                    Resume::Continue
+                };
             }
             Ok(CoroutineResult::Return(script)) => break Some(script),
             Err(_panic) => break None,
         }
     };
     let stack = coroutine.into_stack();
-    let slot = vm.state.slot.borrow_mut().take().expect("the slot lives until the execution ends");
+    let slot = vm
+        .state
+        .slot
+        .borrow_mut()
+        .take()
+        .expect("the slot lives until the execution ends");
     finished.fuel = slot.fuel;
+    finished.interrupted = slot.timed_out || slot.signalled;
 
     let reset = vm.context.with(|ctx| {
-        let reset: rquickjs::Result<bool> = vm.helpers.reset.clone().restore(&ctx).and_then(|reset| reset.call(()));
+        let reset: rquickjs::Result<bool> = vm
+            .helpers
+            .reset
+            .clone()
+            .restore(&ctx)
+            .and_then(|reset| reset.call(()));
         reset.unwrap_or(false)
     });
     finished.healthy = reset && !vm.runtime.is_job_pending() && script.is_some();
     finished.result = match script {
         _ if slot.timed_out || slot.signalled => {
             finished.healthy = false;
-            Err(ExecutionError::timeout())
+            let mut error = ExecutionError::timeout();
+            error.cause = Some(
+                if slot.signalled {
+                    "interrupt signal"
+                } else {
+                    "deadline"
+                }
+                .into(),
+            );
+            Err(error)
         }
         None => {
             finished.healthy = false;
-            Err(ExecutionError::new(ErrorKind::Script { name: "InternalError".into() }, "the engine failed"))
+            Err(ExecutionError::new(
+                ErrorKind::Script {
+                    name: "InternalError".into(),
+                },
+                "the engine failed",
+            ))
         }
         Some(Script::Response(json)) => match serde_json::from_str::<HandlerResponse>(&json) {
             Ok(response) => Ok((response, slot.logs.clone())),
-            Err(error) => Err(ExecutionError::new(ErrorKind::Script { name: "Error".into() }, format!("unreadable response: {error}"))),
+            Err(error) => Err(ExecutionError::new(
+                ErrorKind::Script {
+                    name: "Error".into(),
+                },
+                format!("unreadable response: {error}"),
+            )),
         },
         Some(Script::NeverSettled) => Err(ExecutionError::new(
-            ErrorKind::Script { name: "Error".into() },
+            ErrorKind::Script {
+                name: "Error".into(),
+            },
             "the handler's promise never settled",
         )),
-        Some(Script::Threw { described, null_exception }) => {
+        Some(Script::Threw {
+            described,
+            null_exception,
+        }) => {
             let (kind, message, discard) = classify(&described, null_exception);
             finished.healthy &= !discard;
             Err(ExecutionError::new(kind, message))
@@ -214,7 +286,9 @@ fn run_script(ctx: &Ctx<'_>, helpers: &Helpers, request_json: &str, source: &str
         },
         Err(CaughtError::Error(rquickjs::Error::WouldBlock)) => Script::NeverSettled,
         Err(CaughtError::Error(error)) => Script::Threw {
-            described: serde_json::json!({"name": "Error", "message": error.to_string(), "stack": ""}).to_string(),
+            described:
+                serde_json::json!({"name": "Error", "message": error.to_string(), "stack": ""})
+                    .to_string(),
             null_exception: false,
         },
     }
@@ -230,16 +304,28 @@ fn classify(described: &str, null_exception: bool) -> (ErrorKind, String, bool) 
         return (ErrorKind::Memory, "out of memory".into(), true);
     }
     let Ok(thrown) = serde_json::from_str::<Thrown>(described) else {
-        return (ErrorKind::Script { name: "Error".into() }, described.to_owned(), false);
+        return (
+            ErrorKind::Script {
+                name: "Error".into(),
+            },
+            described.to_owned(),
+            false,
+        );
     };
     if thrown.message.contains("out of memory") {
         return (ErrorKind::Memory, "out of memory".into(), true);
     }
     if thrown.name == "RangeError" && thrown.message.contains("call stack") {
-        return (ErrorKind::Script { name: thrown.name }, thrown.message, true);
+        return (
+            ErrorKind::Script { name: thrown.name },
+            thrown.message,
+            true,
+        );
     }
     let kind = match thrown.name.as_str() {
-        "SyntaxError" => ErrorKind::Syntax { line: first_line_number(&thrown.stack) },
+        "SyntaxError" => ErrorKind::Syntax {
+            line: first_line_number(&thrown.stack),
+        },
         "StorageError" => ErrorKind::Storage {
             retryable: thrown.retryable,
             storage_kind: thrown.kind.unwrap_or_default(),
@@ -251,11 +337,15 @@ fn classify(described: &str, null_exception: bool) -> (ErrorKind, String, bool) 
 
 /// The line of the first `:line:column` in a QuickJS stack trace.
 fn first_line_number(stack: &str) -> Option<u32> {
-    stack.split(':').collect::<Vec<_>>().windows(2).find_map(|pair| {
-        let line = pair[0].trim().parse::<u32>().ok()?;
-        let column = pair[1].trim_end_matches(|c: char| !c.is_ascii_digit());
-        column.parse::<u32>().ok().map(|_| line)
-    })
+    stack
+        .split(':')
+        .collect::<Vec<_>>()
+        .windows(2)
+        .find_map(|pair| {
+            let line = pair[0].trim().parse::<u32>().ok()?;
+            let column = pair[1].trim_end_matches(|c: char| !c.is_ascii_digit());
+            column.parse::<u32>().ok().map(|_| line)
+        })
 }
 
 #[cfg(test)]
@@ -270,13 +360,21 @@ mod tests {
 
     #[test]
     fn classification() {
-        let storage = r#"{"name":"StorageError","message":"busy","stack":"","retryable":true,"kind":"Busy"}"#;
+        let storage =
+            r#"{"name":"StorageError","message":"busy","stack":"","retryable":true,"kind":"Busy"}"#;
         assert_eq!(
             classify(storage, false).0,
-            ErrorKind::Storage { retryable: true, storage_kind: "Busy".into() }
+            ErrorKind::Storage {
+                retryable: true,
+                storage_kind: "Busy".into()
+            }
         );
         assert_eq!(classify("", true).0, ErrorKind::Memory);
-        let overflow = r#"{"name":"RangeError","message":"Maximum call stack size exceeded","stack":""}"#;
-        assert!(classify(overflow, false).2, "a stack overflow discards the VM");
+        let overflow =
+            r#"{"name":"RangeError","message":"Maximum call stack size exceeded","stack":""}"#;
+        assert!(
+            classify(overflow, false).2,
+            "a stack overflow discards the VM"
+        );
     }
 }

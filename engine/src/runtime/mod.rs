@@ -10,6 +10,7 @@
 //! | `suspend.rs` | the coroutine protocol: storage calls and time slices |
 //! | `storage_call.rs` | storage calls from JavaScript, performed by the driver |
 //! | `pool.rs` | the bounded VM pool and its metrics |
+//! | `legacy_watchdog.rs` | fazt 0.10.5's watcher goroutine, for the legacy profile only |
 //!
 //! Storage calls look synchronous to JavaScript, but an execution waiting on storage
 //! holds up nobody: it is a coroutine that suspends at each storage call (and at each
@@ -19,6 +20,7 @@
 mod contract;
 mod error;
 mod execution;
+mod legacy_watchdog;
 mod pool;
 mod storage_call;
 mod suspend;
@@ -26,6 +28,7 @@ mod vm;
 
 pub use contract::{AppCode, HandlerRequest, HandlerResponse, LogEntry, LogLevel};
 pub use error::{ErrorKind, ExecutionError};
+pub use legacy_watchdog::{GoScheduler, WatcherEnd};
 pub use pool::{PoolMetrics, VmReuse};
 pub use vm::VmLimits;
 
@@ -36,6 +39,7 @@ use std::time::Duration;
 use crate::env::{Deadline, Env};
 use crate::storage::Storage;
 use execution::Job;
+use legacy_watchdog::{HandlerRun, Watcher};
 use pool::VmPool;
 
 /// Runtime settings.
@@ -47,6 +51,20 @@ pub struct RuntimeConfig {
     /// Longest execution, within the request's deadline. Default 5 s.
     pub timeout: Duration,
     pub limits: VmLimits,
+    pub watchdog: Watchdog,
+    /// Create every VM up front instead of on demand.
+    pub prewarm: bool,
+}
+
+/// How executions are stopped at their deadline.
+#[derive(Clone, Debug)]
+pub enum Watchdog {
+    /// The driver checks the deadline at every time slice and stops its own coroutine;
+    /// an interrupted VM is discarded. The hardened default.
+    Deadline,
+    /// fazt 0.10.5: a watcher goroutine per execution, cleanup in fazt's order, VMs
+    /// never reset (see `legacy_watchdog.rs`).
+    LegacyGoroutine(GoScheduler),
 }
 
 impl Default for RuntimeConfig {
@@ -56,6 +74,23 @@ impl Default for RuntimeConfig {
             reuse: VmReuse::Lifo,
             timeout: Duration::from_secs(5),
             limits: VmLimits::default(),
+            watchdog: Watchdog::Deadline,
+            prewarm: false,
+        }
+    }
+}
+
+impl RuntimeConfig {
+    /// fazt 0.10.5's runtime: a pre-warmed FIFO pool of 10 VMs never reset, a 1 s
+    /// timeout, the watcher goroutine on a machine with `cpus` CPUs.
+    pub fn fazt_0_10_5(cpus: u32) -> RuntimeConfig {
+        RuntimeConfig {
+            pool_size: 10,
+            reuse: VmReuse::Fifo,
+            timeout: Duration::from_secs(1),
+            limits: VmLimits::default(),
+            watchdog: Watchdog::LegacyGoroutine(GoScheduler::with_cpus(cpus)),
+            prewarm: true,
         }
     }
 }
@@ -65,19 +100,30 @@ impl Default for RuntimeConfig {
 pub struct Executed {
     pub response: HandlerResponse,
     pub logs: Vec<LogEntry>,
-    pub timing: ExecutionTiming,
 }
 
-/// Where an execution's time went.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct ExecutionTiming {
-    /// The VM that ran it.
-    pub vm: u64,
+/// One execution: its outcome and what happened on the way.
+#[derive(Clone, Debug)]
+pub struct Execution {
+    pub outcome: Result<Executed, ExecutionError>,
+    pub report: ExecutionReport,
+}
+
+/// Where an execution's time went, and what ran it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ExecutionReport {
+    /// Number of this execution in its runtime (from 0).
+    pub execution: u64,
+    /// The VM that ran it (none when no VM became free).
+    pub vm: Option<u64>,
     pub vm_wait: Duration,
     pub total: Duration,
     pub storage: Duration,
     pub storage_calls: u64,
+    /// Interrupt-handler time slices.
     pub fuel: u64,
+    /// How the legacy watcher ended, under [`Watchdog::LegacyGoroutine`].
+    pub watcher: Option<WatcherEnd>,
 }
 
 /// Runs handlers on a pool of VMs.
@@ -90,16 +136,29 @@ pub struct Runtime {
 }
 
 impl Runtime {
-    /// A runtime whose handlers use `storage` (none: storage calls fail).
-    pub fn new(env: Env, storage: Option<Storage>, config: RuntimeConfig) -> Runtime {
-        let pool = VmPool::new(env.for_component("vm-pool"), config.limits.clone(), config.pool_size, config.reuse);
-        Runtime {
+    /// A runtime whose handlers use `storage` (none: storage calls fail). Fails only
+    /// when pre-warming cannot create a VM.
+    pub fn new(
+        env: Env,
+        storage: Option<Storage>,
+        config: RuntimeConfig,
+    ) -> Result<Runtime, ExecutionError> {
+        let pool = VmPool::new(
+            env.for_component("vm-pool"),
+            config.limits.clone(),
+            config.pool_size,
+            config.reuse,
+        );
+        if config.prewarm {
+            pool.prewarm()?;
+        }
+        Ok(Runtime {
             env: env.for_component("runtime"),
             config,
             storage,
             pool,
             next_execution: Cell::new(0),
-        }
+        })
     }
 
     pub fn metrics(&self) -> PoolMetrics {
@@ -113,42 +172,73 @@ impl Runtime {
         app: &Rc<AppCode>,
         request: &HandlerRequest,
         deadline: Deadline,
-    ) -> Result<Executed, ExecutionError> {
+    ) -> Execution {
         let clock = self.env.clock.as_ref();
         let started = clock.now();
         let deadline = deadline.min(Deadline::at(started + self.config.timeout));
         let execution = self.next_execution.get();
         self.next_execution.set(execution + 1);
-        let mut lease = self.pool.acquire(deadline).await?;
-        let vm_wait = clock.now().saturating_duration_since(started);
-        let request_json = serde_json::to_string(request).map_err(|error| {
-            ExecutionError::new(ErrorKind::Script { name: "Error".into() }, format!("unreadable request: {error}"))
-        })?;
-        let job = Job {
+        let mut report = ExecutionReport {
             execution,
+            ..ExecutionReport::default()
+        };
+        let mut lease = match self.pool.acquire(deadline).await {
+            Ok(lease) => lease,
+            Err(error) => {
+                report.vm_wait = clock.now().saturating_duration_since(started);
+                report.total = report.vm_wait;
+                return Execution {
+                    outcome: Err(error),
+                    report,
+                };
+            }
+        };
+        report.vm = Some(lease.vm.id);
+        report.vm_wait = clock.now().saturating_duration_since(started);
+        let watcher = match &self.config.watchdog {
+            Watchdog::LegacyGoroutine(scheduler) => Some(Watcher::spawn(
+                execution,
+                lease.vm.state.clone(),
+                scheduler,
+                &self.env.rng,
+            )),
+            Watchdog::Deadline => None,
+        };
+        let job = Job {
             app: app.clone(),
-            request_json,
+            request_json: serde_json::to_string(request).expect("a handler request serializes"),
             deadline,
-            scope: self.storage.as_ref().map(|storage| storage.scope(&app.id, deadline)),
+            scope: self
+                .storage
+                .as_ref()
+                .map(|storage| storage.scope(&app.id, deadline)),
         };
         let (finished, stack) = execution::run(&mut lease.vm, lease.stack, job, &self.env).await;
         lease.stack = stack;
         let timed_out = matches!(&finished.result, Err(error) if error.kind == ErrorKind::Timeout);
-        self.pool.record(timed_out, timed_out && !finished.healthy);
-        let vm = lease.vm.id;
-        self.pool.release(lease, finished.healthy);
-        let timing = ExecutionTiming {
-            vm,
-            vm_wait,
-            total: clock.now().saturating_duration_since(started),
-            storage: finished.storage_time,
-            storage_calls: finished.storage_calls,
-            fuel: finished.fuel,
-        };
-        finished.result.map(|(response, logs)| Executed {
-            response,
-            logs,
-            timing,
-        })
+        self.pool.record(timed_out, finished.interrupted);
+        let mut healthy = finished.healthy;
+        if let (Some(watcher), Watchdog::LegacyGoroutine(scheduler)) =
+            (watcher, &self.config.watchdog)
+        {
+            // fazt never reset or discarded its VMs: an interrupted one went back as is.
+            healthy |= timed_out;
+            let run = HandlerRun {
+                ran: clock.now().saturating_duration_since(started),
+                longest_storage_call: finished.storage_call_max,
+            };
+            report.watcher = Some(watcher.cleanup(scheduler, &run, &self.env.rng));
+        }
+        self.pool.release(lease, healthy);
+        report.total = clock.now().saturating_duration_since(started);
+        report.storage = finished.storage_time;
+        report.storage_calls = finished.storage_calls;
+        report.fuel = finished.fuel;
+        Execution {
+            outcome: finished
+                .result
+                .map(|(response, logs)| Executed { response, logs }),
+            report,
+        }
     }
 }

@@ -79,7 +79,10 @@ impl VmPool {
             _ => {
                 return Err(ExecutionError::new(
                     ErrorKind::Overloaded,
-                    format!("all {} VMs are busy and none became free in time", self.size),
+                    format!(
+                        "all {} VMs are busy and none became free in time",
+                        self.size
+                    ),
                 ))
             }
         }
@@ -100,7 +103,10 @@ impl VmPool {
         let stack = match self.stacks.borrow_mut().pop() {
             Some(stack) => stack,
             None => DefaultStack::new(self.limits.coroutine_stack_bytes).map_err(|error| {
-                ExecutionError::new(ErrorKind::Memory, format!("cannot map a coroutine stack: {error}"))
+                ExecutionError::new(
+                    ErrorKind::Memory,
+                    format!("cannot map a coroutine stack: {error}"),
+                )
             })?,
         };
         Ok(Lease { vm, stack })
@@ -111,8 +117,18 @@ impl VmPool {
         self.next_vm.set(id + 1);
         self.metrics.borrow_mut().created += 1;
         let rng = self.env.rng.split(&format!("vm-{id}"));
-        Vm::new(id, &self.limits, self.env.clock.clone(), rng)
-            .map_err(|error| ExecutionError::new(ErrorKind::Memory, format!("cannot create a VM: {error}")))
+        Vm::new(id, &self.limits, self.env.clock.clone(), rng).map_err(|error| {
+            ExecutionError::new(ErrorKind::Memory, format!("cannot create a VM: {error}"))
+        })
+    }
+
+    /// Creates VMs until the pool is full (fazt pre-warmed its pool of 10).
+    pub fn prewarm(&self) -> Result<(), ExecutionError> {
+        while (self.next_vm.get() as usize) < self.size {
+            let vm = self.create()?;
+            self.idle.borrow_mut().push_back(vm);
+        }
+        Ok(())
     }
 
     /// Returns a lease; an unhealthy VM is dropped instead of being reused.

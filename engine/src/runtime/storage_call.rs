@@ -25,8 +25,13 @@ fn json(value: impl serde::Serialize) -> Result<Option<String>, StorageError> {
 }
 
 /// Performs `operation` (`kv.get`, `ds.find`, ...) with JSON `arguments` on `scope`.
-pub async fn perform(scope: &Scope, operation: &str, arguments: &str) -> Result<Option<String>, StorageError> {
-    let arguments: Vec<Value> = serde_json::from_str(arguments).map_err(|e| invalid(format!("arguments: {e}")))?;
+pub async fn perform(
+    scope: &Scope,
+    operation: &str,
+    arguments: &str,
+) -> Result<Option<String>, StorageError> {
+    let arguments: Vec<Value> =
+        serde_json::from_str(arguments).map_err(|e| invalid(format!("arguments: {e}")))?;
     let args = arguments.as_slice();
     match operation {
         "kv.get" => match scope.kv_get(&string(args, 0, "key")?).await? {
@@ -39,7 +44,9 @@ pub async fn perform(scope: &Scope, operation: &str, arguments: &str) -> Result<
                 Value::Number(n) => n.as_f64().filter(|ms| *ms > 0.0).map(|ms| ms as u64),
                 _ => return Err(invalid("ttlMs must be a number")),
             };
-            scope.kv_set(&string(args, 0, "key")?, &optional(args, 1), ttl).await?;
+            scope
+                .kv_set(&string(args, 0, "key")?, &optional(args, 1), ttl)
+                .await?;
             Ok(None)
         }
         "kv.delete" => json(scope.kv_delete(&string(args, 0, "key")?).await?),
@@ -51,21 +58,55 @@ pub async fn perform(scope: &Scope, operation: &str, arguments: &str) -> Result<
             };
             json(scope.kv_list(&prefix).await?)
         }
-        "ds.insert" => json(scope.ds_insert(&string(args, 0, "collection")?, &optional(args, 1)).await?),
+        "ds.insert" => json(
+            scope
+                .ds_insert(&string(args, 0, "collection")?, &optional(args, 1))
+                .await?,
+        ),
         "ds.find" => {
             let options = FindOptions::parse(&optional(args, 2))?;
-            json(scope.ds_find(&string(args, 0, "collection")?, &optional(args, 1), &options).await?)
+            json(
+                scope
+                    .ds_find(
+                        &string(args, 0, "collection")?,
+                        &optional(args, 1),
+                        &options,
+                    )
+                    .await?,
+            )
         }
-        "ds.findOne" => json(scope.ds_find_one(&string(args, 0, "collection")?, &optional(args, 1)).await?),
-        "ds.count" => json(scope.ds_count(&string(args, 0, "collection")?, &optional(args, 1)).await?),
+        "ds.findOne" => json(
+            scope
+                .ds_find_one(&string(args, 0, "collection")?, &optional(args, 1))
+                .await?,
+        ),
+        "ds.count" => json(
+            scope
+                .ds_count(&string(args, 0, "collection")?, &optional(args, 1))
+                .await?,
+        ),
         "ds.update" => {
             let collection = string(args, 0, "collection")?;
-            json(scope.ds_update(&collection, &optional(args, 1), &optional(args, 2)).await?)
+            json(
+                scope
+                    .ds_update(&collection, &optional(args, 1), &optional(args, 2))
+                    .await?,
+            )
         }
-        "ds.delete" => json(scope.ds_delete(&string(args, 0, "collection")?, &optional(args, 1)).await?),
+        "ds.delete" => json(
+            scope
+                .ds_delete(&string(args, 0, "collection")?, &optional(args, 1))
+                .await?,
+        ),
         "ds.deleteOldest" => {
-            let keep = optional(args, 1).as_u64().ok_or_else(|| invalid("keep must be a non-negative integer"))?;
-            json(scope.ds_delete_oldest(&string(args, 0, "collection")?, keep).await?)
+            let keep = optional(args, 1)
+                .as_u64()
+                .ok_or_else(|| invalid("keep must be a non-negative integer"))?;
+            json(
+                scope
+                    .ds_delete_oldest(&string(args, 0, "collection")?, keep)
+                    .await?,
+            )
         }
         "s3.put" => {
             let data = match optional(args, 1) {
@@ -77,7 +118,9 @@ pub async fn perform(scope: &Scope, operation: &str, arguments: &str) -> Result<
                 Value::String(mime) => Some(mime),
                 _ => None,
             };
-            scope.s3_put(&string(args, 0, "path")?, data, mime.as_deref()).await?;
+            scope
+                .s3_put(&string(args, 0, "path")?, data, mime.as_deref())
+                .await?;
             Ok(None)
         }
         "s3.get" => match scope.s3_get(&string(args, 0, "path")?).await? {

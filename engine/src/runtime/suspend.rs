@@ -11,7 +11,10 @@ use crate::storage::StorageError;
 /// Why an execution stopped running.
 pub enum Suspend {
     /// A storage call, as an operation name and its JSON arguments.
-    Storage { operation: String, arguments: String },
+    Storage {
+        operation: String,
+        arguments: String,
+    },
     /// A fuel tick: a time slice of CPU used, others may run now.
     Tick,
 }

@@ -33,18 +33,8 @@ impl Default for VmLimits {
     }
 }
 
-/// An interrupt request from outside the execution.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Signal {
-    /// Meant for one execution: any other execution ignores it.
-    For(u64),
-    /// goja's `vm.Interrupt`: hits whatever runs on the VM next (legacy watchdog only).
-    Unkeyed,
-}
-
 /// The execution a VM is running, as host functions and the interrupt handler see it.
 pub struct Slot {
-    pub execution: u64,
     pub started: Instant,
     pub app: Rc<AppCode>,
     pub logs: Vec<LogEntry>,
@@ -52,7 +42,7 @@ pub struct Slot {
     pub fuel: u64,
     /// The driver stopped the execution at its deadline.
     pub timed_out: bool,
-    /// A [`Signal`] interrupted it.
+    /// The VM's interrupt flag stopped it.
     pub signalled: bool,
 }
 
@@ -61,7 +51,12 @@ pub struct VmState {
     pub clock: Arc<dyn Clock>,
     pub rng: Rng,
     pub slot: RefCell<Option<Slot>>,
-    pub signal: Cell<Option<Signal>>,
+    /// goja's interrupt flag: set by `vm.Interrupt`, it stops whatever runs on the VM
+    /// next, whichever execution that is. Only the legacy watchdog sets it; it holds the
+    /// execution whose watcher did. Hardened interrupts never use it: they reach their
+    /// execution through its own coroutine (`Resume::Cancel`), so they are keyed by
+    /// construction and cannot stop another execution.
+    pub interrupt: Cell<Option<u64>>,
 }
 
 impl VmState {
@@ -96,7 +91,12 @@ const PRELUDE: &str = include_str!("prelude.js");
 
 impl Vm {
     /// Creates and hardens a VM.
-    pub fn new(id: u64, limits: &VmLimits, clock: Arc<dyn Clock>, rng: Rng) -> rquickjs::Result<Vm> {
+    pub fn new(
+        id: u64,
+        limits: &VmLimits,
+        clock: Arc<dyn Clock>,
+        rng: Rng,
+    ) -> rquickjs::Result<Vm> {
         let runtime = rquickjs::Runtime::new()?;
         runtime.set_memory_limit(limits.memory_bytes);
         runtime.set_max_stack_size(limits.js_stack_bytes);
@@ -104,7 +104,7 @@ impl Vm {
             clock,
             rng,
             slot: RefCell::new(None),
-            signal: Cell::new(None),
+            interrupt: Cell::new(None),
         });
         runtime.set_interrupt_handler(Some(interrupt_handler(state.clone())));
         let context = rquickjs::Context::full(&runtime)?;
@@ -134,24 +134,15 @@ impl Vm {
     }
 }
 
-/// Called by QuickJS about every 10k ticks: honours a signal meant for this execution,
-/// then gives the driver a time slice (where it accounts CPU time, lets others run and
-/// decides whether the deadline has passed).
+/// Called by QuickJS about every 10k ticks: honours the VM's interrupt flag, then gives
+/// the driver a time slice (where it accounts CPU time, lets others run and decides
+/// whether the deadline has passed).
 fn interrupt_handler(state: Rc<VmState>) -> Box<dyn FnMut() -> bool> {
     Box::new(move || {
-        let Some(execution) = state.with_slot(|slot| {
-            slot.fuel += 1;
-            slot.execution
-        }) else {
+        if state.with_slot(|slot| slot.fuel += 1).is_none() {
             return false;
-        };
-        let hit = match state.signal.get() {
-            Some(Signal::For(target)) => target == execution,
-            Some(Signal::Unkeyed) => true,
-            None => false,
-        };
-        if hit {
-            state.signal.set(None);
+        }
+        if state.interrupt.take().is_some() {
             state.with_slot(|slot| slot.signalled = true);
             return true;
         }
@@ -169,19 +160,30 @@ fn interrupt_handler(state: Rc<VmState>) -> Box<dyn FnMut() -> bool> {
 fn host_object<'js>(ctx: &Ctx<'js>, state: &Rc<VmState>) -> rquickjs::Result<Object<'js>> {
     let host = Object::new(ctx.clone())?;
     let s = state.clone();
-    host.set("now", Function::new(ctx.clone(), move || s.clock.wall_ms() as f64)?)?;
+    host.set(
+        "now",
+        Function::new(ctx.clone(), move || s.clock.wall_ms() as f64)?,
+    )?;
     let s = state.clone();
     host.set(
         "monotonic",
         Function::new(ctx.clone(), move || {
-            let started = s.with_slot(|slot| slot.started).unwrap_or_else(|| s.clock.now());
-            s.clock.now().saturating_duration_since(started).as_secs_f64() * 1000.0
+            let started = s
+                .with_slot(|slot| slot.started)
+                .unwrap_or_else(|| s.clock.now());
+            s.clock
+                .now()
+                .saturating_duration_since(started)
+                .as_secs_f64()
+                * 1000.0
         })?,
     )?;
     let s = state.clone();
     host.set(
         "random",
-        Function::new(ctx.clone(), move || (s.rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64)?,
+        Function::new(ctx.clone(), move || {
+            (s.rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+        })?,
     )?;
     let s = state.clone();
     host.set(
@@ -199,34 +201,42 @@ fn host_object<'js>(ctx: &Ctx<'js>, state: &Rc<VmState>) -> rquickjs::Result<Obj
     host.set(
         "source",
         Function::new(ctx.clone(), move |path: String| {
-            s.with_slot(|slot| slot.app.files.get(&path).cloned()).flatten()
+            s.with_slot(|slot| slot.app.files.get(&path).cloned())
+                .flatten()
         })?,
     )?;
     let s = state.clone();
     host.set(
         "app",
-        Function::new(ctx.clone(), move |ctx: Ctx<'js>| -> rquickjs::Result<Object<'js>> {
-            let app = Object::new(ctx)?;
-            let (id, name) = s
-                .with_slot(|slot| (slot.app.id.clone(), slot.app.name.clone()))
-                .unwrap_or_default();
-            app.set("id", id)?;
-            app.set("name", name)?;
-            Ok(app)
-        })?,
+        Function::new(
+            ctx.clone(),
+            move |ctx: Ctx<'js>| -> rquickjs::Result<Object<'js>> {
+                let app = Object::new(ctx)?;
+                let (id, name) = s
+                    .with_slot(|slot| (slot.app.id.clone(), slot.app.name.clone()))
+                    .unwrap_or_default();
+                app.set("id", id)?;
+                app.set("name", name)?;
+                Ok(app)
+            },
+        )?,
     )?;
     let s = state.clone();
     host.set(
         "env",
         Function::new(ctx.clone(), move |key: String| {
-            s.with_slot(|slot| slot.app.env.get(&key).cloned()).flatten()
+            s.with_slot(|slot| slot.app.env.get(&key).cloned())
+                .flatten()
         })?,
     )?;
     host.set(
         "storage",
         Function::new(
             ctx.clone(),
-            move |ctx: Ctx<'js>, operation: String, arguments: String| -> rquickjs::Result<Option<String>> {
+            move |ctx: Ctx<'js>,
+                  operation: String,
+                  arguments: String|
+                  -> rquickjs::Result<Option<String>> {
                 match suspend(Suspend::Storage {
                     operation,
                     arguments,
@@ -239,8 +249,13 @@ fn host_object<'js>(ctx: &Ctx<'js>, state: &Rc<VmState>) -> rquickjs::Result<Obj
                         exception.set("kind", error.kind())?;
                         Err(exception.throw())
                     }
-                    Some(Resume::Cancel) => Err(Exception::throw_message(&ctx, "execution timeout")),
-                    _ => Err(Exception::throw_message(&ctx, "storage is only available while handling a request")),
+                    Some(Resume::Cancel) => {
+                        Err(Exception::throw_message(&ctx, "execution timeout"))
+                    }
+                    _ => Err(Exception::throw_message(
+                        &ctx,
+                        "storage is only available while handling a request",
+                    )),
                 }
             },
         )?,
@@ -255,5 +270,7 @@ pub fn describe<'js>(helpers: &Helpers, ctx: &Ctx<'js>, value: Value<'js>) -> St
         .clone()
         .restore(ctx)
         .and_then(|describe| describe.call((value,)))
-        .unwrap_or_else(|_| r#"{"name":"Error","message":"unreadable error","stack":""}"#.to_owned())
+        .unwrap_or_else(|_| {
+            r#"{"name":"Error","message":"unreadable error","stack":""}"#.to_owned()
+        })
 }

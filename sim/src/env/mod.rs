@@ -5,10 +5,12 @@
 
 mod clock;
 mod cost;
+mod cpu;
 mod executor;
 
 pub use clock::SimClock;
 pub use cost::CostModel;
+pub use cpu::{SimCpu, TIMER_RESOLUTION};
 pub use executor::SimExecutor;
 
 use std::sync::Arc;
@@ -22,9 +24,15 @@ pub const EPOCH_MS: i64 = 1_768_867_200_000;
 /// A simulated environment for `seed`: virtual clock from [`EPOCH_MS`], the run's Rng,
 /// and the inline executor with the default cost model.
 pub fn sim_env(seed: u64) -> Env {
-    let clock: Arc<dyn Clock> = Arc::new(SimClock::new(EPOCH_MS));
+    sim_env_with(seed, CostModel::default())
+}
+
+/// [`sim_env`] with another cost model (tests that need slow work).
+pub fn sim_env_with(seed: u64, cost: CostModel) -> Env {
+    let cpu = Arc::new(SimCpu::default());
+    let clock: Arc<dyn Clock> = Arc::new(SimClock::new(EPOCH_MS, cpu.clone()));
     Env {
-        executor: Arc::new(SimExecutor::new(clock.clone(), CostModel::default())),
+        executor: Arc::new(SimExecutor::new(clock.clone(), cpu, cost)),
         clock,
         rng: Rng::seeded(seed),
     }
