@@ -4,6 +4,7 @@
 
 use std::collections::BTreeSet;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::Duration;
 
 use fazt_engine::env::Env;
@@ -14,14 +15,14 @@ use fazt_engine::storage::{Storage, StorageConfig};
 use fazt_sim::env::sim_env;
 use serde_json::json;
 
-fn app(id: &str, main: &str) -> Rc<AppCode> {
+fn app(id: &str, main: &str) -> Arc<AppCode> {
     let mut app = AppCode {
         id: id.into(),
         name: id.into(),
         ..AppCode::default()
     };
     app.files.insert(AppCode::MAIN.into(), main.into());
-    Rc::new(app)
+    Arc::new(app)
 }
 
 fn post(body: serde_json::Value) -> HandlerRequest {

@@ -3,7 +3,7 @@
 //! and decides whether its VM may serve again.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::rc::Rc;
+use std::sync::Arc;
 use std::time::Duration;
 
 use corosensei::stack::DefaultStack;
@@ -21,7 +21,7 @@ use crate::storage::{Scope, StorageError};
 
 /// What to execute.
 pub struct Job {
-    pub app: Rc<AppCode>,
+    pub app: Arc<AppCode>,
     /// The `request` global, as JSON.
     pub request_json: String,
     pub deadline: Deadline,

@@ -10,6 +10,7 @@
 //! | `suspend.rs` | the coroutine protocol: storage calls and time slices |
 //! | `storage_call.rs` | storage calls from JavaScript, performed by the driver |
 //! | `pool.rs` | the bounded VM pool and its metrics |
+//! | `workers.rs` | the real environment's execution threads, one `Runtime` each |
 //! | `legacy_watchdog.rs` | fazt 0.10.5's watcher goroutine, for the legacy profile only |
 //!
 //! Storage calls look synchronous to JavaScript, but an execution waiting on storage
@@ -25,15 +26,17 @@ mod pool;
 mod storage_call;
 mod suspend;
 mod vm;
+mod workers;
 
 pub use contract::{AppCode, HandlerRequest, HandlerResponse, LogEntry, LogLevel};
 pub use error::{ErrorKind, ExecutionError};
 pub use legacy_watchdog::{GoScheduler, WatcherEnd};
 pub use pool::{PoolMetrics, VmReuse};
 pub use vm::VmLimits;
+pub use workers::Workers;
 
 use std::cell::Cell;
-use std::rc::Rc;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::env::{Deadline, Env};
@@ -169,7 +172,7 @@ impl Runtime {
     /// configured timeout).
     pub async fn execute(
         &self,
-        app: &Rc<AppCode>,
+        app: &Arc<AppCode>,
         request: &HandlerRequest,
         deadline: Deadline,
     ) -> Execution {

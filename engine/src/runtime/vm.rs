@@ -36,7 +36,7 @@ impl Default for VmLimits {
 /// The execution a VM is running, as host functions and the interrupt handler see it.
 pub struct Slot {
     pub started: Instant,
-    pub app: Rc<AppCode>,
+    pub app: Arc<AppCode>,
     pub logs: Vec<LogEntry>,
     /// Interrupt-handler calls (each ~10k QuickJS ticks).
     pub fuel: u64,

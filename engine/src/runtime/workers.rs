@@ -1,0 +1,148 @@
+//! The real environment's execution workers: one thread per core, each with a
+//! current-thread tokio runtime, a `LocalSet` and its own [`Runtime`] (VMs and stacks),
+//! so executions run in parallel and a suspended execution never changes threads.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, oneshot};
+
+use super::{
+    AppCode, Execution, ExecutionError, HandlerRequest, PoolMetrics, Runtime, RuntimeConfig,
+};
+use crate::env::{Deadline, Env};
+use crate::storage::Storage;
+
+/// A request for one worker.
+enum Work {
+    Execute {
+        app: Arc<AppCode>,
+        request: HandlerRequest,
+        deadline: Deadline,
+        reply: oneshot::Sender<Execution>,
+    },
+    Metrics(oneshot::Sender<PoolMetrics>),
+}
+
+/// Execution threads, fed round-robin.
+pub struct Workers {
+    queues: Vec<mpsc::UnboundedSender<Work>>,
+    next: AtomicUsize,
+}
+
+impl Workers {
+    /// Starts `threads` workers (at least one), each with a runtime made from `config`.
+    pub fn start(
+        env: &Env,
+        storage: Option<Storage>,
+        config: &RuntimeConfig,
+        threads: usize,
+    ) -> Result<Workers, ExecutionError> {
+        let mut queues = Vec::new();
+        for index in 0..threads.max(1) {
+            let (queue, work) = mpsc::unbounded_channel();
+            let (started, ready) = std::sync::mpsc::channel();
+            let (env, storage, config) = (
+                env.for_component(&format!("worker-{index}")),
+                storage.clone(),
+                config.clone(),
+            );
+            std::thread::Builder::new()
+                .name(format!("fazt-js-{index}"))
+                .spawn(move || serve(env, storage, config, work, started))
+                .expect("spawn an execution worker");
+            ready.recv().expect("a worker reports its start")?;
+            queues.push(queue);
+        }
+        Ok(Workers {
+            queues,
+            next: AtomicUsize::new(0),
+        })
+    }
+
+    /// Runs `app`'s handler for `request` on the next worker.
+    pub async fn execute(
+        &self,
+        app: Arc<AppCode>,
+        request: HandlerRequest,
+        deadline: Deadline,
+    ) -> Execution {
+        let (reply, answer) = oneshot::channel();
+        let index = self.next.fetch_add(1, Ordering::Relaxed) % self.queues.len();
+        let work = Work::Execute {
+            app,
+            request,
+            deadline,
+            reply,
+        };
+        self.queues[index]
+            .send(work)
+            .expect("workers live as long as `Workers`");
+        answer.await.expect("a worker answers every execution")
+    }
+
+    /// Pool metrics summed over the workers.
+    pub async fn metrics(&self) -> PoolMetrics {
+        let mut total = PoolMetrics::default();
+        for queue in &self.queues {
+            let (reply, answer) = oneshot::channel();
+            queue
+                .send(Work::Metrics(reply))
+                .expect("workers live as long as `Workers`");
+            let metrics = answer.await.expect("a worker answers");
+            total.size += metrics.size;
+            total.idle += metrics.idle;
+            total.busy += metrics.busy;
+            total.waiters += metrics.waiters;
+            total.created += metrics.created;
+            total.executions += metrics.executions;
+            total.timeouts += metrics.timeouts;
+            total.interrupts += metrics.interrupts;
+            total.discarded += metrics.discarded;
+        }
+        total
+    }
+}
+
+fn serve(
+    env: Env,
+    storage: Option<Storage>,
+    config: RuntimeConfig,
+    mut work: mpsc::UnboundedReceiver<Work>,
+    started: std::sync::mpsc::Sender<Result<(), ExecutionError>>,
+) {
+    let tokio = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a current-thread tokio runtime");
+    let local = tokio::task::LocalSet::new();
+    local.block_on(&tokio, async move {
+        let runtime = match Runtime::new(env, storage, config) {
+            Ok(runtime) => std::rc::Rc::new(runtime),
+            Err(error) => {
+                let _ = started.send(Err(error));
+                return;
+            }
+        };
+        let _ = started.send(Ok(()));
+        while let Some(item) = work.recv().await {
+            match item {
+                Work::Execute {
+                    app,
+                    request,
+                    deadline,
+                    reply,
+                } => {
+                    let runtime = runtime.clone();
+                    tokio::task::spawn_local(async move {
+                        let execution = runtime.execute(&app, &request, deadline).await;
+                        let _ = reply.send(execution);
+                    });
+                }
+                Work::Metrics(reply) => {
+                    let _ = reply.send(runtime.metrics());
+                }
+            }
+        }
+    });
+}
