@@ -432,3 +432,38 @@ async fn a_past_deadline_starts_nothing() {
         .scope("a", clock.deadline_in(Duration::from_secs(5)));
     assert_eq!(generous.kv_get("k").await.unwrap(), None);
 }
+
+#[tokio::test]
+async fn a_failed_deploy_leaves_the_previous_version_serving() {
+    use fazt_engine::storage::SiteFile;
+    let fixture = open().await;
+    let storage = &fixture.storage;
+    // Files come back by path.
+    let v1 = vec![
+        SiteFile::new("api/main.js", b"respond(1)".to_vec(), "text/javascript"),
+        SiteFile::new("index.html", b"v1".to_vec(), "text/html"),
+    ];
+    storage
+        .deploy_site("app", v1.clone(), Deadline::NONE)
+        .await
+        .unwrap();
+    // Two files with the same path: the insert fails inside the transaction.
+    let broken = vec![
+        SiteFile::new("index.html", b"v2".to_vec(), "text/html"),
+        SiteFile::new("index.html", b"v2 again".to_vec(), "text/html"),
+    ];
+    assert!(storage
+        .deploy_site("app", broken, Deadline::NONE)
+        .await
+        .is_err());
+    assert_eq!(storage.site_files("app", Deadline::NONE).await.unwrap(), v1);
+    let sites = storage.sites(Deadline::NONE).await.unwrap();
+    assert_eq!((sites.len(), sites[0].version), (1, 1));
+    let v2 = vec![SiteFile::new("index.html", b"v2".to_vec(), "text/html")];
+    storage
+        .deploy_site("app", v2.clone(), Deadline::NONE)
+        .await
+        .unwrap();
+    assert_eq!(storage.site_files("app", Deadline::NONE).await.unwrap(), v2);
+    assert_eq!(storage.sites(Deadline::NONE).await.unwrap()[0].version, 2);
+}

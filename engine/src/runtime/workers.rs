@@ -1,6 +1,11 @@
-//! The real environment's execution workers: one thread per core, each with a
-//! current-thread tokio runtime, a `LocalSet` and its own [`Runtime`] (VMs and stacks),
-//! so executions run in parallel and a suspended execution never changes threads.
+//! Execution workers: each owns a [`Runtime`] (VMs and stacks) and takes work from a
+//! channel, so callers only hold `Send` handles.
+//!
+//! - [`Workers::start`] (the real environment): one thread per core, each with a
+//!   current-thread tokio runtime and a `LocalSet`, so executions run in parallel and a
+//!   suspended execution never changes threads.
+//! - [`Workers::local`] (the simulator): one worker on the current `LocalSet`, so every
+//!   execution runs on the sim thread.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -60,6 +65,21 @@ impl Workers {
         })
     }
 
+    /// One worker running on the current `LocalSet` (call from inside one).
+    pub fn local(
+        env: &Env,
+        storage: Option<Storage>,
+        config: &RuntimeConfig,
+    ) -> Result<Workers, ExecutionError> {
+        let runtime = Runtime::new(env.for_component("worker-0"), storage, config.clone())?;
+        let (queue, work) = mpsc::unbounded_channel();
+        tokio::task::spawn_local(serve_loop(std::rc::Rc::new(runtime), work));
+        Ok(Workers {
+            queues: vec![queue],
+            next: AtomicUsize::new(0),
+        })
+    }
+
     /// Runs `app`'s handler for `request` on the next worker.
     pub async fn execute(
         &self,
@@ -108,7 +128,7 @@ fn serve(
     env: Env,
     storage: Option<Storage>,
     config: RuntimeConfig,
-    mut work: mpsc::UnboundedReceiver<Work>,
+    work: mpsc::UnboundedReceiver<Work>,
     started: std::sync::mpsc::Sender<Result<(), ExecutionError>>,
 ) {
     let tokio = tokio::runtime::Builder::new_current_thread()
@@ -125,24 +145,28 @@ fn serve(
             }
         };
         let _ = started.send(Ok(()));
-        while let Some(item) = work.recv().await {
-            match item {
-                Work::Execute {
-                    app,
-                    request,
-                    deadline,
-                    reply,
-                } => {
-                    let runtime = runtime.clone();
-                    tokio::task::spawn_local(async move {
-                        let execution = runtime.execute(&app, &request, deadline).await;
-                        let _ = reply.send(execution);
-                    });
-                }
-                Work::Metrics(reply) => {
-                    let _ = reply.send(runtime.metrics());
-                }
+        serve_loop(runtime, work).await;
+    });
+}
+
+async fn serve_loop(runtime: std::rc::Rc<Runtime>, mut work: mpsc::UnboundedReceiver<Work>) {
+    while let Some(item) = work.recv().await {
+        match item {
+            Work::Execute {
+                app,
+                request,
+                deadline,
+                reply,
+            } => {
+                let runtime = runtime.clone();
+                tokio::task::spawn_local(async move {
+                    let execution = runtime.execute(&app, &request, deadline).await;
+                    let _ = reply.send(execution);
+                });
+            }
+            Work::Metrics(reply) => {
+                let _ = reply.send(runtime.metrics());
             }
         }
-    });
+    }
 }

@@ -75,6 +75,11 @@ impl Db {
         self.statements += 1;
     }
 
+    /// Counts `n` executed statements for the cost model.
+    pub fn count_statements(&mut self, n: u64) {
+        self.statements += n;
+    }
+
     /// Work done so far on this connection; subtract two readings to get a job's work.
     pub fn work(&self) -> Work {
         Work {

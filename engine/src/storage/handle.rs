@@ -21,6 +21,7 @@ use super::query::{FieldPath, Filter};
 use super::readers::ReaderPool;
 use super::s3::{self, Blob, BlobMeta, NewBlob};
 use super::schema::DOC_INDEX_LIST;
+use super::site::{self, Site, SiteFile};
 use super::write::{Write, WriteOutput};
 use super::writer::{self, WriteQueue, Writer};
 use crate::env::{run_blocking, Deadline, Env, Rng, Work};
@@ -154,6 +155,37 @@ impl Storage {
                 tracing::error!(%error, "storage task failed");
             }
         }
+    }
+
+    /// Replaces every file of `app_id` with `files` in one transaction: a failed deploy
+    /// leaves the previous version serving.
+    pub async fn deploy_site(
+        &self,
+        app_id: &str,
+        files: Vec<SiteFile>,
+        deadline: Deadline,
+    ) -> Result<()> {
+        let limits = &self.shared.config.limits;
+        for file in &files {
+            limits.check_key("file path", &file.path)?;
+        }
+        let write = Write::SiteDeploy {
+            app: app_id.to_owned(),
+            files,
+            now_ms: self.shared.env.clock.wall_ms(),
+        };
+        self.write(write, deadline).await.map(drop)
+    }
+
+    /// Every deployed app.
+    pub async fn sites(&self, deadline: Deadline) -> Result<Vec<Site>> {
+        self.read(deadline, site::list).await
+    }
+
+    /// The files of `app_id`.
+    pub async fn site_files(&self, app_id: &str, deadline: Deadline) -> Result<Vec<SiteFile>> {
+        let app = app_id.to_owned();
+        self.read(deadline, move |db| site::files(db, &app)).await
     }
 
     async fn read<T, F>(&self, deadline: Deadline, read: F) -> Result<T>

@@ -9,6 +9,7 @@
 //! | `retry.rs`, `estimate.rs` | backoff on SQLITE_BUSY; duration estimates for admission |
 //! | `connection.rs`, `schema.rs` | pragmas per connection, migrations, SQL statements |
 //! | `kv.rs`, `ds.rs`, `s3.rs` | synchronous operations on a connection |
+//! | `site.rs` | deployed apps' files, replaced atomically by a deploy |
 //! | `query.rs`, `changes.rs` | the ds query language and update operators |
 //! | `write.rs` | the queued write operations |
 //! | `limits.rs`, `error.rs` | bounds on input, and the error type |
@@ -27,6 +28,7 @@ mod readers;
 mod retry;
 mod s3;
 mod schema;
+mod site;
 mod write;
 mod writer;
 
@@ -38,3 +40,4 @@ pub use kv::KvEntry;
 pub use limits::Limits;
 pub use policy::{BusyPolicy, DeadlinePolicy, StoragePolicy, WritePath};
 pub use s3::{sha256_hex, Blob, BlobMeta, DEFAULT_MIME};
+pub use site::{Site, SiteFile};

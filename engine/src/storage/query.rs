@@ -97,9 +97,11 @@ impl Op {
             "$in" => Op::In,
             "$nin" => Op::Nin,
             "$contains" => Op::Contains,
-            other => return Err(StorageError::InvalidQuery(format!(
+            other => {
+                return Err(StorageError::InvalidQuery(format!(
                 "unknown operator {other:?}; known: $eq $ne $gt $gte $lt $lte $in $nin $contains"
-            ))),
+            )))
+            }
         })
     }
 }
@@ -245,9 +247,16 @@ fn target_for(key: &str, op: Op, operand: &Value, limits: &Limits) -> Result<Tar
         "id" => Target::Id,
         "_createdAt" => Target::CreatedAt,
         "_updatedAt" => Target::UpdatedAt,
-        "session" if op == Op::Eq && operand.is_string() => Target::SessionColumn,
+        "session" if session_column_applies(op, operand) => Target::SessionColumn,
         _ => Target::Field(FieldPath::parse(key, limits)?),
     })
+}
+
+/// Whether a `session` condition can use the indexed `session_id` column, which holds
+/// string sessions only. A non-string `session` (array or object) compares as its JSON
+/// text, which starts with '[' or '{': such an operand must look at the document.
+fn session_column_applies(op: Op, operand: &Value) -> bool {
+    op == Op::Eq && operand.as_str().is_some_and(|s| !s.starts_with(['[', '{']))
 }
 
 /// The SQL parameter for a JSON operand, matching what `json_extract` returns.
@@ -310,11 +319,9 @@ fn compile_condition(
                 .filter(|item| !item.is_null())
                 .map(|item| bind(sql_value(item)))
                 .collect();
-            let member = if list.is_empty() {
-                "0".to_owned()
-            } else {
-                format!("{expr} IN ({})", list.join(", "))
-            };
+            // An empty list is fine in SQLite: `x IN ()` is false for every x, NULL
+            // included. It must still mention `expr`, whose path parameter is bound.
+            let member = format!("{expr} IN ({})", list.join(", "));
             match (condition.op, has_null) {
                 (Op::In, false) => format!("({member})"),
                 (Op::In, true) => format!("({member} OR {expr} IS NULL)"),

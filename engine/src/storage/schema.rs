@@ -40,6 +40,20 @@ pub const MIGRATIONS: &[&str] = &[
         field TEXT PRIMARY KEY,
         index_name TEXT NOT NULL UNIQUE
     );",
+    // 2: deployed apps and their files (static files and handler code).
+    "CREATE TABLE sites (
+        app_id TEXT PRIMARY KEY,
+        version INTEGER NOT NULL,
+        deployed_at INTEGER NOT NULL
+    );
+    CREATE TABLE site_files (
+        app_id TEXT NOT NULL REFERENCES sites (app_id) ON DELETE CASCADE,
+        path TEXT NOT NULL,
+        data BLOB NOT NULL,
+        mime_type TEXT NOT NULL,
+        hash TEXT NOT NULL,
+        PRIMARY KEY (app_id, path)
+    ) WITHOUT ROWID;",
 ];
 
 pub const KV_GET: &str = "SELECT value FROM app_kv
@@ -84,3 +98,12 @@ pub const BLOB_DELETE: &str = "DELETE FROM app_blobs WHERE app_id = ?1 AND path 
 pub const BLOB_LIST: &str = "SELECT path, mime_type, size_bytes, updated_at FROM app_blobs
     WHERE app_id = ?1 AND path >= ?2 AND (?3 IS NULL OR path < ?3)
     ORDER BY path LIMIT ?4";
+
+pub const SITE_UPSERT: &str = "INSERT INTO sites (app_id, version, deployed_at) VALUES (?1, 1, ?2)
+    ON CONFLICT (app_id) DO UPDATE SET version = version + 1, deployed_at = excluded.deployed_at";
+pub const SITE_FILES_CLEAR: &str = "DELETE FROM site_files WHERE app_id = ?1";
+pub const SITE_FILE_INSERT: &str =
+    "INSERT INTO site_files (app_id, path, data, mime_type, hash) VALUES (?1, ?2, ?3, ?4, ?5)";
+pub const SITE_LIST: &str = "SELECT app_id, version, deployed_at FROM sites ORDER BY app_id";
+pub const SITE_FILES: &str =
+    "SELECT path, data, mime_type, hash FROM site_files WHERE app_id = ?1 ORDER BY path";

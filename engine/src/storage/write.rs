@@ -11,6 +11,7 @@ use super::kv;
 use super::limits::Limits;
 use super::query::{FieldPath, Filter};
 use super::s3::{self, NewBlob};
+use super::site::{self, SiteFile};
 
 /// Expired kv entries deleted per sweep transaction.
 pub const KV_SWEEP_BATCH: u64 = 1000;
@@ -68,6 +69,11 @@ pub enum Write {
         app: String,
         path: String,
     },
+    SiteDeploy {
+        app: String,
+        files: Vec<SiteFile>,
+        now_ms: i64,
+    },
 }
 
 /// What an applied write returns to its caller.
@@ -100,6 +106,7 @@ impl Write {
             Write::DocCreateIndex { .. } => "ds.createIndex",
             Write::BlobPut { .. } => "s3.put",
             Write::BlobDelete { .. } => "s3.delete",
+            Write::SiteDeploy { .. } => "deploy",
         }
     }
 
@@ -168,6 +175,9 @@ impl Write {
                 now_ms,
             } => s3::put(db, app, path, blob, *now_ms).map(|()| WriteOutput::Done),
             Write::BlobDelete { app, path } => s3::delete(db, app, path).map(WriteOutput::Existed),
+            Write::SiteDeploy { app, files, now_ms } => {
+                site::deploy(db, app, files, *now_ms).map(|()| WriteOutput::Done)
+            }
         }
     }
 }
