@@ -467,3 +467,22 @@ async fn a_failed_deploy_leaves_the_previous_version_serving() {
     assert_eq!(storage.site_files("app", Deadline::NONE).await.unwrap(), v2);
     assert_eq!(storage.sites(Deadline::NONE).await.unwrap()[0].version, 2);
 }
+
+#[tokio::test]
+async fn columns_compare_by_type_like_every_other_field() {
+    let fixture = open().await;
+    let ds = app(&fixture, "a");
+    ds.ds_insert("c", &json!({"id": "5"})).await.unwrap();
+    let count = |query: Value| {
+        let ds = ds.clone();
+        async move { ds.ds_count("c", &query).await.unwrap() }
+    };
+    assert_eq!(count(json!({"id": "5"})).await, 1);
+    assert_eq!(count(json!({"id": 5})).await, 0, "a number never equals text");
+    assert_eq!(count(json!({"id": {"$gt": 6}})).await, 1, "numbers sort before text");
+    assert_eq!(count(json!({"id": {"$in": [5, "x"]}})).await, 0);
+    let created = ds.ds_find_one("c", &json!("5")).await.unwrap().unwrap()["_createdAt"].clone();
+    assert_eq!(count(json!({ "_createdAt": created })).await, 1);
+    assert_eq!(count(json!({ "_createdAt": created.to_string() })).await, 0);
+    assert_eq!(count(json!({"_createdAt": {"$contains": "17"}})).await, 0);
+}

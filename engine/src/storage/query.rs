@@ -259,6 +259,36 @@ fn session_column_applies(op: Op, operand: &Value) -> bool {
     op == Op::Eq && operand.as_str().is_some_and(|s| !s.starts_with(['[', '{']))
 }
 
+/// What a document column holds.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ColumnType {
+    Text,
+    Integer,
+}
+
+/// A column as a comparison operand. SQLite converts a value compared with a column to
+/// the column's affinity (`id = 5` would match `'5'`), unlike `json_extract` values, so
+/// when an operand is not of the column's type the column is written `+column`, which has
+/// no affinity: the comparison then follows the type order like every other field. A
+/// matching operand keeps the bare column, and with it the index.
+fn column(name: &str, holds: ColumnType, operand: &Value) -> String {
+    let fits = |value: &Value| match (holds, value) {
+        (_, Value::Null) => true,
+        (ColumnType::Text, Value::String(_)) => true,
+        (ColumnType::Integer, Value::Number(_) | Value::Bool(_)) => true,
+        _ => false,
+    };
+    let all_fit = match operand {
+        Value::Array(items) => items.iter().all(fits),
+        other => fits(other),
+    };
+    if all_fit {
+        name.to_owned()
+    } else {
+        format!("+{name}")
+    }
+}
+
 /// The SQL parameter for a JSON operand, matching what `json_extract` returns.
 pub fn sql_value(value: &Value) -> SqlValue {
     match value {
@@ -285,9 +315,15 @@ fn compile_condition(
     };
     // The expression under test, and (for fields) the JSON path placeholder.
     let (expr, path) = match &condition.target {
-        Target::Id => ("id".to_owned(), None),
-        Target::CreatedAt => ("created_at".to_owned(), None),
-        Target::UpdatedAt => ("updated_at".to_owned(), None),
+        Target::Id => (column("id", ColumnType::Text, &condition.value), None),
+        Target::CreatedAt => (
+            column("created_at", ColumnType::Integer, &condition.value),
+            None,
+        ),
+        Target::UpdatedAt => (
+            column("updated_at", ColumnType::Integer, &condition.value),
+            None,
+        ),
         Target::SessionColumn => ("session_id".to_owned(), None),
         Target::Field(path) if indexed.contains(&path.dotted()) => {
             let literal = format!("'{}'", path.json_path());
@@ -338,7 +374,9 @@ fn compile_condition(
                      WHEN 'text' THEN (typeof({needle}) = 'text' AND instr({expr}, {needle}) > 0) \
                      ELSE 0 END)"
                 ),
-                None => format!("(typeof({needle}) = 'text' AND instr({expr}, {needle}) > 0)"),
+                None => format!(
+                    "(typeof({expr}) = 'text' AND typeof({needle}) = 'text' AND instr({expr}, {needle}) > 0)"
+                ),
             }
         }
     }
@@ -399,6 +437,22 @@ mod tests {
         assert_eq!(
             indexed.sql,
             "json_extract(data, '$.a.b') > ?1 AND session_id = ?2"
+        );
+    }
+
+    #[test]
+    fn columns_lose_their_affinity_for_operands_of_another_type() {
+        let compile = |query: Value| parse(query).unwrap().compile(&BTreeSet::new(), 1).sql;
+        assert_eq!(compile(json!({"id": "a"})), "id = ?1");
+        assert_eq!(compile(json!({"id": 5})), "+id = ?1");
+        assert_eq!(
+            compile(json!({"_createdAt": {"$gt": 5}})),
+            "created_at > ?1"
+        );
+        assert_eq!(compile(json!({"_createdAt": "5"})), "+created_at = ?1");
+        assert_eq!(
+            compile(json!({"id": {"$in": ["a", 1]}})),
+            "(+id IN (?1, ?2))"
         );
     }
 
