@@ -116,7 +116,9 @@
   }
   function finish(value) {
     if (value !== null && typeof value === 'object' && value[RESPONSE] === true) {
-      return stringify({ status: value.status, headers: value.headers, body: value.body === undefined ? null : value.body, empty: value.body === undefined });
+      const headers = {};
+      for (const name of Object.keys(value.headers || {})) headers[name] = String(value.headers[name]);
+      return stringify({ status: value.status, headers, body: value.body === undefined ? null : value.body, empty: value.body === undefined });
     }
     if (value === undefined) return stringify({ status: 204, headers: {}, body: null, empty: true });
     return stringify({ status: 200, headers: {}, body: value, empty: false });
@@ -189,9 +191,21 @@
     Object.defineProperty(globalThis, key, { writable: false, configurable: false });
   }
   harden(Object.getPrototypeOf(globalThis));
+  // Intrinsics no global reaches: the prototypes of async and generator functions and
+  // of the built-in iterators.
+  const hidden = [async function () {}, function* () {}, async function* () {},
+    [][Symbol.iterator](), ''[Symbol.iterator](), new Map()[Symbol.iterator](),
+    new Set()[Symbol.iterator](), /x/[Symbol.matchAll]('')];
+  if (typeof Iterator === 'function') hidden.push([].values().map((x) => x), Iterator.from({ next() {} }));
+  for (const value of hidden) harden(Object.getPrototypeOf(value));
   const ownKeys = Reflect.ownKeys;
   const size = keep.size;
+  const globalPrototype = Object.getPrototypeOf(globalThis);
+  const getPrototypeOf = Object.getPrototypeOf;
+  const isExtensible = Object.isExtensible;
   function reset() {
+    // A global object made non-extensible or given another prototype cannot be reset.
+    if (!isExtensible(globalThis) || getPrototypeOf(globalThis) !== globalPrototype) return false;
     const keys = ownKeys(globalThis);
     if (keys.length === size) return true;
     for (const key of keys) {

@@ -229,6 +229,7 @@ fn host_object<'js>(ctx: &Ctx<'js>, state: &Rc<VmState>) -> rquickjs::Result<Obj
                 .flatten()
         })?,
     )?;
+    let s = state.clone();
     host.set(
         "storage",
         Function::new(
@@ -250,7 +251,12 @@ fn host_object<'js>(ctx: &Ctx<'js>, state: &Rc<VmState>) -> rquickjs::Result<Obj
                         Err(exception.throw())
                     }
                     Some(Resume::Cancel) => {
-                        Err(Exception::throw_message(&ctx, "execution timeout"))
+                        // The deadline passed during the call: the execution has timed
+                        // out, whatever the script does with this error.
+                        s.with_slot(|slot| slot.timed_out = true);
+                        let exception = Exception::from_message(ctx, "execution timeout")?;
+                        exception.set("name", "TimeoutError")?;
+                        Err(exception.throw())
                     }
                     _ => Err(Exception::throw_message(
                         &ctx,

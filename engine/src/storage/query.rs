@@ -272,11 +272,13 @@ enum ColumnType {
 /// no affinity: the comparison then follows the type order like every other field. A
 /// matching operand keeps the bare column, and with it the index.
 fn column(name: &str, holds: ColumnType, operand: &Value) -> String {
-    let fits = |value: &Value| match (holds, value) {
-        (_, Value::Null) => true,
-        (ColumnType::Text, Value::String(_)) => true,
-        (ColumnType::Integer, Value::Number(_) | Value::Bool(_)) => true,
-        _ => false,
+    let fits = |value: &Value| {
+        matches!(
+            (holds, value),
+            (_, Value::Null)
+                | (ColumnType::Text, Value::String(_))
+                | (ColumnType::Integer, Value::Number(_) | Value::Bool(_))
+        )
     };
     let all_fit = match operand {
         Value::Array(items) => items.iter().all(fits),
