@@ -12,6 +12,7 @@ use tokio::task::JoinHandle;
 
 use super::changes::Changes;
 use super::connection::{ConnectionSettings, Db};
+use super::direct_writes::DirectWriters;
 use super::ds::{self, FindOptions, NewDocument, Order, Page, Selection};
 use super::error::{Result, StorageError};
 use super::kv::{self, KvEntry};
@@ -44,11 +45,17 @@ struct Shared {
     env: Env,
     config: StorageConfig,
     readers: ReaderPool,
-    writes: WriteQueue,
+    writes: Writes,
     indexed: Arc<RwLock<BTreeSet<String>>>,
     ids: Rng,
     shutdown: watch::Sender<bool>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
+}
+
+/// The write path chosen by [`WritePath`].
+enum Writes {
+    Queue(WriteQueue),
+    Direct(DirectWriters),
 }
 
 /// Point-in-time numbers for metrics endpoints and reports.
@@ -70,27 +77,43 @@ impl Storage {
     /// Opens (creating and migrating if needed) the database at `path` and starts the
     /// writer and the kv sweep on the current tokio runtime.
     pub async fn open(path: &Path, env: Env, config: StorageConfig) -> Result<Storage> {
-        let paths = (path.to_owned(), config.policy.readers.max(1));
-        let (writer_db, reader_dbs, indexes) = run_blocking(env.executor.as_ref(), move || {
-            let opened = open_connections(&paths.0, paths.1);
-            (opened, Work::default())
-        })
-        .await?;
+        let extra_writers = match config.policy.write_path {
+            WritePath::GroupCommit { .. } => 0,
+            WritePath::DirectPool { connections } => connections.max(1) - 1,
+        };
+        let opening = (path.to_owned(), config.policy.readers.max(1), extra_writers);
+        let (mut writer_dbs, reader_dbs, indexes) =
+            run_blocking(env.executor.as_ref(), move || {
+                let opened = open_connections(&opening.0, opening.1, opening.2);
+                (opened, Work::default())
+            })
+            .await?;
         let indexed = Arc::new(RwLock::new(indexes));
         let (shutdown, shutdown_signal) = watch::channel(false);
-        let WritePath::GroupCommit {
-            queue_depth,
-            batch_max,
-        } = config.policy.write_path;
-        let writer = Writer {
-            env: env.for_component("storage-writer"),
-            db: Arc::new(Mutex::new(writer_db)),
-            busy: config.policy.busy.clone(),
-            limits: config.limits.clone(),
-            indexed: indexed.clone(),
+        let mut tasks = Vec::new();
+        let writes = match config.policy.write_path {
+            WritePath::GroupCommit {
+                queue_depth,
+                batch_max,
+            } => {
+                let writer = Writer {
+                    env: env.for_component("storage-writer"),
+                    db: Arc::new(Mutex::new(writer_dbs.remove(0))),
+                    busy: config.policy.busy.clone(),
+                    limits: config.limits.clone(),
+                    indexed: indexed.clone(),
+                };
+                let (queue, writer_task) =
+                    writer::start(writer, queue_depth, batch_max, shutdown_signal.clone());
+                tasks.push(tokio::spawn(writer_task));
+                Writes::Queue(queue)
+            }
+            WritePath::DirectPool { .. } => Writes::Direct(DirectWriters::new(
+                writer_dbs,
+                config.limits.clone(),
+                indexed.clone(),
+            )),
         };
-        let (writes, writer_task) =
-            writer::start(writer, queue_depth, batch_max, shutdown_signal.clone());
         let storage = Storage {
             shared: Arc::new(Shared {
                 ids: env.rng.split("storage-ids"),
@@ -103,8 +126,9 @@ impl Storage {
                 tasks: Mutex::new(Vec::new()),
             }),
         };
-        let sweeper = storage.clone().sweep_expired_kv(shutdown_signal);
-        let tasks = vec![tokio::spawn(writer_task), tokio::spawn(sweeper)];
+        tasks.push(tokio::spawn(
+            storage.clone().sweep_expired_kv(shutdown_signal),
+        ));
         *storage.shared.tasks.lock().expect("task list") = tasks;
         Ok(storage)
     }
@@ -124,13 +148,25 @@ impl Storage {
     }
 
     pub fn stats(&self) -> StorageStats {
-        let counters = self.shared.writes.counters();
+        let (groups, writes, busy, waiting, depth) = match &self.shared.writes {
+            Writes::Queue(queue) => {
+                let counters = queue.counters();
+                (
+                    counters.groups.load(Ordering::Relaxed),
+                    counters.writes.load(Ordering::Relaxed),
+                    counters.busy.load(Ordering::Relaxed),
+                    queue.waiting(),
+                    queue.depth(),
+                )
+            }
+            Writes::Direct(direct) => (0, 0, 0, direct.busy(), 0),
+        };
         StorageStats {
-            groups_committed: counters.groups.load(Ordering::Relaxed),
-            writes_committed: counters.writes.load(Ordering::Relaxed),
-            writer_busy: counters.busy.load(Ordering::Relaxed),
-            queue_waiting: self.shared.writes.waiting(),
-            queue_depth: self.shared.writes.depth(),
+            groups_committed: groups,
+            writes_committed: writes,
+            writer_busy: busy,
+            queue_waiting: waiting,
+            queue_depth: depth,
             readers: self.shared.readers.size(),
             readers_busy: self.shared.readers.busy(),
         }
@@ -201,10 +237,15 @@ impl Storage {
     }
 
     async fn write(&self, write: Write, deadline: Deadline) -> Result<WriteOutput> {
-        self.shared
-            .writes
-            .submit(&self.shared.env, write, deadline)
-            .await
+        let shared = &self.shared;
+        match &shared.writes {
+            Writes::Queue(queue) => queue.submit(&shared.env, write, deadline).await,
+            Writes::Direct(direct) => {
+                direct
+                    .submit(&shared.env, &shared.config.policy.busy, write, deadline)
+                    .await
+            }
+        }
     }
 
     /// Deletes expired kv entries every `kv_sweep_interval`, through the write queue.
@@ -233,7 +274,13 @@ impl Storage {
     }
 }
 
-fn open_connections(path: &Path, readers: usize) -> Result<(Db, Vec<Db>, BTreeSet<String>)> {
+/// The writer (migrated) and `extra_writers` more writer connections, the readers, and
+/// the expression indexes.
+fn open_connections(
+    path: &Path,
+    readers: usize,
+    extra_writers: usize,
+) -> Result<(Vec<Db>, Vec<Db>, BTreeSet<String>)> {
     let mut writer = Db::open(path)?;
     writer.migrate()?;
     let indexes = writer
@@ -241,10 +288,14 @@ fn open_connections(path: &Path, readers: usize) -> Result<(Db, Vec<Db>, BTreeSe
         .prepare(DOC_INDEX_LIST)?
         .query_map([], |row| row.get(0))?
         .collect::<rusqlite::Result<_>>()?;
+    let mut writers = vec![writer];
+    for _ in 0..extra_writers {
+        writers.push(Db::open(path)?);
+    }
     let readers = (0..readers)
         .map(|_| Db::open(path))
         .collect::<Result<_>>()?;
-    Ok((writer, readers, indexes))
+    Ok((writers, readers, indexes))
 }
 
 /// One app's storage under one request's deadline: the kv / ds / s3 API.

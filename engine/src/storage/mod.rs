@@ -4,6 +4,7 @@
 //! | --- | --- |
 //! | `handle.rs` | [`Storage`] (open, scope, shutdown) and [`Scope`], the async API |
 //! | `writer.rs` | the write queue and group commit on the single writer connection |
+//! | `direct_writes.rs` | fazt's legacy write path: pooled connections, DEFERRED transactions |
 //! | `readers.rs` | the reader connection pool |
 //! | `policy.rs` | write path, busy handling and deadline handling as policies |
 //! | `retry.rs`, `estimate.rs` | backoff on SQLITE_BUSY; duration estimates for admission |
@@ -16,6 +17,7 @@
 
 mod changes;
 mod connection;
+mod direct_writes;
 mod ds;
 mod error;
 mod estimate;

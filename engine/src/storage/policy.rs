@@ -42,14 +42,25 @@ pub enum WritePath {
         /// Writes per transaction; 1 gives one commit per write. Default 256.
         batch_max: usize,
     },
+    /// fazt 0.10.5: `connections` connections, each write on one of them in its own
+    /// DEFERRED transaction (see `direct_writes.rs`).
+    DirectPool { connections: usize },
+}
+
+impl WritePath {
+    /// Group commit with the default queue depth (1024) and `batch_max` writes per
+    /// transaction.
+    pub fn group_commit(batch_max: usize) -> WritePath {
+        WritePath::GroupCommit {
+            queue_depth: 1024,
+            batch_max,
+        }
+    }
 }
 
 impl Default for WritePath {
     fn default() -> Self {
-        WritePath::GroupCommit {
-            queue_depth: 1024,
-            batch_max: 256,
-        }
+        WritePath::group_commit(256)
     }
 }
 
