@@ -4,6 +4,7 @@
 //!
 //! | module | what it is |
 //! | --- | --- |
+//! | [`config`] | profiles: `hardened` and the legacy presets, as sets of policies |
 //! | [`env`] | the seams (Clock, Rng, Executor) through which the engine meets the world |
 //! | [`runtime`] | fazt's handler contract on QuickJS: suspendable executions, VM pool |
 //! | [`storage`] | kv / ds / s3 on one SQLite file: group-committing writer, reader pool |
@@ -13,6 +14,7 @@
 //! the [`env::Env`] handed in at construction.
 
 pub mod bench;
+pub mod config;
 pub mod env;
 pub mod runtime;
 pub mod storage;

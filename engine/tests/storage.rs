@@ -478,8 +478,16 @@ async fn columns_compare_by_type_like_every_other_field() {
         async move { ds.ds_count("c", &query).await.unwrap() }
     };
     assert_eq!(count(json!({"id": "5"})).await, 1);
-    assert_eq!(count(json!({"id": 5})).await, 0, "a number never equals text");
-    assert_eq!(count(json!({"id": {"$gt": 6}})).await, 1, "numbers sort before text");
+    assert_eq!(
+        count(json!({"id": 5})).await,
+        0,
+        "a number never equals text"
+    );
+    assert_eq!(
+        count(json!({"id": {"$gt": 6}})).await,
+        1,
+        "numbers sort before text"
+    );
     assert_eq!(count(json!({"id": {"$in": [5, "x"]}})).await, 0);
     let created = ds.ds_find_one("c", &json!("5")).await.unwrap().unwrap()["_createdAt"].clone();
     assert_eq!(count(json!({ "_createdAt": created })).await, 1);

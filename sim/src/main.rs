@@ -26,6 +26,9 @@ enum Command {
         profile: String,
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// CPUs of the simulated machine.
+        #[arg(long, default_value_t = 1)]
+        cpus: u32,
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
@@ -45,7 +48,7 @@ fn main() -> ExitCode {
                 println!("  {:<20} {}", scenario.name, scenario.summary);
             }
             println!("profiles:");
-            for profile in profile::all() {
+            for profile in profile::all(1) {
                 println!("  {:<20} {}", profile.name, profile.summary);
             }
             ExitCode::SUCCESS
@@ -54,17 +57,20 @@ fn main() -> ExitCode {
             scenario,
             profile,
             seed,
+            cpus,
             json,
             trace,
         } => {
-            let (scenario, profile) =
-                match (scenarios::by_name(&scenario), profile::by_name(&profile)) {
-                    (Ok(s), Ok(p)) => (s, p),
-                    (Err(e), _) | (_, Err(e)) => {
-                        eprintln!("error: {e}");
-                        return ExitCode::from(2);
-                    }
-                };
+            let (scenario, profile) = match (
+                scenarios::by_name(&scenario),
+                profile::by_name(&profile, cpus),
+            ) {
+                (Ok(s), Ok(p)) => (s, p),
+                (Err(e), _) | (_, Err(e)) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::from(2);
+                }
+            };
             let run = (scenario.run)(&profile, seed);
             eprintln!("seed {seed}; replay: {}", run.report.replay_command());
             if let Some(path) = trace {

@@ -1,45 +1,41 @@
-//! Named engine configurations the simulator runs scenarios under.
-//!
-//! `hardened` is the engine's default. Each other profile switches on one mechanism of
-//! `fazt-reference.md` §4 (later: whole legacy versions such as `fazt-0.10.5`).
+//! The engine's profiles (`fazt_engine::config`), as the simulator runs them.
 
-use fazt_engine::storage::{BusyPolicy, StorageConfig, StoragePolicy};
+use fazt_engine::config::{Config, PROFILES};
 
-/// A named configuration.
+/// A named configuration for a machine with `cpus` CPUs.
 #[derive(Clone, Debug)]
 pub struct Profile {
     pub name: &'static str,
     pub summary: &'static str,
-    pub storage: StorageConfig,
+    /// CPUs of the simulated machine.
+    pub cpus: u32,
+    pub config: Config,
 }
 
 /// Every profile, in display order.
-pub fn all() -> Vec<Profile> {
-    vec![
-        Profile {
-            name: "hardened",
-            summary:
-                "the default engine: group commit, busy backoff on the Clock, deadlines honoured",
-            storage: StorageConfig::default(),
-        },
-        Profile {
-            name: "no-busy-wait",
-            summary: "§4.2: SQLITE_BUSY fails the write at once (fazt before busy_timeout)",
-            storage: StorageConfig {
-                policy: StoragePolicy {
-                    busy: BusyPolicy::FailFast,
-                    ..StoragePolicy::default()
-                },
-                ..StorageConfig::default()
-            },
-        },
-    ]
+pub fn all(cpus: u32) -> Vec<Profile> {
+    PROFILES
+        .iter()
+        .map(|info| Profile {
+            name: info.name,
+            summary: info.summary,
+            cpus,
+            config: Config::preset(info.name, cpus).expect("listed profiles build"),
+        })
+        .collect()
 }
 
 /// The profile called `name`, or an error listing the known ones.
-pub fn by_name(name: &str) -> Result<Profile, String> {
-    all().into_iter().find(|p| p.name == name).ok_or_else(|| {
-        let known: Vec<&str> = all().iter().map(|p| p.name).collect();
-        format!("unknown profile {name:?}; known: {}", known.join(", "))
+pub fn by_name(name: &str, cpus: u32) -> Result<Profile, String> {
+    let config = Config::preset(name, cpus)?;
+    let info = PROFILES
+        .iter()
+        .find(|p| p.name == name)
+        .expect("a preset is listed");
+    Ok(Profile {
+        name: info.name,
+        summary: info.summary,
+        cpus,
+        config,
     })
 }

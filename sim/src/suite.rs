@@ -10,6 +10,8 @@ pub struct Cell {
     pub scenario: &'static str,
     pub profile: &'static str,
     pub seed: u64,
+    /// CPUs of the simulated machine.
+    pub cpus: u32,
     /// What the cell must show, in words (printed in the table).
     pub expectation: &'static str,
     pub check: fn(&Report) -> Result<(), String>,
@@ -40,6 +42,7 @@ pub fn cells() -> Vec<Cell> {
             scenario: "write-contention",
             profile: "hardened",
             seed,
+            cpus: 1,
             expectation: "0 failures, though the writer met SQLITE_BUSY",
             check: |r| {
                 no_violations(r)?;
@@ -56,6 +59,7 @@ pub fn cells() -> Vec<Cell> {
             scenario: "write-contention",
             profile: "no-busy-wait",
             seed,
+            cpus: 1,
             expectation: "BUSY failures, each caused by the lock holder",
             check: |r| {
                 no_violations(r)?;
@@ -81,7 +85,7 @@ pub fn cells() -> Vec<Cell> {
 /// Runs one cell.
 pub fn run_cell(cell: &Cell) -> Result<CellResult, String> {
     let scenario = scenarios::by_name(cell.scenario)?;
-    let profile = profile::by_name(cell.profile)?;
+    let profile = profile::by_name(cell.profile, cell.cpus)?;
     let report = (scenario.run)(&profile, cell.seed).report;
     let verdict = (cell.check)(&report);
     Ok(CellResult {

@@ -11,7 +11,7 @@ const SEEDS: [u64; 4] = [1, 2, 3, 4];
 
 #[test]
 fn two_hundred_writers_see_no_busy_under_the_hardened_profile() {
-    let hardened = profile::by_name("hardened").unwrap();
+    let hardened = profile::by_name("hardened", 1).unwrap();
     for seed in SEEDS {
         let report = run(&hardened, seed, &Options::default()).report;
         assert_eq!(report.requests, 200 * 6, "seed {seed}");
@@ -34,7 +34,7 @@ fn two_hundred_writers_see_no_busy_under_the_hardened_profile() {
 
 #[test]
 fn failing_fast_on_busy_lets_busy_reach_callers_and_names_the_holder() {
-    let fail_fast = profile::by_name("no-busy-wait").unwrap();
+    let fail_fast = profile::by_name("no-busy-wait", 1).unwrap();
     for seed in SEEDS {
         let report = run(&fail_fast, seed, &Options::default()).report;
         assert!(report.failed > 0, "seed {seed}");
@@ -59,7 +59,7 @@ fn failing_fast_on_busy_lets_busy_reach_callers_and_names_the_holder() {
 
 #[test]
 fn same_seed_same_trace_and_seeds_differ() {
-    let hardened = profile::by_name("hardened").unwrap();
+    let hardened = profile::by_name("hardened", 1).unwrap();
     let options = Options {
         writers: 50,
         ..Options::default()

@@ -40,10 +40,10 @@ impl Clock for SimClock {
         self.epoch_ms + i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX)
     }
 
+    /// Waits on tokio's timer even when the CPU timeline is already past `deadline`:
+    /// the CPU being busy until then is exactly what the sleeper waits out, and other
+    /// tasks' earlier timers must fire first.
     fn sleep_until(&self, deadline: Instant) -> Sleep {
-        if deadline <= self.now() {
-            return Box::pin(std::future::ready(()));
-        }
         Box::pin(tokio::time::sleep_until(deadline))
     }
 }

@@ -79,7 +79,11 @@ pub fn run(profile: &Profile, seed: u64, options: &Options) -> Run {
     let result: Rc<RefCell<Option<Observed>>> = Rc::default();
 
     let mut sim = harness::build(seed);
-    let (out, config, options) = (result.clone(), profile.storage.clone(), options.clone());
+    let (out, config, options) = (
+        result.clone(),
+        profile.config.storage.clone(),
+        options.clone(),
+    );
     sim.client("writers", async move {
         let env = sim_env(seed);
         let clock = env.clock.clone();
@@ -133,7 +137,7 @@ pub fn run(profile: &Profile, seed: u64, options: &Options) -> Run {
         scenario: "write-contention".into(),
         profile: profile.name.into(),
         seed,
-        cpus: 1,
+        cpus: profile.cpus,
         requests: outcomes.len() as u64,
         ok: outcomes.iter().filter(|o| o.error.is_none()).count() as u64,
         failed: 0,
