@@ -45,6 +45,10 @@ use execution::Job;
 use legacy_watchdog::{HandlerRun, Watcher};
 use pool::VmPool;
 
+/// The `tracing` target of the runtime's trace events (VM checkout and return,
+/// watcher outcomes, execution ends), which the simulator records.
+pub const TRACE: &str = "fazt::runtime";
+
 /// Runtime settings.
 #[derive(Clone, Debug)]
 pub struct RuntimeConfig {
@@ -190,6 +194,7 @@ impl Runtime {
             Err(error) => {
                 report.vm_wait = clock.now().saturating_duration_since(started);
                 report.total = report.vm_wait;
+                tracing::debug!(target: TRACE, execution, "overloaded");
                 return Execution {
                     outcome: Err(error),
                     report,
@@ -198,6 +203,7 @@ impl Runtime {
         };
         report.vm = Some(lease.vm.id);
         report.vm_wait = clock.now().saturating_duration_since(started);
+        tracing::debug!(target: TRACE, execution, vm = lease.vm.id, "vm checkout");
         let watcher = match &self.config.watchdog {
             Watchdog::LegacyGoroutine(scheduler) => Some(Watcher::spawn(
                 execution,
@@ -230,8 +236,23 @@ impl Runtime {
                 ran: clock.now().saturating_duration_since(started),
                 longest_storage_call: finished.storage_call_max,
             };
-            report.watcher = Some(watcher.cleanup(scheduler, &run, &self.env.rng));
+            let end = watcher.cleanup(scheduler, &run, &self.env.rng);
+            tracing::debug!(target: TRACE, execution, vm = lease.vm.id, end = ?end, "watcher");
+            report.watcher = Some(end);
         }
+        match &finished.result {
+            Ok(_) => tracing::debug!(target: TRACE, execution, vm = lease.vm.id, "execution ok"),
+            Err(error) => tracing::debug!(
+                target: TRACE,
+                execution,
+                vm = lease.vm.id,
+                kind = error.kind.name(),
+                cause = error.cause.as_deref().unwrap_or("-"),
+                interrupted = finished.interrupted,
+                "execution failed"
+            ),
+        }
+        tracing::debug!(target: TRACE, execution, vm = lease.vm.id, discarded = !healthy, "vm return");
         self.pool.release(lease, healthy);
         report.total = clock.now().saturating_duration_since(started);
         report.storage = finished.storage_time;

@@ -124,16 +124,19 @@ impl DirectWriters {
             };
             self.idle.lock().expect("writer pool").push(db);
             match committed {
-                Err(error) if error.is_sqlite_busy() => match backoff.next_delay() {
-                    Some(delay) if !deadline.is_past(clock.now() + delay) => {
-                        clock.sleep(delay).await
+                Err(error) if error.is_sqlite_busy() => {
+                    tracing::debug!(target: super::TRACE, write = write.name(), attempt = backoff.attempts(), "direct write busy");
+                    match backoff.next_delay() {
+                        Some(delay) if !deadline.is_past(clock.now() + delay) => {
+                            clock.sleep(delay).await
+                        }
+                        _ => {
+                            return Err(StorageError::Busy {
+                                attempts: backoff.attempts(),
+                            })
+                        }
                     }
-                    _ => {
-                        return Err(StorageError::Busy {
-                            attempts: backoff.attempts(),
-                        })
-                    }
-                },
+                }
                 outcome => return outcome,
             }
         }

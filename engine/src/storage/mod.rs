@@ -35,6 +35,10 @@ mod write;
 mod writer;
 
 pub use connection::{ConnectionSettings, Db, PROGRESS_TICK_OPS};
+
+/// The `tracing` target of the storage layer's trace events (group commits, SQLITE_BUSY
+/// met), which the simulator records.
+pub const TRACE: &str = "fazt::storage";
 pub use ds::{FindOptions, Order, Page};
 pub use error::{Result, StorageError};
 pub use handle::{Scope, Storage, StorageConfig, StorageStats};

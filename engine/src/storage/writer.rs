@@ -278,6 +278,7 @@ async fn commit_group(
         match outcome {
             GroupOutcome::Committed(results) => {
                 let applied = results.iter().filter(|r| matches!(r, Some(Ok(_)))).count();
+                tracing::debug!(target: super::TRACE, writes = results.len(), applied, "group committed");
                 counters.groups.fetch_add(1, Ordering::Relaxed);
                 counters.writes.fetch_add(applied as u64, Ordering::Relaxed);
                 for (p, result) in pending.iter().zip(&results) {
@@ -308,6 +309,7 @@ async fn commit_group(
             }
             GroupOutcome::Busy => {
                 counters.busy.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(target: super::TRACE, writes = pending.len(), attempt = backoff.attempts(), "writer busy");
                 match backoff.next_delay() {
                     // Writes whose deadline passes meanwhile are answered at the loop's top.
                     Some(delay) => clock.sleep(delay).await,

@@ -1,0 +1,103 @@
+//! Records the engine's trace events (`tracing` targets `fazt::*`) into a run's
+//! [`Trace`], stamped with virtual time.
+//!
+//! The layer is installed as the thread's default subscriber for the duration of the
+//! run; turmoil runs every host on this thread, so it sees every event, in order.
+
+use std::fmt::Write as _;
+use std::sync::{Arc, Mutex};
+
+use fazt_engine::env::{Clock, Instant};
+use tracing::field::{Field, Visit};
+use tracing::{Event, Subscriber};
+use tracing_subscriber::layer::{Context, SubscriberExt};
+use tracing_subscriber::{filter, Layer};
+
+use crate::trace::Trace;
+
+/// Where events go, and the clock that stamps them (set once the simulated host has
+/// made its environment).
+#[derive(Clone, Default)]
+pub struct Capture {
+    trace: Arc<Mutex<Trace>>,
+    clock: Arc<Mutex<Option<(Arc<dyn Clock>, Instant)>>>,
+}
+
+impl Capture {
+    /// Stamps events from now on with `clock`, relative to its current time.
+    pub fn start_clock(&self, clock: Arc<dyn Clock>) {
+        let origin = clock.now();
+        *self.clock.lock().expect("capture clock") = Some((clock, origin));
+    }
+
+    /// Microseconds of virtual time since [`Capture::start_clock`].
+    pub fn now_us(&self) -> u64 {
+        match &*self.clock.lock().expect("capture clock") {
+            Some((clock, origin)) => {
+                u64::try_from(clock.now().saturating_duration_since(*origin).as_micros()).unwrap_or(u64::MAX)
+            }
+            None => 0,
+        }
+    }
+
+    /// Records an event of the workload (client side).
+    pub fn record(&self, actor: impl Into<String>, what: impl Into<String>) {
+        let at = self.now_us();
+        self.trace.lock().expect("trace").record(at, actor, what);
+    }
+
+    /// Runs `f` with the engine's events recorded.
+    pub fn around<T>(&self, f: impl FnOnce() -> T) -> T {
+        let layer = Recording { capture: self.clone() }
+            .with_filter(filter::filter_fn(|metadata| metadata.target().starts_with("fazt::")));
+        let subscriber = tracing_subscriber::registry().with(layer);
+        tracing::subscriber::with_default(subscriber, f)
+    }
+
+    /// The trace recorded so far.
+    pub fn trace(&self) -> Trace {
+        self.trace.lock().expect("trace").clone()
+    }
+}
+
+struct Recording {
+    capture: Capture,
+}
+
+impl<S: Subscriber> Layer<S> for Recording {
+    fn on_event(&self, event: &Event<'_>, _context: Context<'_, S>) {
+        let mut fields = Fields::default();
+        event.record(&mut fields);
+        let what = if fields.rest.is_empty() {
+            fields.message
+        } else {
+            format!("{}{}", fields.message, fields.rest)
+        };
+        self.capture.record(event.metadata().target(), what);
+    }
+}
+
+/// An event's message, then its other fields as ` key=value`, in declaration order.
+#[derive(Default)]
+struct Fields {
+    message: String,
+    rest: String,
+}
+
+impl Visit for Fields {
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        if field.name() == "message" {
+            let _ = write!(self.message, "{value:?}");
+        } else {
+            let _ = write!(self.rest, " {}={value:?}", field.name());
+        }
+    }
+
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if field.name() == "message" {
+            self.message.push_str(value);
+        } else {
+            let _ = write!(self.rest, " {}={value}", field.name());
+        }
+    }
+}
