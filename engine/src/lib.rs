@@ -8,6 +8,7 @@
 //! | [`env`] | the seams (Clock, Rng, Executor) through which the engine meets the world |
 //! | [`runtime`] | fazt's handler contract on QuickJS: suspendable executions, VM pool |
 //! | [`storage`] | kv / ds / s3 on one SQLite file: group-committing writer, reader pool |
+//! | [`server`] | the HTTP server: Host routing, static files, deploy, `/api` handlers, admin API |
 //! | [`bench`] | `fazt bench`: closed-loop load, reports (text, JSON), the storage benchmark |
 //!
 //! Nothing here knows whether it runs for real or in the simulator: that is decided by
@@ -17,4 +18,5 @@ pub mod bench;
 pub mod config;
 pub mod env;
 pub mod runtime;
+pub mod server;
 pub mod storage;

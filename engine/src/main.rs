@@ -1,1 +1,90 @@
-fn main() {}
+//! The `fazt` binary: see `cli.rs` for the commands.
+
+mod cli;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use fazt_engine::bench;
+use fazt_engine::env::{Env, Rng};
+
+use cli::{Bench, Cli, Command, ServerCommand, ServerStartArgs};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Bench {
+            bench: Bench::Storage(args),
+        } => {
+            let options = args.options();
+            run_bench(args.seed, args.report.as_deref(), |env| async move {
+                bench::storage::run(&options, env).await
+            })
+        }
+        Command::Bench {
+            bench: Bench::Runtime(args),
+        } => {
+            let options = args.options();
+            run_bench(args.seed, args.report.as_deref(), |env| async move {
+                bench::runtime::run(&options, env).await
+            })
+        }
+        Command::Server {
+            server: ServerCommand::Start(args),
+        } => server_start(&args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs a benchmark on a multi-thread runtime in the real environment with a seeded Rng
+/// (from `--seed`, else the OS), prints its report and writes the JSON if asked.
+fn run_bench<P, F, Fut>(
+    seed: Option<u64>,
+    report_path: Option<&std::path::Path>,
+    bench: F,
+) -> anyhow::Result<()>
+where
+    P: serde::Serialize,
+    F: FnOnce(Env) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<bench::report::Report<P>>>,
+{
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let report = runtime.block_on(async {
+        let real = Env::real();
+        let seed = seed.unwrap_or_else(|| real.rng.seed());
+        let env = Env {
+            rng: Rng::seeded(seed),
+            ..real
+        };
+        bench(env).await
+    })?;
+    print!("{}", report.render());
+    if let Some(path) = report_path {
+        report.write_json(path)?;
+        eprintln!("Report written to {}", path.display());
+    }
+    Ok(())
+}
+
+fn server_start(args: &ServerStartArgs) -> anyhow::Result<()> {
+    // Logs to stderr, filtered by RUST_LOG (default info); a request's lines carry its id.
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(fazt_engine::server::start::run(args.options(), Env::real()))
+}

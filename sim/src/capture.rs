@@ -20,8 +20,11 @@ use crate::trace::Trace;
 #[derive(Clone, Default)]
 pub struct Capture {
     trace: Arc<Mutex<Trace>>,
-    clock: Arc<Mutex<Option<(Arc<dyn Clock>, Instant)>>>,
+    clock: Arc<Mutex<Option<Stamp>>>,
 }
+
+/// The engine host's clock and the instant events are measured from.
+type Stamp = (Arc<dyn Clock>, Instant);
 
 impl Capture {
     /// Stamps events from now on with `clock`, relative to its current time.
@@ -30,26 +33,38 @@ impl Capture {
         *self.clock.lock().expect("capture clock") = Some((clock, origin));
     }
 
-    /// Microseconds of virtual time since [`Capture::start_clock`].
-    pub fn now_us(&self) -> u64 {
+    /// Microseconds of virtual time since [`Capture::start_clock`], on the engine host's
+    /// clock (call only from that host).
+    fn now_us(&self) -> u64 {
         match &*self.clock.lock().expect("capture clock") {
             Some((clock, origin)) => {
-                u64::try_from(clock.now().saturating_duration_since(*origin).as_micros()).unwrap_or(u64::MAX)
+                u64::try_from(clock.now().saturating_duration_since(*origin).as_micros())
+                    .unwrap_or(u64::MAX)
             }
             None => 0,
         }
     }
 
-    /// Records an event of the workload (client side).
-    pub fn record(&self, actor: impl Into<String>, what: impl Into<String>) {
+    /// Records an event at `at_us` of virtual time. Each turmoil host has its own tokio
+    /// clock (with its own base), so a workload host stamps its events with its own
+    /// clock, relative to its own start: every host starts at virtual time zero.
+    pub fn record_at(&self, at_us: u64, actor: impl Into<String>, what: impl Into<String>) {
+        self.trace.lock().expect("trace").record(at_us, actor, what);
+    }
+
+    fn record(&self, actor: impl Into<String>, what: impl Into<String>) {
         let at = self.now_us();
-        self.trace.lock().expect("trace").record(at, actor, what);
+        self.record_at(at, actor, what);
     }
 
     /// Runs `f` with the engine's events recorded.
     pub fn around<T>(&self, f: impl FnOnce() -> T) -> T {
-        let layer = Recording { capture: self.clone() }
-            .with_filter(filter::filter_fn(|metadata| metadata.target().starts_with("fazt::")));
+        let layer = Recording {
+            capture: self.clone(),
+        }
+        .with_filter(filter::filter_fn(|metadata| {
+            metadata.target().starts_with("fazt::")
+        }));
         let subscriber = tracing_subscriber::registry().with(layer);
         tracing::subscriber::with_default(subscriber, f)
     }

@@ -3,18 +3,25 @@
 //! | module | what it is |
 //! | --- | --- |
 //! | [`capture`] | records the engine's `tracing` events into the run's trace, on virtual time |
+//! | [`net`], [`client`] | the Net seam on turmoil TCP; a small HTTP client for workloads |
+//! | [`server_host`] | the engine's server, unchanged, as a turmoil host |
 //! | [`env`] | the simulated seams: [`env::SimClock`], [`env::SimExecutor`], the cost model |
 //! | [`harness`] | building a turmoil `Sim` the same way for every run (epoch, tick, seed) |
 //! | [`profile`] | named engine configurations (`hardened`, one per mechanism) |
 //! | [`scenarios`] | named workloads, each returning a [`report::Report`] |
 //! | [`suite`] | the matrix of scenarios × profiles with expectations |
+//! | [`causes`] | root causes of failed requests, derived from the trace |
 //! | [`trace`], [`report`] | the event trace and its hash; the report of a run |
 
 pub mod capture;
+pub mod causes;
+pub mod client;
 pub mod env;
 pub mod harness;
+pub mod net;
 pub mod profile;
 pub mod report;
 pub mod scenarios;
+pub mod server_host;
 pub mod suite;
 pub mod trace;

@@ -29,6 +29,9 @@ enum Command {
         /// CPUs of the simulated machine.
         #[arg(long, default_value_t = 1)]
         cpus: u32,
+        /// Requests (or writers) instead of the scenario's default.
+        #[arg(long)]
+        requests: Option<u64>,
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
@@ -58,6 +61,7 @@ fn main() -> ExitCode {
             profile,
             seed,
             cpus,
+            requests,
             json,
             trace,
         } => {
@@ -71,7 +75,7 @@ fn main() -> ExitCode {
                     return ExitCode::from(2);
                 }
             };
-            let run = (scenario.run)(&profile, seed);
+            let run = (scenario.run)(&profile, seed, &scenarios::Sizes { requests });
             eprintln!("seed {seed}; replay: {}", run.report.replay_command());
             if let Some(path) = trace {
                 if let Err(error) = std::fs::write(&path, run.trace.to_json_lines()) {

@@ -64,8 +64,8 @@ impl Report {
     /// The command that replays this run.
     pub fn replay_command(&self) -> String {
         format!(
-            "cargo run --release --bin fazt-sim -- run {} --profile {} --seed {}",
-            self.scenario, self.profile, self.seed
+            "cargo run --release --bin fazt-sim -- run {} --profile {} --seed {} --cpus {}",
+            self.scenario, self.profile, self.seed, self.cpus
         )
     }
 

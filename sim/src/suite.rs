@@ -34,10 +34,76 @@ fn no_violations(report: &Report) -> Result<(), String> {
     }
 }
 
+fn failure_rate(report: &Report) -> f64 {
+    report.failed as f64 / report.requests.max(1) as f64
+}
+
+fn only_stale_interrupts(report: &Report) -> Result<(), String> {
+    if report.errors.keys().any(|kind| kind != "TimeoutError") {
+        return Err(format!(
+            "failures other than TimeoutError: {:?}",
+            report.errors
+        ));
+    }
+    if report.causes.keys().any(|cause| cause != "stale-interrupt") {
+        return Err(format!(
+            "causes other than stale-interrupt: {:?}",
+            report.causes
+        ));
+    }
+    Ok(())
+}
+
+fn no_failures(report: &Report) -> Result<(), String> {
+    no_violations(report)?;
+    match report.failed {
+        0 => Ok(()),
+        n => Err(format!("{n} requests failed: {:?}", report.errors)),
+    }
+}
+
 /// Every cell.
 pub fn cells() -> Vec<Cell> {
     let mut cells = Vec::new();
     for seed in SEEDS {
+        cells.push(Cell {
+            scenario: "momentum-seq",
+            profile: "fazt-0.10.5",
+            seed,
+            cpus: 1,
+            expectation: "35-65% fail, all TimeoutError from stale interrupts",
+            check: |r| {
+                let rate = failure_rate(r);
+                if !(0.35..=0.65).contains(&rate) {
+                    return Err(format!("failure rate {rate:.2}"));
+                }
+                only_stale_interrupts(r)
+            },
+        });
+        cells.push(Cell {
+            scenario: "momentum-seq",
+            profile: "fazt-0.10.5",
+            seed,
+            cpus: 4,
+            expectation: "some fail (at most 65%), all TimeoutError from stale interrupts",
+            check: |r| {
+                let rate = failure_rate(r);
+                if rate == 0.0 || rate > 0.65 {
+                    return Err(format!("failure rate {rate:.2}"));
+                }
+                only_stale_interrupts(r)
+            },
+        });
+        for cpus in [1, 4] {
+            cells.push(Cell {
+                scenario: "momentum-seq",
+                profile: "hardened",
+                seed,
+                cpus,
+                expectation: "0 failures",
+                check: no_failures,
+            });
+        }
         cells.push(Cell {
             scenario: "write-contention",
             profile: "hardened",
@@ -45,10 +111,7 @@ pub fn cells() -> Vec<Cell> {
             cpus: 1,
             expectation: "0 failures, though the writer met SQLITE_BUSY",
             check: |r| {
-                no_violations(r)?;
-                if r.failed != 0 {
-                    return Err(format!("{} writes failed", r.failed));
-                }
+                no_failures(r)?;
                 if r.details.get("writer_busy").copied().unwrap_or(0) == 0 {
                     return Err("the writer never met SQLITE_BUSY: no contention happened".into());
                 }
@@ -86,7 +149,7 @@ pub fn cells() -> Vec<Cell> {
 pub fn run_cell(cell: &Cell) -> Result<CellResult, String> {
     let scenario = scenarios::by_name(cell.scenario)?;
     let profile = profile::by_name(cell.profile, cell.cpus)?;
-    let report = (scenario.run)(&profile, cell.seed).report;
+    let report = (scenario.run)(&profile, cell.seed, &scenarios::Sizes::default()).report;
     let verdict = (cell.check)(&report);
     Ok(CellResult {
         report,
@@ -99,10 +162,11 @@ pub fn run_cell(cell: &Cell) -> Result<CellResult, String> {
 /// snapshot leaves it out).
 pub fn render_table(results: &[CellResult], with_wall: bool) -> String {
     let mut out = format!(
-        "{:<18} {:<14} {:>4} {:>7} {:>8} {:>9} {:>9}  {:<16} {:<18} {}\n",
+        "{:<18} {:<14} {:>4} {:>4} {:>7} {:>8} {:>9} {:>9}  {:<16} {:<18} {}\n",
         "scenario",
         "profile",
         "seed",
+        "cpus",
         "ok%",
         "failed",
         "p50 ms",
@@ -119,10 +183,11 @@ pub fn render_table(results: &[CellResult], with_wall: bool) -> String {
             Err(why) => format!("FAIL ({why})"),
         };
         out += &format!(
-            "{:<18} {:<14} {:>4} {:>7.1} {:>8} {:>9.3} {:>9.3}  {:<16} {:<18} {verdict}: {}\n",
+            "{:<18} {:<14} {:>4} {:>4} {:>7.1} {:>8} {:>9.3} {:>9.3}  {:<16} {:<18} {verdict}: {}\n",
             r.scenario,
             r.profile,
             r.seed,
+            r.cpus,
             r.success_percent(),
             r.failed,
             r.latency_ms.p50,

@@ -66,13 +66,19 @@ async fn a_write_whose_deadline_passes_before_it_starts_is_never_applied() {
         .kv_set("late", &json!(2), None)
         .await
         .unwrap_err();
-    assert!(matches!(error, StorageError::DeadlineExceeded { .. }), "{error}");
+    assert!(
+        matches!(error, StorageError::DeadlineExceeded { .. }),
+        "{error}"
+    );
     assert!(error.retryable());
     env.clock.sleep(Duration::from_millis(80)).await;
     other.conn().execute_batch("COMMIT").unwrap();
     let reader = storage.scope("a", Deadline::NONE);
     assert_eq!(reader.kv_get("late").await.unwrap(), None, "nothing landed");
-    assert!(storage.stats().writer_busy > 0, "the writer did meet the lock");
+    assert!(
+        storage.stats().writer_busy > 0,
+        "the writer did meet the lock"
+    );
     // The writer is healthy once the lock is free.
     reader.kv_set("after", &json!(3), None).await.unwrap();
     storage.shutdown().await;

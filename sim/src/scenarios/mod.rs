@@ -1,5 +1,6 @@
 //! Named workloads. Each runs the real engine on virtual time and returns a report.
 
+pub mod momentum_seq;
 pub mod write_contention;
 
 use crate::profile::Profile;
@@ -12,22 +13,46 @@ pub struct Run {
     pub trace: Trace,
 }
 
+/// Sizes a run may override (`fazt-sim run --requests N`).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Sizes {
+    pub requests: Option<u64>,
+}
+
 /// A scenario the CLI can run by name.
 pub struct Scenario {
     pub name: &'static str,
     pub summary: &'static str,
-    pub run: fn(&Profile, u64) -> Run,
+    pub run: fn(&Profile, u64, &Sizes) -> Run,
 }
 
 /// Every scenario, in display order.
 pub fn all() -> Vec<Scenario> {
-    vec![Scenario {
-        name: "write-contention",
-        summary: write_contention::SUMMARY,
-        run: |profile, seed| {
-            write_contention::run(profile, seed, &write_contention::Options::default())
+    vec![
+        Scenario {
+            name: "momentum-seq",
+            summary: momentum_seq::SUMMARY,
+            run: |profile, seed, sizes| {
+                let defaults = momentum_seq::Options::default();
+                let options = momentum_seq::Options {
+                    requests: sizes.requests.unwrap_or(defaults.requests),
+                };
+                momentum_seq::run(profile, seed, &options)
+            },
         },
-    }]
+        Scenario {
+            name: "write-contention",
+            summary: write_contention::SUMMARY,
+            run: |profile, seed, sizes| {
+                let defaults = write_contention::Options::default();
+                let options = write_contention::Options {
+                    writers: sizes.requests.map_or(defaults.writers, |n| n as usize),
+                    ..defaults
+                };
+                write_contention::run(profile, seed, &options)
+            },
+        },
+    ]
 }
 
 /// The scenario called `name`, or an error listing the known ones.

@@ -1,0 +1,295 @@
+//! The `fazt` command line (clap derive). Each subcommand turns its flags into the
+//! options of a library function and calls it; the server subcommands come later.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
+use fazt_engine::bench::load::{parse_duration, Length};
+use fazt_engine::bench::runtime::RuntimeBench;
+use fazt_engine::bench::storage::{Mix, StorageBench, StorageKind};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "fazt",
+    version,
+    about = "fazt-compatible runtime and SQLite storage engine"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Measure the engine: throughput, latency percentiles, errors by kind.
+    Bench {
+        #[command(subcommand)]
+        bench: Bench,
+    },
+    /// Run the HTTP server.
+    Server {
+        #[command(subcommand)]
+        server: ServerCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ServerCommand {
+    /// Serve apps at <app>.<domain> and the admin API at admin.<domain>.
+    Start(ServerStartArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServerStartArgs {
+    /// TCP port; 0 picks a free one (printed at start).
+    #[arg(long, default_value_t = 8080)]
+    pub port: u16,
+    /// The SQLite database file (created if missing).
+    #[arg(long, value_name = "FILE", default_value = "fazt.db")]
+    pub db: PathBuf,
+    /// Apps are served at <app>.<domain> (and always at <app>.localhost).
+    #[arg(long, default_value = "localhost")]
+    pub domain: String,
+    /// Deploy every DIR/<name>/ as app <name> at start.
+    #[arg(long, value_name = "DIR")]
+    pub apps: Option<PathBuf>,
+    /// Engine profile.
+    #[arg(long, default_value = "hardened", value_parser = parse_profile)]
+    pub profile: String,
+    /// Bearer token of the admin API (default: $FAZT_ADMIN_TOKEN, else generated and printed).
+    #[arg(long, value_name = "TOKEN")]
+    pub admin_token: Option<String>,
+    /// Address to listen on; 0.0.0.0 to serve other machines.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub bind: std::net::IpAddr,
+    /// Requests per second per client IP (burst twice that); 0 turns the limit off.
+    #[arg(long, value_name = "N")]
+    pub rate_limit: Option<u64>,
+    /// Execution worker threads (each with its own VM pool); default one per core.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1024))]
+    pub workers: Option<u64>,
+}
+
+/// A known profile name, or the list of known ones.
+fn parse_profile(name: &str) -> Result<String, String> {
+    fazt_engine::config::Config::preset(name, 1).map(|_| name.to_owned())
+}
+
+impl ServerStartArgs {
+    pub fn options(&self) -> fazt_engine::server::StartOptions {
+        fazt_engine::server::StartOptions {
+            bind: self.bind,
+            port: self.port,
+            db: self.db.clone(),
+            domain: self.domain.clone(),
+            apps: self.apps.clone(),
+            profile: self.profile.clone(),
+            admin_token: self
+                .admin_token
+                .clone()
+                .or_else(|| std::env::var("FAZT_ADMIN_TOKEN").ok()),
+            rate_limit: self.rate_limit,
+            workers: self
+                .workers
+                .map(|n| usize::try_from(n).expect("bounded by clap")),
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Bench {
+    /// kv / ds / s3 operations against the storage engine on a SQLite file.
+    Storage(StorageArgs),
+    /// Executions of one handler script on the JavaScript runtime (one worker per core).
+    Runtime(RuntimeArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("length").required(true).args(["ops", "duration"])))]
+pub struct RuntimeArgs {
+    /// The handler, run as the app's api/main.js for a small JSON POST.
+    #[arg(long, value_name = "FILE")]
+    pub script: PathBuf,
+    /// Executions in all (exclusive with --duration).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub ops: Option<u64>,
+    /// How long to run, e.g. `500ms`, `10s`, `1m` (exclusive with --ops).
+    #[arg(long, value_parser = parse_duration)]
+    pub duration: Option<Duration>,
+    /// Concurrent tasks, each issuing executions back to back.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    pub concurrency: u64,
+    /// Execution worker threads; default one per core.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1024))]
+    pub threads: Option<u64>,
+    /// Write the report as JSON to this file too.
+    #[arg(long, value_name = "FILE.json")]
+    pub report: Option<PathBuf>,
+    /// Seed of the run's randomness; default from the OS.
+    #[arg(long)]
+    pub seed: Option<u64>,
+}
+
+impl RuntimeArgs {
+    pub fn options(&self) -> RuntimeBench {
+        RuntimeBench {
+            script: self.script.clone(),
+            length: length(self.ops, self.duration),
+            concurrency: usize::try_from(self.concurrency).expect("bounded by clap"),
+            threads: self
+                .threads
+                .map(|n| usize::try_from(n).expect("bounded by clap")),
+        }
+    }
+}
+
+/// `--ops` or `--duration`, which clap makes exactly one of.
+fn length(ops: Option<u64>, duration: Option<Duration>) -> Length {
+    match (ops, duration) {
+        (Some(n), _) => Length::Ops(n),
+        (None, Some(d)) => Length::Duration(d),
+        (None, None) => unreachable!("clap requires --ops or --duration"),
+    }
+}
+
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("length").required(true).args(["ops", "duration"])))]
+pub struct StorageArgs {
+    /// Which API to exercise.
+    #[arg(long = "type", value_enum)]
+    pub kind: TypeArg,
+    /// `write`, `read`, or reads/writes in percent, e.g. `80/20`.
+    #[arg(long, default_value = "write", value_parser = Mix::parse)]
+    pub mix: Mix,
+    /// Operations in all (exclusive with --duration).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub ops: Option<u64>,
+    /// How long to run, e.g. `500ms`, `10s`, `1m` (exclusive with --ops).
+    #[arg(long, value_parser = parse_duration)]
+    pub duration: Option<Duration>,
+    /// Concurrent tasks, each issuing operations back to back.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    pub concurrency: u64,
+    /// Write the report as JSON to this file too.
+    #[arg(long, value_name = "FILE.json")]
+    pub report: Option<PathBuf>,
+    /// Database file to use (kept); default a temporary file, deleted after.
+    #[arg(long, value_name = "FILE")]
+    pub db: Option<PathBuf>,
+    /// Writes per group commit; 1 commits every write on its own.
+    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub batch_max: u64,
+    /// Seed of the run's randomness (keys read, read/write choice); default from the OS.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Entries to write before the timed part; default 10,000 (1,000 for s3) when the
+    /// mix reads, else 0.
+    #[arg(long)]
+    pub preload: Option<u64>,
+    /// Skip timing raw single-row SQLite commits for comparison.
+    #[arg(long)]
+    pub no_baseline: bool,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum TypeArg {
+    Kv,
+    Ds,
+    S3,
+}
+
+impl StorageArgs {
+    pub fn options(&self) -> StorageBench {
+        let length = length(self.ops, self.duration);
+        StorageBench {
+            kind: match self.kind {
+                TypeArg::Kv => StorageKind::Kv,
+                TypeArg::Ds => StorageKind::Ds,
+                TypeArg::S3 => StorageKind::S3,
+            },
+            mix: self.mix,
+            length,
+            concurrency: usize::try_from(self.concurrency).expect("bounded by clap"),
+            batch_max: usize::try_from(self.batch_max).expect("bounded by clap"),
+            db: self.db.clone(),
+            preload: self.preload,
+            baseline: !self.no_baseline,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    fn parse(args: &str) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(args.split_whitespace())
+    }
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn storage_flags_become_options() {
+        let cli = parse(
+            "fazt bench storage --type ds --mix 80/20 --duration 1m --concurrency 50 --batch-max 1",
+        )
+        .unwrap();
+        let Command::Bench {
+            bench: Bench::Storage(args),
+        } = cli.command
+        else {
+            panic!("a bench command")
+        };
+        let options = args.options();
+        assert_eq!(options.kind, StorageKind::Ds);
+        assert_eq!(options.mix.read_percent(), 80);
+        assert_eq!(options.length, Length::Duration(Duration::from_secs(60)));
+        assert_eq!((options.concurrency, options.batch_max), (50, 1));
+        assert!(options.baseline);
+    }
+
+    #[test]
+    fn bad_flags_are_refused_clearly() {
+        let error = |args: &str| parse(args).unwrap_err().to_string();
+        assert!(error("fazt bench storage --type kv --ops 10 --duration 1s")
+            .contains("cannot be used with"));
+        assert!(error("fazt bench storage --type kv").contains("--ops"));
+        assert!(
+            error("fazt bench storage --type kv --ops 10 --mix 80/30").contains("add up to 100")
+        );
+        assert!(error("fazt bench storage --type kv --duration 10").contains("invalid duration"));
+        assert!(error("fazt bench storage --type kv --ops 0").contains("--ops"));
+        assert!(
+            error("fazt bench storage --type kv --ops 5 --concurrency 0").contains("--concurrency")
+        );
+        assert!(error("fazt bench storage --type xx --ops 5").contains("possible values"));
+    }
+
+    #[test]
+    fn server_flags_become_options_and_unknown_profiles_are_refused() {
+        let cli = parse("fazt server start --port 0 --db x.db --domain example.com --apps fixtures/apps --rate-limit 0").unwrap();
+        let Command::Server {
+            server: ServerCommand::Start(args),
+        } = cli.command
+        else {
+            panic!("a server command")
+        };
+        let options = args.options();
+        assert_eq!((options.port, options.domain.as_str()), (0, "example.com"));
+        assert_eq!(options.profile, "hardened");
+        assert_eq!(options.rate_limit, Some(0));
+        assert_eq!(options.bind.to_string(), "127.0.0.1");
+        let error = parse("fazt server start --profile fastest")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("unknown profile") && error.contains("hardened"),
+            "{error}"
+        );
+    }
+}

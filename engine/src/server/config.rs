@@ -1,0 +1,65 @@
+//! Server settings: the limits and timings of the HTTP layer. The engine's policies
+//! (storage, runtime, request budget) come from a profile, [`crate::config::Config`].
+
+use std::time::Duration;
+
+use super::deploy::DeployLimits;
+use super::rate_limit::RateLimitConfig;
+
+/// Everything the server is told at start. Every limit has a default that suits one
+/// small machine; each is a field so tests and profiles can shrink it.
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    /// `<app>.<domain>` serves app `<app>`, `admin.<domain>` the admin API.
+    /// `<app>.localhost` always works too. Default `localhost`.
+    pub domain: String,
+    /// The bearer token of the admin API. Must not be empty.
+    pub admin_token: String,
+    /// Largest request body of an app request (fazt: 1 MB); more is 413.
+    pub body_bytes_max: usize,
+    /// Limits of a deploy upload and of the zip inside it.
+    pub deploy: DeployLimits,
+    pub rate_limit: RateLimitConfig,
+    /// Budget of one `/api` request from its arrival, VM wait and execution included
+    /// (the runtime's own timeout may cut it shorter). Default 10 s; a profile's
+    /// [`crate::config::Config::request_timeout`] sets it in `fazt server start`.
+    pub request_timeout: Duration,
+    /// Longest wait for a free execution slot before answering 503. Short, so that an
+    /// overloaded server says so quickly instead of timing out. Default 500 ms.
+    pub admission_wait: Duration,
+    /// The `Retry-After` of 503 answers, in seconds. Default 1.
+    pub retry_after_secs: u64,
+    /// Unknown paths that look like pages (no file extension) get `index.html`, for
+    /// client-side routed apps. Default off.
+    pub spa_fallback: bool,
+    /// Recent requests kept for `/api/_debug/traces`. Default 1024.
+    pub traces_max: usize,
+    /// How long a shutdown waits for in-flight requests. Default 10 s.
+    pub drain_timeout: Duration,
+    /// A client must send its request headers within this. Default 30 s.
+    pub header_read_timeout: Duration,
+    /// Connections served at once; further ones wait in the listen backlog.
+    /// Default 10,000.
+    pub connections_max: usize,
+}
+
+impl ServerConfig {
+    /// Defaults for `domain` with the admin `token`.
+    pub fn new(domain: impl Into<String>, admin_token: impl Into<String>) -> ServerConfig {
+        ServerConfig {
+            domain: domain.into().to_ascii_lowercase(),
+            admin_token: admin_token.into(),
+            body_bytes_max: 1 << 20,
+            deploy: DeployLimits::default(),
+            rate_limit: RateLimitConfig::default(),
+            request_timeout: Duration::from_secs(10),
+            admission_wait: Duration::from_millis(500),
+            retry_after_secs: 1,
+            spa_fallback: false,
+            traces_max: 1024,
+            drain_timeout: Duration::from_secs(10),
+            header_read_timeout: Duration::from_secs(30),
+            connections_max: 10_000,
+        }
+    }
+}

@@ -1,0 +1,271 @@
+//! `/api` requests: the HTTP request becomes fazt's `request` global, the handler runs
+//! on the execution workers behind the admission gate, and its `respond(...)` becomes
+//! the HTTP response (fazt-reference.md §2).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::request::Parts;
+use http::{header, HeaderMap, HeaderName, HeaderValue, Response, StatusCode};
+use serde_json::Value;
+
+use super::body::{parse_query, read_limited, Body};
+use super::errors::ApiError;
+use super::request_id;
+use super::state::Server;
+use super::traces::{micros, Trace};
+use crate::env::{Deadline, Instant};
+use crate::runtime::{AppCode, HandlerRequest, HandlerResponse, LogLevel};
+
+/// Response headers a handler may not set: the server frames the body itself and
+/// owns the request id.
+const RESERVED: [&str; 5] = [
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "keep-alive",
+    request_id::HEADER,
+];
+
+/// True for the paths that go to the handler: `/api` and `/api/*`.
+pub fn is_api_path(path: &str) -> bool {
+    path == "/api" || path.starts_with("/api/")
+}
+
+/// The `tracing` target of the server's trace events (which execution served which
+/// request), which the simulator records.
+pub const TRACE: &str = "fazt::server";
+
+/// Runs `code`'s handler for the request, within the request's budget counted from
+/// `arrived`. Records where the time went in `trace`.
+pub async fn run<B>(
+    server: &Server,
+    code: Arc<AppCode>,
+    parts: &Parts,
+    body: B,
+    request_id: &str,
+    arrived: Instant,
+    trace: &mut Trace,
+) -> Result<Response<Body>, ApiError>
+where
+    B: hyper::body::Body<Data = Bytes>,
+    B::Error: std::error::Error + Send + Sync + 'static,
+{
+    let config = &server.config;
+    let body = read_limited(
+        &parts.headers,
+        body,
+        config.body_bytes_max,
+        "the request body",
+    )
+    .await?;
+    let request = handler_request(parts, &body, request_id)?;
+    let clock = server.env.clock.as_ref();
+    let queued = clock.now();
+    let admitted = server.admission.enter(clock).await;
+    trace.admission_us = micros(clock.now().saturating_duration_since(queued));
+    let Ok(_slot) = admitted else {
+        return Err(ApiError::retry_later(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Overloaded",
+            format!(
+                "all {} execution slots are busy and none became free within {} ms",
+                server.admission.size(),
+                config.admission_wait.as_millis()
+            ),
+            config.retry_after_secs,
+        ));
+    };
+    let deadline = Deadline::at(arrived + config.request_timeout);
+    let app_id = code.id.clone();
+    let execution = server.workers.execute(code, request, deadline).await;
+    let report = &execution.report;
+    tracing::debug!(
+        target: TRACE,
+        request_id,
+        app = app_id.as_str(),
+        execution = report.execution,
+        outcome = match &execution.outcome {
+            Ok(executed) => executed.response.status.to_string(),
+            Err(error) => error.kind.name().to_owned(),
+        },
+        "request"
+    );
+    trace.vm_wait_us = micros(report.vm_wait);
+    trace.execute_us = micros(report.total.saturating_sub(report.vm_wait));
+    trace.storage_us = micros(report.storage);
+    trace.storage_calls = report.storage_calls;
+    match execution.outcome {
+        Ok(executed) => {
+            for line in &executed.logs {
+                log_line(&app_id, line.level, &line.message);
+            }
+            into_http(executed.response)
+        }
+        Err(error) => {
+            for line in &error.logs {
+                log_line(&app_id, line.level, &line.message);
+            }
+            Err(ApiError::from_execution(error, config.retry_after_secs))
+        }
+    }
+}
+
+fn log_line(app: &str, level: LogLevel, message: &str) {
+    let message: String = message.chars().take(2000).collect();
+    match level {
+        LogLevel::Error | LogLevel::Warn => tracing::info!(app, ?level, message, "console"),
+        _ => tracing::debug!(app, ?level, message, "console"),
+    }
+}
+
+/// The `request` global: method, path, first query value per key, lowercase headers
+/// (repeated ones joined by ", "), and the body, parsed when it is JSON.
+fn handler_request(
+    parts: &Parts,
+    body: &[u8],
+    request_id: &str,
+) -> Result<HandlerRequest, ApiError> {
+    let mut headers = BTreeMap::new();
+    for (name, value) in &parts.headers {
+        let Ok(value) = value.to_str() else { continue };
+        headers
+            .entry(name.as_str().to_owned())
+            .and_modify(|joined: &mut String| {
+                joined.push_str(", ");
+                joined.push_str(value);
+            })
+            .or_insert_with(|| value.to_owned());
+    }
+    headers.insert(request_id::HEADER.to_owned(), request_id.to_owned());
+    Ok(HandlerRequest {
+        method: parts.method.as_str().to_owned(),
+        path: parts.uri.path().to_owned(),
+        query: parse_query(parts.uri.query()),
+        body: parse_body(&parts.headers, body)?,
+        headers,
+    })
+}
+
+fn parse_body(headers: &HeaderMap, body: &[u8]) -> Result<Value, ApiError> {
+    if body.is_empty() {
+        return Ok(Value::Null);
+    }
+    let is_json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.to_ascii_lowercase().contains("json"));
+    if is_json {
+        serde_json::from_slice(body).map_err(|error| {
+            ApiError::bad_request(
+                "InvalidJson",
+                format!("the request body is not valid JSON: {error}"),
+            )
+        })
+    } else {
+        Ok(Value::String(String::from_utf8_lossy(body).into_owned()))
+    }
+}
+
+/// The handler's response as HTTP: a string body as text, anything else as JSON.
+fn into_http(response: HandlerResponse) -> Result<Response<Body>, ApiError> {
+    let status = StatusCode::from_u16(response.status)
+        .ok()
+        .filter(|status| (200..=599).contains(&status.as_u16()))
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "InvalidResponse",
+                format!(
+                    "the handler responded with status {}, outside 200-599",
+                    response.status
+                ),
+            )
+        })?;
+    let bodyless =
+        response.empty || status == StatusCode::NO_CONTENT || status == StatusCode::NOT_MODIFIED;
+    let (bytes, content_type) = match response.body {
+        _ if bodyless => (Bytes::new(), None),
+        Value::String(text) => (Bytes::from(text), Some("text/plain; charset=utf-8")),
+        value => (
+            Bytes::from(serde_json::to_vec(&value).expect("a JSON value serializes")),
+            Some("application/json"),
+        ),
+    };
+    let mut http = Response::new(Body::new(bytes));
+    *http.status_mut() = status;
+    let headers = http.headers_mut();
+    if let Some(content_type) = content_type {
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    }
+    for (name, value) in &response.headers {
+        let name = name.to_ascii_lowercase();
+        if RESERVED.contains(&name.as_str()) {
+            continue;
+        }
+        match (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) {
+            (Ok(name), Ok(value)) => {
+                headers.insert(name, value);
+            }
+            _ => tracing::debug!(header = name, "handler set an invalid header; dropped"),
+        }
+    }
+    Ok(http)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::Request;
+    use serde_json::json;
+
+    #[test]
+    fn the_request_global() {
+        let (parts, ()) = Request::builder()
+            .method("POST")
+            .uri("/api/tasks?session=s1&session=s2")
+            .header("Content-Type", "application/json")
+            .header("X-Multi", "a")
+            .header("X-Multi", "b")
+            .body(())
+            .unwrap()
+            .into_parts();
+        let request = handler_request(&parts, br#"{"text":"hi"}"#, "rid").unwrap();
+        assert_eq!(request.path, "/api/tasks");
+        assert_eq!(request.query["session"], "s1");
+        assert_eq!(request.headers["x-multi"], "a, b");
+        assert_eq!(request.headers["x-request-id"], "rid");
+        assert_eq!(request.body, json!({"text": "hi"}));
+        let error = handler_request(&parts, b"{oops", "rid").unwrap_err();
+        assert_eq!(
+            (error.status, error.kind.as_str()),
+            (StatusCode::BAD_REQUEST, "InvalidJson")
+        );
+    }
+
+    #[test]
+    fn responses_become_http() {
+        let response = |status, body, empty| HandlerResponse {
+            status,
+            headers: BTreeMap::from([
+                ("X-Custom".into(), "1".into()),
+                ("Content-Length".into(), "9".into()),
+            ]),
+            body,
+            empty,
+        };
+        let http = into_http(response(201, json!({"id": "a"}), false)).unwrap();
+        assert_eq!(http.status(), StatusCode::CREATED);
+        assert_eq!(http.headers()["content-type"], "application/json");
+        assert_eq!(http.headers()["x-custom"], "1");
+        assert!(http.headers().get("content-length").is_none());
+        let text = into_http(response(200, json!("plain"), false)).unwrap();
+        assert_eq!(text.headers()["content-type"], "text/plain; charset=utf-8");
+        assert!(into_http(response(99, Value::Null, true)).is_err());
+        assert!(is_api_path("/api") && is_api_path("/api/x") && !is_api_path("/apix"));
+    }
+}

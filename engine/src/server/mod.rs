@@ -1,0 +1,60 @@
+//! The HTTP server: fazt's request path (fazt-reference.md §1) on hyper, over any
+//! [`Listener`], so the same code serves real TCP and the simulator's network.
+//!
+//! A map of the code, in the order a request meets it:
+//!
+//! | file | what lives there |
+//! | --- | --- |
+//! | `net.rs`, `timer.rs` | the Net seam ([`Listener`], tokio's TCP listener) and hyper's timer on the Clock |
+//! | `lifecycle.rs` | [`serve`]: accept, one task per connection, graceful drain, storage shutdown |
+//! | `router.rs` | one request: request id, rate limit, Host routing, common headers, trace, log |
+//! | `host.rs` | which app (or the admin API) a `Host` names |
+//! | `request_id.rs`, `rate_limit.rs` | `X-Request-ID` reuse or generation; per-IP token buckets |
+//! | `apps.rs` | the registry: each app's files and `AppCode` cached in memory, refreshed on deploy |
+//! | `static_files.rs`, `mime.rs` | static files: index, SPA fallback, ETag/304, gzip, types |
+//! | `handler.rs`, `admission.rs` | `/api` requests run by the JavaScript workers, behind an admission gate |
+//! | `body.rs`, `errors.rs` | bodies within limits; JSON errors `{error, kind, retryable, requestId, logs}` |
+//! | `admin.rs`, `upload.rs`, `deploy.rs`, `site_dir.rs` | admin API; deploy upload; zip checks; apps from a folder |
+//! | `traces.rs`, `metrics.rs`, `capacity.rs` | recent requests, Prometheus text, measured machine facts |
+//! | `config.rs`, `state.rs`, `start.rs` | HTTP settings; the shared [`Server`]; the real binary's start-up |
+//!
+//! Nothing here knows whether it runs for real: time and randomness come from the
+//! [`crate::env::Env`], connections from the [`Listener`] handed to [`serve`].
+
+mod admin;
+mod admission;
+mod apps;
+mod body;
+mod capacity;
+mod config;
+mod deploy;
+mod errors;
+mod handler;
+mod host;
+mod lifecycle;
+mod metrics;
+mod mime;
+mod net;
+mod rate_limit;
+mod request_id;
+mod router;
+mod site_dir;
+pub mod start;
+mod state;
+mod static_files;
+mod timer;
+mod traces;
+mod upload;
+
+pub use apps::Deployed;
+pub use config::ServerConfig;
+pub use deploy::{check_site_name, DeployError, DeployLimits};
+pub use errors::ApiError;
+pub use lifecycle::{serve, ServeReport};
+pub use net::Listener;
+pub use rate_limit::RateLimitConfig;
+pub use site_dir::read_apps_dir;
+pub use start::{termination_signal, StartOptions};
+pub use state::{Server, ServerError};
+pub use timer::ClockTimer;
+pub use traces::Trace;

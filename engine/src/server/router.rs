@@ -1,0 +1,167 @@
+//! One request, from arrival to the response: request id, rate limit, Host routing,
+//! then the app (handler or static files) or the admin API; on the way out the common
+//! headers, the metrics, the trace and one log line.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, UNIX_EPOCH};
+
+use bytes::Bytes;
+use http::request::Parts;
+use http::{header, HeaderName, HeaderValue, Request, Response, StatusCode};
+use tracing::Instrument;
+
+use super::body::Body;
+use super::errors::ApiError;
+use super::handler::{self, is_api_path};
+use super::host::{self, Route};
+use super::rate_limit::Decision;
+use super::state::Server;
+use super::traces::{micros, Trace};
+use super::{admin, request_id, static_files};
+use crate::env::Instant;
+
+/// Headers on every response unless the handler chose its own.
+const SECURITY_HEADERS: [(&str, &str); 3] = [
+    ("x-content-type-options", "nosniff"),
+    ("x-frame-options", "SAMEORIGIN"),
+    ("referrer-policy", "strict-origin-when-cross-origin"),
+];
+
+/// Answers one request from `peer`. Never fails: every failure is a JSON error answer.
+pub async fn handle<B>(
+    server: Arc<Server>,
+    peer: SocketAddr,
+    request: Request<B>,
+) -> Result<Response<Body>, Infallible>
+where
+    B: hyper::body::Body<Data = Bytes>,
+    B::Error: std::error::Error + Send + Sync + 'static,
+{
+    let arrived = server.env.clock.now();
+    let request_id = request_id::choose(request.headers(), &server.request_ids);
+    let span = tracing::info_span!("request", id = %request_id);
+    let response = answer(&server, peer, request, &request_id, arrived)
+        .instrument(span)
+        .await;
+    Ok(response)
+}
+
+async fn answer<B>(
+    server: &Server,
+    peer: SocketAddr,
+    request: Request<B>,
+    request_id: &str,
+    arrived: Instant,
+) -> Response<Body>
+where
+    B: hyper::body::Body<Data = Bytes>,
+    B::Error: std::error::Error + Send + Sync + 'static,
+{
+    let clock = server.env.clock.as_ref();
+    let (parts, body) = request.into_parts();
+    let mut trace = Trace::new(
+        request_id,
+        parts.method.as_str(),
+        parts.uri.path(),
+        clock.wall_ms(),
+    );
+    let outcome = match server.limiter.check(peer.ip(), arrived) {
+        Decision::Limited { retry_after_secs } => Err(ApiError::retry_later(
+            StatusCode::TOO_MANY_REQUESTS,
+            "RateLimited",
+            format!("too many requests from {}; slow down", peer.ip()),
+            retry_after_secs,
+        )),
+        Decision::Allowed => dispatch(server, &parts, body, request_id, arrived, &mut trace).await,
+    };
+    let mut response = outcome.unwrap_or_else(|error| {
+        trace.error = Some(error.kind.clone());
+        if error.status.is_server_error() {
+            tracing::warn!(kind = %error.kind, error = %error.message, "request failed");
+        }
+        error.into_response(request_id)
+    });
+    common_headers(server, &mut response, request_id);
+    let duration = clock.now().saturating_duration_since(arrived);
+    trace.status = response.status().as_u16();
+    trace.duration_us = micros(duration);
+    server
+        .metrics
+        .record(trace.app.as_deref(), trace.status, duration);
+    tracing::info!(
+        method = %parts.method,
+        host = parts.headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or(""),
+        path = %trace.path,
+        status = trace.status,
+        duration_us = trace.duration_us,
+        "request"
+    );
+    server.traces.push(trace);
+    response
+}
+
+async fn dispatch<B>(
+    server: &Server,
+    parts: &Parts,
+    body: B,
+    request_id: &str,
+    arrived: Instant,
+    trace: &mut Trace,
+) -> Result<Response<Body>, ApiError>
+where
+    B: hyper::body::Body<Data = Bytes>,
+    B::Error: std::error::Error + Send + Sync + 'static,
+{
+    let app_name = match host::route(parts, &server.config.domain) {
+        Route::Admin => return admin::handle(server, parts, body).await,
+        Route::Unknown(host) => {
+            return Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                "UnknownHost",
+                format!("no app is served at host {host:?}"),
+            ))
+        }
+        Route::App(name) => name,
+    };
+    let Some(app) = server.apps.get(&app_name) else {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "UnknownApp",
+            format!("no app named {app_name:?} is deployed"),
+        ));
+    };
+    trace.app = Some(app_name);
+    if is_api_path(parts.uri.path()) {
+        let Some(code) = app.code.clone() else {
+            return Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                "NoHandler",
+                format!("app {:?} has no api/main.js", app.id),
+            ));
+        };
+        return handler::run(server, code, parts, body, request_id, arrived, trace).await;
+    }
+    static_files::serve(&app, parts, server.config.spa_fallback)
+}
+
+/// `X-Request-ID`, `Date` from the Clock (hyper's own is off: it reads the system
+/// clock), and the security headers.
+fn common_headers(server: &Server, response: &mut Response<Body>, request_id: &str) {
+    let headers = response.headers_mut();
+    if let Ok(id) = HeaderValue::from_str(request_id) {
+        headers.insert(request_id::HEADER, id);
+    }
+    let wall_ms = u64::try_from(server.env.clock.wall_ms()).unwrap_or(0);
+    let date = httpdate::fmt_http_date(UNIX_EPOCH + Duration::from_millis(wall_ms));
+    headers.insert(
+        header::DATE,
+        HeaderValue::from_str(&date).expect("an HTTP date is ASCII"),
+    );
+    for (name, value) in SECURITY_HEADERS {
+        headers
+            .entry(HeaderName::from_static(name))
+            .or_insert(HeaderValue::from_static(value));
+    }
+}

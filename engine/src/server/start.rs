@@ -1,0 +1,134 @@
+//! `fazt server start` in the real environment: open the database, start one execution
+//! worker per core, load `--apps`, bind TCP, serve until SIGTERM/SIGINT, shut down
+//! cleanly. The simulator does not come here: it builds a [`Server`] itself and calls
+//! [`serve`] with its own listener and shutdown.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+
+use anyhow::Context;
+
+use super::config::ServerConfig;
+use super::lifecycle::serve;
+use super::site_dir::read_apps_dir;
+use super::state::Server;
+use crate::config::Config;
+use crate::env::{Deadline, Env, Rng};
+use crate::runtime::Workers;
+use crate::storage::Storage;
+
+/// What `fazt server start` was asked for.
+#[derive(Clone, Debug)]
+pub struct StartOptions {
+    /// Address to listen on. The CLI's default is 127.0.0.1; `0.0.0.0` to serve others.
+    pub bind: IpAddr,
+    /// 0 picks a free port (printed at start).
+    pub port: u16,
+    pub db: PathBuf,
+    pub domain: String,
+    /// Deploy every `DIR/<name>/` at start.
+    pub apps: Option<PathBuf>,
+    /// A profile name of [`crate::config::PROFILES`] (`hardened` by default).
+    pub profile: String,
+    /// The admin token; generated (and printed once) when absent.
+    pub admin_token: Option<String>,
+    /// Requests per second per client address; 0 turns the limit off.
+    pub rate_limit: Option<u64>,
+    /// Execution workers (threads, each with its own VM pool); default one per core.
+    pub workers: Option<usize>,
+}
+
+/// A fresh admin token: 40 characters (200 bits) from `rng`.
+pub fn generate_token(rng: &Rng) -> String {
+    format!("{}{}", rng.id(), rng.id())
+}
+
+/// Runs the server until SIGTERM or SIGINT, then shuts down gracefully.
+pub async fn run(options: StartOptions, env: Env) -> anyhow::Result<()> {
+    let token = match options
+        .admin_token
+        .clone()
+        .filter(|token| !token.trim().is_empty())
+    {
+        Some(token) => token,
+        None => {
+            let token = generate_token(&env.rng.split("admin-token"));
+            println!("admin token (generated; set FAZT_ADMIN_TOKEN or --admin-token to choose one): {token}");
+            token
+        }
+    };
+    let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let engine = Config::preset(&options.profile, u32::try_from(cpus).unwrap_or(u32::MAX))
+        .map_err(anyhow::Error::msg)?;
+    let storage = Storage::open(&options.db, env.clone(), engine.storage.clone())
+        .await
+        .with_context(|| format!("opening the database {}", options.db.display()))?;
+    let threads = options.workers.unwrap_or(cpus);
+    let workers = Workers::start(&env, Some(storage.clone()), &engine.runtime, threads)
+        .context("starting the execution workers")?;
+    let mut config = ServerConfig::new(&options.domain, token);
+    config.request_timeout = engine.request_timeout;
+    if let Some(per_second) = options.rate_limit {
+        config.rate_limit.per_second = per_second;
+        config.rate_limit.burst = per_second.saturating_mul(2);
+    }
+    let server = Server::new(env.clone(), storage.clone(), workers, config).await?;
+    if let Some(dir) = &options.apps {
+        let apps = read_apps_dir(dir, &server.config().deploy)
+            .with_context(|| format!("reading the apps in {}", dir.display()))?;
+        for (name, files) in apps {
+            server
+                .deploy(&name, files, Deadline::NONE)
+                .await
+                .with_context(|| format!("deploying {name} from {}", dir.display()))?;
+        }
+    }
+    let address = SocketAddr::new(options.bind, options.port);
+    let listener = tokio::net::TcpListener::bind(address)
+        .await
+        .with_context(|| format!("listening on {address}"))?;
+    let local = listener.local_addr()?;
+    println!(
+        "fazt {} listening on http://{local} (profile {}, seed {}): apps at http://<app>.{}:{}, admin at http://admin.{}:{}; apps: {}",
+        env!("CARGO_PKG_VERSION"),
+        engine.profile,
+        env.rng.seed(),
+        options.domain,
+        local.port(),
+        options.domain,
+        local.port(),
+        server.app_ids().join(", "),
+    );
+    let report = serve(listener, server, termination_signal()).await;
+    tracing::info!(
+        connections = report.connections,
+        drained = report.drained,
+        "server stopped"
+    );
+    Ok(())
+}
+
+/// Completes at the first SIGTERM or SIGINT (Ctrl-C).
+pub async fn termination_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = terminate.recv() => {}
+                }
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGTERM; Ctrl-C only");
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+    tracing::info!("termination signal received");
+}

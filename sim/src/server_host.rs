@@ -1,0 +1,55 @@
+//! The engine's server, unchanged, as a turmoil host: simulated Clock, Rng, executor and
+//! network, the fixture apps deployed at start.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use fazt_engine::config::Config;
+use fazt_engine::env::Deadline;
+use fazt_engine::runtime::Workers;
+use fazt_engine::server::{read_apps_dir, serve, DeployLimits, Server, ServerConfig};
+use fazt_engine::storage::Storage;
+
+use crate::capture::Capture;
+use crate::env::sim_env;
+use crate::net::SimListener;
+
+/// The domain the simulated server answers for.
+pub const DOMAIN: &str = "fazt.test";
+/// The port it listens on.
+pub const PORT: u16 = 80;
+/// The admin token of simulated servers.
+pub const ADMIN_TOKEN: &str = "sim-admin-token";
+
+/// Where the fixture apps live (the workspace's `fixtures/apps`).
+pub fn fixture_apps() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/apps")
+}
+
+/// What a server host needs.
+#[derive(Clone)]
+pub struct ServerHost {
+    pub config: Config,
+    pub seed: u64,
+    pub db: PathBuf,
+    pub capture: Capture,
+}
+
+impl ServerHost {
+    /// Runs the server until the simulation ends.
+    pub async fn run(self) -> turmoil::Result {
+        let env = sim_env(self.seed).for_component("server-host");
+        self.capture.start_clock(env.clock.clone());
+        let storage = Storage::open(&self.db, env.clone(), self.config.storage.clone()).await?;
+        let workers = Workers::local(&env, Some(storage.clone()), &self.config.runtime)?;
+        let mut config = ServerConfig::new(DOMAIN, ADMIN_TOKEN);
+        config.request_timeout = self.config.request_timeout;
+        let server = Server::new(env, storage, workers, config).await?;
+        for (name, files) in read_apps_dir(&fixture_apps(), &DeployLimits::default())? {
+            server.deploy(&name, files, Deadline::NONE).await?;
+        }
+        let listener = SimListener(turmoil::net::TcpListener::bind(("0.0.0.0", PORT)).await?);
+        serve(listener, Arc::clone(&server), std::future::pending()).await;
+        Ok(())
+    }
+}
