@@ -1,13 +1,15 @@
 //! The `fazt` command line (clap derive). Each subcommand turns its flags into the
-//! options of a library function and calls it; the server subcommands come later.
+//! options of a library function and calls it.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
+use fazt_engine::bench::http::HttpBench;
 use fazt_engine::bench::load::{parse_duration, Length};
 use fazt_engine::bench::runtime::RuntimeBench;
 use fazt_engine::bench::storage::{Mix, StorageBench, StorageKind};
+use fazt_engine::deploy_client::DeployOptions;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -32,6 +34,50 @@ pub enum Command {
         #[command(subcommand)]
         server: ServerCommand,
     },
+    /// Zip a folder and deploy it as an app through a server's admin API.
+    Deploy(DeployArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DeployArgs {
+    /// The app's folder: every file in it (hidden ones too) at its path relative to it;
+    /// symbolic links pointing outside it are skipped.
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+    /// The app's name (`[a-z0-9-]{1,63}`, not `admin`).
+    #[arg(long, value_parser = parse_site_name)]
+    pub name: String,
+    /// The admin host's URL, e.g. http://admin.localhost:8080 (its host is the Host header).
+    #[arg(long, value_name = "URL")]
+    pub to: String,
+    /// The admin bearer token (default: $FAZT_ADMIN_TOKEN).
+    #[arg(long, value_name = "TOKEN")]
+    pub token: Option<String>,
+}
+
+fn parse_site_name(name: &str) -> Result<String, String> {
+    fazt_engine::server::check_site_name(name)
+        .map(|()| name.to_owned())
+        .map_err(|error| error.to_string())
+}
+
+impl DeployArgs {
+    pub fn options(&self) -> anyhow::Result<DeployOptions> {
+        let token = self
+            .token
+            .clone()
+            .or_else(|| std::env::var("FAZT_ADMIN_TOKEN").ok())
+            .filter(|token| !token.trim().is_empty())
+            .ok_or_else(|| {
+                anyhow::anyhow!("no admin token: pass --token or set FAZT_ADMIN_TOKEN")
+            })?;
+        Ok(DeployOptions {
+            dir: self.dir.clone(),
+            name: self.name.clone(),
+            to: self.to.clone(),
+            token,
+        })
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -103,6 +149,65 @@ pub enum Bench {
     Storage(StorageArgs),
     /// Executions of one handler script on the JavaScript runtime (one worker per core).
     Runtime(RuntimeArgs),
+    /// One HTTP request, sent back to back on C keep-alive connections to a server.
+    Http(HttpArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("length").required(true).args(["requests", "duration"])))]
+pub struct HttpArgs {
+    /// The URL to request, http only, e.g. http://127.0.0.1:8080/api/tasks
+    /// (`localhost` and `*.localhost` connect to 127.0.0.1).
+    #[arg(long)]
+    pub url: String,
+    /// The Host header; default the URL's host[:port].
+    #[arg(long)]
+    pub host: Option<String>,
+    /// The request method; default GET, or POST with --body.
+    #[arg(long, value_parser = parse_method)]
+    pub method: Option<http::Method>,
+    /// A JSON request body, sent with `Content-Type: application/json`.
+    #[arg(long, value_name = "JSON")]
+    pub body: Option<String>,
+    /// Connections, each with one task sending requests back to back.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    pub concurrency: u64,
+    /// Requests in all (exclusive with --duration).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub requests: Option<u64>,
+    /// How long to run, e.g. `500ms`, `10s`, `1m` (exclusive with --requests).
+    #[arg(long, value_parser = parse_duration)]
+    pub duration: Option<Duration>,
+    /// Write the report as JSON to this file too.
+    #[arg(long, value_name = "FILE.json")]
+    pub report: Option<PathBuf>,
+    /// Seed of the run (nothing in it is random; kept for the replay line).
+    #[arg(long)]
+    pub seed: Option<u64>,
+}
+
+/// An HTTP method, upper-cased (`post` is `POST`).
+fn parse_method(text: &str) -> Result<http::Method, String> {
+    http::Method::from_bytes(text.to_ascii_uppercase().as_bytes())
+        .map_err(|_| format!("invalid HTTP method {text:?}"))
+}
+
+impl HttpArgs {
+    pub fn options(&self) -> HttpBench {
+        let method = self.method.clone().unwrap_or(if self.body.is_some() {
+            http::Method::POST
+        } else {
+            http::Method::GET
+        });
+        HttpBench {
+            url: self.url.clone(),
+            host: self.host.clone(),
+            method,
+            body: self.body.clone(),
+            concurrency: usize::try_from(self.concurrency).expect("bounded by clap"),
+            length: length(self.requests, self.duration),
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -144,12 +249,12 @@ impl RuntimeArgs {
     }
 }
 
-/// `--ops` or `--duration`, which clap makes exactly one of.
+/// `--ops` (`--requests`) or `--duration`, which clap makes exactly one of.
 fn length(ops: Option<u64>, duration: Option<Duration>) -> Length {
     match (ops, duration) {
         (Some(n), _) => Length::Ops(n),
         (None, Some(d)) => Length::Duration(d),
-        (None, None) => unreachable!("clap requires --ops or --duration"),
+        (None, None) => unreachable!("clap requires --ops/--requests or --duration"),
     }
 }
 
@@ -268,6 +373,55 @@ mod tests {
             error("fazt bench storage --type kv --ops 5 --concurrency 0").contains("--concurrency")
         );
         assert!(error("fazt bench storage --type xx --ops 5").contains("possible values"));
+    }
+
+    #[test]
+    fn http_flags_become_options() {
+        let cli = parse("fazt bench http --url http://127.0.0.1:1/api/tasks --host momentum.localhost --body {} --concurrency 50 --duration 10s").unwrap();
+        let Command::Bench {
+            bench: Bench::Http(args),
+        } = cli.command
+        else {
+            panic!("an http bench command")
+        };
+        let options = args.options();
+        assert_eq!(options.method, http::Method::POST);
+        assert_eq!(options.host.as_deref(), Some("momentum.localhost"));
+        assert_eq!(options.length, Length::Duration(Duration::from_secs(10)));
+        assert_eq!(options.concurrency, 50);
+        let cli = parse("fazt bench http --url http://x/ --method put --requests 5").unwrap();
+        let Command::Bench {
+            bench: Bench::Http(args),
+        } = cli.command
+        else {
+            panic!("an http bench command")
+        };
+        assert_eq!(args.options().method, http::Method::PUT);
+        let error = |args: &str| parse(args).unwrap_err().to_string();
+        assert!(error("fazt bench http --url http://x/").contains("--requests"));
+        assert!(
+            error("fazt bench http --url http://x/ --requests 1 --method 'a b'")
+                .contains("invalid HTTP method")
+        );
+    }
+
+    #[test]
+    fn deploy_needs_a_valid_name_and_takes_the_token_flag() {
+        let cli =
+            parse("fazt deploy ./site --name demo --to http://admin.localhost:8080 --token t")
+                .unwrap();
+        let Command::Deploy(args) = cli.command else {
+            panic!("a deploy command")
+        };
+        let options = args.options().unwrap();
+        assert_eq!(
+            (options.name.as_str(), options.token.as_str()),
+            ("demo", "t")
+        );
+        let error = parse("fazt deploy ./site --name Admin --to http://x")
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("site name"), "{error}");
     }
 
     #[test]

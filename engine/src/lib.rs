@@ -9,13 +9,17 @@
 //! | [`runtime`] | fazt's handler contract on QuickJS: suspendable executions, VM pool |
 //! | [`storage`] | kv / ds / s3 on one SQLite file: group-committing writer, reader pool |
 //! | [`server`] | the HTTP server: Host routing, static files, deploy, `/api` handlers, admin API |
-//! | [`bench`] | `fazt bench`: closed-loop load, reports (text, JSON), the storage benchmark |
+//! | [`bench`] | `fazt bench`: closed-loop load, reports (text, JSON), storage / runtime / HTTP benchmarks |
+//! | [`client`] | the HTTP/1.1 client side: URL → [`client::Target`], keep-alive connections |
+//! | [`deploy_client`] | `fazt deploy`: a folder zipped in memory, uploaded to `POST /api/deploy` |
 //!
 //! Nothing here knows whether it runs for real or in the simulator: that is decided by
 //! the [`env::Env`] handed in at construction.
 
 pub mod bench;
+pub mod client;
 pub mod config;
+pub mod deploy_client;
 pub mod env;
 pub mod runtime;
 pub mod server;

@@ -8,7 +8,7 @@ use clap::Parser;
 use fazt_engine::bench;
 use fazt_engine::env::{Env, Rng};
 
-use cli::{Bench, Cli, Command, ServerCommand, ServerStartArgs};
+use cli::{Bench, Cli, Command, DeployArgs, ServerCommand, ServerStartArgs};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -29,9 +29,18 @@ fn main() -> ExitCode {
                 bench::runtime::run(&options, env).await
             })
         }
+        Command::Bench {
+            bench: Bench::Http(args),
+        } => {
+            let options = args.options();
+            run_bench(args.seed, args.report.as_deref(), |env| async move {
+                bench::http::run(&options, env).await
+            })
+        }
         Command::Server {
             server: ServerCommand::Start(args),
         } => server_start(&args),
+        Command::Deploy(args) => deploy(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -87,4 +96,32 @@ fn server_start(args: &ServerStartArgs) -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     runtime.block_on(fazt_engine::server::start::run(args.options(), Env::real()))
+}
+
+/// Zips and uploads the folder; the server's answer goes to stdout, a summary and any
+/// skipped links to stderr.
+fn deploy(args: &DeployArgs) -> anyhow::Result<()> {
+    let options = args.options()?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let clock = fazt_engine::env::RealClock::new();
+    let deployed = runtime.block_on(fazt_engine::deploy_client::deploy(&options, &clock))?;
+    for link in &deployed.zipped.skipped {
+        eprintln!(
+            "skipped {} (a symbolic link pointing outside {})",
+            link.display(),
+            options.dir.display()
+        );
+    }
+    eprintln!(
+        "deployed {} ({} files, {} bytes zipped) to {}: HTTP {}",
+        options.name,
+        deployed.zipped.files.len(),
+        deployed.zipped.bytes.len(),
+        options.to,
+        deployed.status
+    );
+    println!("{}", deployed.answer.trim_end());
+    Ok(())
 }

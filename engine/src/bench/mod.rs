@@ -6,6 +6,7 @@
 //! | `report.rs` | [`report::Recorder`] (histogram + 100 ms timeline + errors) → [`report::Figures`]; text and JSON |
 //! | `storage.rs` | `fazt bench storage`: kv / ds / s3 workloads, preloading, the run |
 //! | `runtime.rs` | `fazt bench runtime`: one handler script on the execution workers |
+//! | `http.rs` | `fazt bench http`: one request, back to back on C keep-alive connections; status counts |
 //! | `baseline.rs` | raw single-row SQLite commits, the yardstick for engine writes |
 //!
 //! A benchmark is a [`load::Workload`] driven by [`load::run`]; what it measured is a
@@ -15,6 +16,7 @@
 //! Time is read only through the [`crate::env::Clock`] of the environment handed in.
 
 pub mod baseline;
+pub mod http;
 pub mod load;
 pub mod report;
 pub mod runtime;

@@ -15,7 +15,7 @@ mod executor;
 mod rng;
 
 pub use clock::{timeout_at, Clock, Deadline, Elapsed, Instant, RealClock, Sleep};
-pub use executor::{run_blocking, Executor, Job, ThreadPoolExecutor, Work};
+pub use executor::{run_blocking, run_read, Executor, Job, ThreadPoolExecutor, Work};
 pub use rng::Rng;
 
 use std::sync::Arc;

@@ -262,10 +262,9 @@ async fn interleave(env: &Env) {
 
 fn run_script(ctx: &Ctx<'_>, helpers: &Helpers, request_json: &str, source: &str) -> Script {
     let outcome = (|| -> rquickjs::Result<String> {
-        let begin: Function = helpers.begin.clone().restore(ctx)?;
-        begin.call::<_, ()>(())?;
         let request = ctx.json_parse(request_json)?;
-        ctx.globals().set("request", request)?;
+        let begin: Function = helpers.begin.clone().restore(ctx)?;
+        begin.call::<_, ()>((request,))?;
         let run: Function = helpers.run.clone().restore(ctx)?;
         let mut value: Value = run.call((source,))?;
         if let Some(promise) = value.as_promise().cloned() {

@@ -123,7 +123,14 @@
     if (value === undefined) return stringify({ status: 204, headers: {}, body: null, empty: true });
     return stringify({ status: 200, headers: {}, body: value, empty: false });
   }
-  function begin() { modules = new Map(); }
+  // `request` is one permanent read-only global, so that an execution adds no global
+  // of its own and `reset` stays on its fast path.
+  let currentRequest = null;
+  Object.defineProperty(globalThis, 'request', { get() { return currentRequest; }, enumerable: true, configurable: false });
+  function begin(request) {
+    currentRequest = request;
+    if (modules.size > 0) modules = new Map();
+  }
   function describe(error) {
     if (error === null || (typeof error !== 'object' && typeof error !== 'function')) {
       return stringify({ name: 'Error', message: String(error), stack: '' });
@@ -188,7 +195,7 @@
   for (const key of keep) {
     const descriptor = Object.getOwnPropertyDescriptor(globalThis, key);
     if ('value' in descriptor && key !== 'globalThis') harden(descriptor.value);
-    Object.defineProperty(globalThis, key, { writable: false, configurable: false });
+    Object.defineProperty(globalThis, key, 'value' in descriptor ? { writable: false, configurable: false } : { configurable: false });
   }
   harden(Object.getPrototypeOf(globalThis));
   // Intrinsics no global reaches: the prototypes of async and generator functions and
@@ -204,6 +211,7 @@
   const getPrototypeOf = Object.getPrototypeOf;
   const isExtensible = Object.isExtensible;
   function reset() {
+    currentRequest = null;
     // A global object made non-extensible or given another prototype cannot be reset.
     if (!isExtensible(globalThis) || getPrototypeOf(globalThis) !== globalPrototype) return false;
     const keys = ownKeys(globalThis);

@@ -10,7 +10,7 @@ use super::error::{is_busy, Result, StorageError};
 use super::estimate::Estimate;
 use super::policy::BusyPolicy;
 use super::retry::Backoff;
-use crate::env::{run_blocking, timeout_at, Deadline, Env};
+use crate::env::{run_read, timeout_at, Deadline, Env};
 
 /// Reader connections behind a semaphore: a read waits for a free connection no longer
 /// than its deadline.
@@ -75,7 +75,7 @@ impl ReaderPool {
         let mut backoff = Backoff::new(busy, &env.rng);
         loop {
             let (idle, attempt) = (self.idle.clone(), read.clone());
-            let outcome = run_blocking(env.executor.as_ref(), move || {
+            let outcome = run_read(env.executor.as_ref(), move || {
                 let mut db = idle
                     .lock()
                     .expect("reader pool")
