@@ -400,7 +400,7 @@ mod tests {
         let error = |args: &str| parse(args).unwrap_err().to_string();
         assert!(error("fazt bench http --url http://x/").contains("--requests"));
         assert!(
-            error("fazt bench http --url http://x/ --requests 1 --method 'a b'")
+            error("fazt bench http --url http://x/ --requests 1 --method GE(T")
                 .contains("invalid HTTP method")
         );
     }

@@ -333,7 +333,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join("assets")).unwrap();
         std::fs::write(dir.path().join("assets/a.css"), "css").unwrap();
-        let link = std::os::unix::fs::symlink;
+        use std::os::unix::fs::symlink as link;
         link(dir.path().join("assets"), dir.path().join("static")).unwrap();
         link(outside.path().join("secret"), dir.path().join("leak")).unwrap();
         let zipped = zip_dir(dir.path()).unwrap();

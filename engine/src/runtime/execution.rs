@@ -21,6 +21,8 @@ use crate::storage::{Scope, StorageError};
 
 /// What to execute.
 pub struct Job {
+    /// The execution's number, for trace events.
+    pub execution: u64,
     pub app: Arc<AppCode>,
     /// The `request` global, as JSON.
     pub request_json: String,
@@ -144,6 +146,7 @@ pub async fn run(
                 arguments,
             })) => {
                 finished.storage_calls += 1;
+                tracing::debug!(target: super::TRACE, execution = job.execution, operation = operation.as_str(), "storage call");
                 let started = clock.now();
                 let answer = match &job.scope {
                     Some(scope) => storage_call::perform(scope, &operation, &arguments).await,
@@ -152,6 +155,13 @@ pub async fn run(
                     )),
                 };
                 let took = clock.now().saturating_duration_since(started);
+                tracing::debug!(
+                    target: super::TRACE,
+                    execution = job.execution,
+                    ok = answer.is_ok(),
+                    took_us = took.as_micros() as u64,
+                    "storage answer"
+                );
                 finished.storage_time += took;
                 finished.storage_call_max = finished.storage_call_max.max(took);
                 interleave(env).await;

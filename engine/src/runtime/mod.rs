@@ -214,6 +214,7 @@ impl Runtime {
             Watchdog::Deadline => None,
         };
         let job = Job {
+            execution,
             app: app.clone(),
             request_json: serde_json::to_string(request).expect("a handler request serializes"),
             deadline,

@@ -108,6 +108,7 @@ impl WriteQueue {
         };
         let state = Arc::new(AtomicU8::new(QUEUED));
         let (reply, answer) = oneshot::channel();
+        tracing::debug!(target: super::TRACE, write = write.name(), waiting = self.waiting(), "write queued");
         permit.send(Pending {
             write,
             deadline,
@@ -358,15 +359,17 @@ fn transaction(db: &mut Db, batch: &[Pending], context: &ApplyContext) -> GroupO
 }
 
 fn in_savepoint(db: &mut Db, write: &Write, context: &ApplyContext) -> Result<WriteOutput> {
-    db.count_statement();
-    db.conn().execute_batch("SAVEPOINT write")?;
-    let result = write.apply(db, context);
-    let end = if result.is_ok() {
-        "RELEASE write"
-    } else {
-        "ROLLBACK TO write; RELEASE write"
+    // Prepared once per connection and cached: a group runs these for every write.
+    let step = |db: &mut Db, sql: &str| -> Result<()> {
+        db.count_statement();
+        db.conn().prepare_cached(sql)?.execute([])?;
+        Ok(())
     };
-    db.count_statement();
-    db.conn().execute_batch(end)?;
+    step(db, "SAVEPOINT write")?;
+    let result = write.apply(db, context);
+    if result.is_err() {
+        step(db, "ROLLBACK TO write")?;
+    }
+    step(db, "RELEASE write")?;
     result
 }
