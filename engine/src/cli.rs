@@ -143,6 +143,43 @@ impl ServerStartArgs {
     }
 }
 
+/// How much load a benchmark applies, and where its report goes: shared by every
+/// `fazt bench` command.
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("length").required(true).args(["ops", "duration"])))]
+pub struct LoadArgs {
+    /// Operations in all (exclusive with --duration); `--requests` is the same.
+    #[arg(long, visible_alias = "requests", value_parser = clap::value_parser!(u64).range(1..))]
+    pub ops: Option<u64>,
+    /// How long to run, e.g. `500ms`, `10s`, `1m` (exclusive with --ops).
+    #[arg(long, value_parser = parse_duration)]
+    pub duration: Option<Duration>,
+    /// Concurrent tasks (for http: connections), each issuing operations back to back.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    pub concurrency: u64,
+    /// Write the report as JSON to this file too.
+    #[arg(long, value_name = "FILE.json")]
+    pub report: Option<PathBuf>,
+    /// Seed of the run's randomness; default from the OS.
+    #[arg(long)]
+    pub seed: Option<u64>,
+}
+
+impl LoadArgs {
+    /// `--ops` or `--duration`, which clap makes exactly one of.
+    pub fn length(&self) -> Length {
+        match (self.ops, self.duration) {
+            (Some(n), _) => Length::Ops(n),
+            (None, Some(d)) => Length::Duration(d),
+            (None, None) => unreachable!("clap requires --ops/--requests or --duration"),
+        }
+    }
+
+    pub fn concurrency(&self) -> usize {
+        usize::try_from(self.concurrency).expect("bounded by clap")
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Bench {
     /// kv / ds / s3 operations against the storage engine on a SQLite file.
@@ -154,8 +191,9 @@ pub enum Bench {
 }
 
 #[derive(Debug, Args)]
-#[command(group(ArgGroup::new("length").required(true).args(["requests", "duration"])))]
 pub struct HttpArgs {
+    #[command(flatten)]
+    pub load: LoadArgs,
     /// The URL to request, http only, e.g. http://127.0.0.1:8080/api/tasks
     /// (`localhost` and `*.localhost` connect to 127.0.0.1).
     #[arg(long)]
@@ -169,21 +207,6 @@ pub struct HttpArgs {
     /// A JSON request body, sent with `Content-Type: application/json`.
     #[arg(long, value_name = "JSON")]
     pub body: Option<String>,
-    /// Connections, each with one task sending requests back to back.
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=100_000))]
-    pub concurrency: u64,
-    /// Requests in all (exclusive with --duration).
-    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
-    pub requests: Option<u64>,
-    /// How long to run, e.g. `500ms`, `10s`, `1m` (exclusive with --requests).
-    #[arg(long, value_parser = parse_duration)]
-    pub duration: Option<Duration>,
-    /// Write the report as JSON to this file too.
-    #[arg(long, value_name = "FILE.json")]
-    pub report: Option<PathBuf>,
-    /// Seed of the run (nothing in it is random; kept for the replay line).
-    #[arg(long)]
-    pub seed: Option<u64>,
 }
 
 /// An HTTP method, upper-cased (`post` is `POST`).
@@ -204,44 +227,30 @@ impl HttpArgs {
             host: self.host.clone(),
             method,
             body: self.body.clone(),
-            concurrency: usize::try_from(self.concurrency).expect("bounded by clap"),
-            length: length(self.requests, self.duration),
+            concurrency: self.load.concurrency(),
+            length: self.load.length(),
         }
     }
 }
 
 #[derive(Debug, Args)]
-#[command(group(ArgGroup::new("length").required(true).args(["ops", "duration"])))]
 pub struct RuntimeArgs {
+    #[command(flatten)]
+    pub load: LoadArgs,
     /// The handler, run as the app's api/main.js for a small JSON POST.
     #[arg(long, value_name = "FILE")]
     pub script: PathBuf,
-    /// Executions in all (exclusive with --duration).
-    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
-    pub ops: Option<u64>,
-    /// How long to run, e.g. `500ms`, `10s`, `1m` (exclusive with --ops).
-    #[arg(long, value_parser = parse_duration)]
-    pub duration: Option<Duration>,
-    /// Concurrent tasks, each issuing executions back to back.
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=100_000))]
-    pub concurrency: u64,
     /// Execution worker threads; default one per core.
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1024))]
     pub threads: Option<u64>,
-    /// Write the report as JSON to this file too.
-    #[arg(long, value_name = "FILE.json")]
-    pub report: Option<PathBuf>,
-    /// Seed of the run's randomness; default from the OS.
-    #[arg(long)]
-    pub seed: Option<u64>,
 }
 
 impl RuntimeArgs {
     pub fn options(&self) -> RuntimeBench {
         RuntimeBench {
             script: self.script.clone(),
-            length: length(self.ops, self.duration),
-            concurrency: usize::try_from(self.concurrency).expect("bounded by clap"),
+            length: self.load.length(),
+            concurrency: self.load.concurrency(),
             threads: self
                 .threads
                 .map(|n| usize::try_from(n).expect("bounded by clap")),
@@ -249,45 +258,22 @@ impl RuntimeArgs {
     }
 }
 
-/// `--ops` (`--requests`) or `--duration`, which clap makes exactly one of.
-fn length(ops: Option<u64>, duration: Option<Duration>) -> Length {
-    match (ops, duration) {
-        (Some(n), _) => Length::Ops(n),
-        (None, Some(d)) => Length::Duration(d),
-        (None, None) => unreachable!("clap requires --ops/--requests or --duration"),
-    }
-}
-
 #[derive(Debug, Args)]
-#[command(group(ArgGroup::new("length").required(true).args(["ops", "duration"])))]
 pub struct StorageArgs {
+    #[command(flatten)]
+    pub load: LoadArgs,
     /// Which API to exercise.
     #[arg(long = "type", value_enum)]
     pub kind: TypeArg,
     /// `write`, `read`, or reads/writes in percent, e.g. `80/20`.
     #[arg(long, default_value = "write", value_parser = Mix::parse)]
     pub mix: Mix,
-    /// Operations in all (exclusive with --duration).
-    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
-    pub ops: Option<u64>,
-    /// How long to run, e.g. `500ms`, `10s`, `1m` (exclusive with --ops).
-    #[arg(long, value_parser = parse_duration)]
-    pub duration: Option<Duration>,
-    /// Concurrent tasks, each issuing operations back to back.
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=100_000))]
-    pub concurrency: u64,
-    /// Write the report as JSON to this file too.
-    #[arg(long, value_name = "FILE.json")]
-    pub report: Option<PathBuf>,
     /// Database file to use (kept); default a temporary file, deleted after.
     #[arg(long, value_name = "FILE")]
     pub db: Option<PathBuf>,
     /// Writes per group commit; 1 commits every write on its own.
     #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub batch_max: u64,
-    /// Seed of the run's randomness (keys read, read/write choice); default from the OS.
-    #[arg(long)]
-    pub seed: Option<u64>,
     /// Entries to write before the timed part; default 10,000 (1,000 for s3) when the
     /// mix reads, else 0.
     #[arg(long)]
@@ -306,7 +292,7 @@ pub enum TypeArg {
 
 impl StorageArgs {
     pub fn options(&self) -> StorageBench {
-        let length = length(self.ops, self.duration);
+        let length = self.load.length();
         StorageBench {
             kind: match self.kind {
                 TypeArg::Kv => StorageKind::Kv,
@@ -315,7 +301,7 @@ impl StorageArgs {
             },
             mix: self.mix,
             length,
-            concurrency: usize::try_from(self.concurrency).expect("bounded by clap"),
+            concurrency: self.load.concurrency(),
             batch_max: usize::try_from(self.batch_max).expect("bounded by clap"),
             db: self.db.clone(),
             preload: self.preload,
@@ -398,7 +384,8 @@ mod tests {
         };
         assert_eq!(args.options().method, http::Method::PUT);
         let error = |args: &str| parse(args).unwrap_err().to_string();
-        assert!(error("fazt bench http --url http://x/").contains("--requests"));
+        // A missing length names the flag (`--ops`, also spelled `--requests`).
+        assert!(error("fazt bench http --url http://x/").contains("--ops"));
         assert!(
             error("fazt bench http --url http://x/ --requests 1 --method GE(T")
                 .contains("invalid HTTP method")

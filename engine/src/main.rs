@@ -17,25 +17,31 @@ fn main() -> ExitCode {
             bench: Bench::Storage(args),
         } => {
             let options = args.options();
-            run_bench(args.seed, args.report.as_deref(), |env| async move {
-                bench::storage::run(&options, env).await
-            })
+            run_bench(
+                args.load.seed,
+                args.load.report.as_deref(),
+                |env| async move { bench::storage::run(&options, env).await },
+            )
         }
         Command::Bench {
             bench: Bench::Runtime(args),
         } => {
             let options = args.options();
-            run_bench(args.seed, args.report.as_deref(), |env| async move {
-                bench::runtime::run(&options, env).await
-            })
+            run_bench(
+                args.load.seed,
+                args.load.report.as_deref(),
+                |env| async move { bench::runtime::run(&options, env).await },
+            )
         }
         Command::Bench {
             bench: Bench::Http(args),
         } => {
             let options = args.options();
-            run_bench(args.seed, args.report.as_deref(), |env| async move {
-                bench::http::run(&options, env).await
-            })
+            run_bench(
+                args.load.seed,
+                args.load.report.as_deref(),
+                |env| async move { bench::http::run(&options, env).await },
+            )
         }
         Command::Server {
             server: ServerCommand::Start(args),

@@ -61,6 +61,48 @@ pub struct Report {
 }
 
 impl Report {
+    /// The report of `scenario` under `profile` with `seed`: its trace hash and request
+    /// latencies; the scenario then [`Report::count`]s each request.
+    pub fn new(
+        scenario: &str,
+        profile: &crate::profile::Profile,
+        seed: u64,
+        trace: &crate::trace::Trace,
+        latencies_us: &[u64],
+        virtual_ms: u64,
+    ) -> Report {
+        Report {
+            scenario: scenario.into(),
+            profile: profile.name.into(),
+            seed,
+            cpus: profile.cpus,
+            requests: 0,
+            ok: 0,
+            failed: 0,
+            errors: BTreeMap::new(),
+            causes: BTreeMap::new(),
+            latency_ms: Latency::from_micros(latencies_us),
+            virtual_ms,
+            wall_ms: 0,
+            trace_hash: trace.hash(),
+            details: BTreeMap::new(),
+            violations: Vec::new(),
+        }
+    }
+
+    /// Counts one request: succeeded (`None`), or failed with its error kind and cause.
+    pub fn count(&mut self, failure: Option<(&str, String)>) {
+        self.requests += 1;
+        match failure {
+            None => self.ok += 1,
+            Some((kind, cause)) => {
+                self.failed += 1;
+                *self.errors.entry(kind.to_owned()).or_default() += 1;
+                *self.causes.entry(cause).or_default() += 1;
+            }
+        }
+    }
+
     /// The command that replays this run.
     pub fn replay_command(&self) -> String {
         format!(

@@ -2,7 +2,6 @@
 //! the momentum fixture, like seed 001's curl loop that showed ~10% `TimeoutError`.
 
 use std::cell::RefCell;
-use std::collections::BTreeMap;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -14,7 +13,7 @@ use crate::client::HttpClient;
 use crate::env::sim_env;
 use crate::harness;
 use crate::profile::Profile;
-use crate::report::{wall_clock_ms_since, wall_clock_start, Latency, Report};
+use crate::report::{wall_clock_ms_since, wall_clock_start, Report};
 use crate::scenarios::Run;
 use crate::server_host::{ServerHost, DOMAIN, PORT};
 
@@ -112,32 +111,22 @@ pub fn run(profile: &Profile, seed: u64, options: &Options) -> Run {
 
     let trace = capture.trace();
     let outcomes = outcomes.borrow();
-    let mut report = Report {
-        scenario: "momentum-seq".into(),
-        profile: profile.name.into(),
+    let latencies: Vec<u64> = outcomes.iter().map(|o| o.latency_us).collect();
+    let virtual_ms = *finished_at_us.borrow() / 1000;
+    let mut report = Report::new(
+        "momentum-seq",
+        profile,
         seed,
-        cpus: profile.cpus,
-        requests: outcomes.len() as u64,
-        ok: outcomes.iter().filter(|o| o.kind.is_none()).count() as u64,
-        failed: 0,
-        errors: BTreeMap::new(),
-        causes: BTreeMap::new(),
-        latency_ms: Latency::from_micros(
-            &outcomes.iter().map(|o| o.latency_us).collect::<Vec<_>>(),
-        ),
-        virtual_ms: *finished_at_us.borrow() / 1000,
-        wall_ms: 0,
-        trace_hash: trace.hash(),
-        details: BTreeMap::new(),
-        violations: Vec::new(),
-    };
-    report.failed = report.requests - report.ok;
+        &trace,
+        &latencies,
+        virtual_ms,
+    );
     for outcome in outcomes.iter() {
-        if let Some(kind) = &outcome.kind {
-            *report.errors.entry(kind.clone()).or_default() += 1;
+        let failure = outcome.kind.as_deref().map(|kind| {
             let cause = root_cause(&trace, &outcome.request_id, kind);
-            *report.causes.entry(cause_class(&cause)).or_default() += 1;
-        }
+            (kind, cause_class(&cause))
+        });
+        report.count(failure);
         *report
             .details
             .entry(format!("status_{}", outcome.status))

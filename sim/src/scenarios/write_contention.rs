@@ -25,7 +25,7 @@ use serde_json::json;
 use crate::env::sim_env;
 use crate::harness;
 use crate::profile::Profile;
-use crate::report::{wall_clock_ms_since, wall_clock_start, Latency, Report};
+use crate::report::{wall_clock_ms_since, wall_clock_start, Report};
 use crate::scenarios::Run;
 use crate::trace::Trace;
 
@@ -133,34 +133,23 @@ pub fn run(profile: &Profile, seed: u64, options: &Options) -> Run {
     let (outcomes, trace, virtual_ms, details) =
         result.borrow_mut().take().expect("the client reported");
     let violations = check_acknowledged_writes_present(&dir.path().join("fazt.db"), &outcomes);
-    let mut report = Report {
-        scenario: "write-contention".into(),
-        profile: profile.name.into(),
+    let latencies: Vec<u64> = outcomes.iter().map(|o| o.latency_us).collect();
+    let mut report = Report::new(
+        "write-contention",
+        profile,
         seed,
-        cpus: profile.cpus,
-        requests: outcomes.len() as u64,
-        ok: outcomes.iter().filter(|o| o.error.is_none()).count() as u64,
-        failed: 0,
-        errors: BTreeMap::new(),
-        causes: BTreeMap::new(),
-        latency_ms: Latency::from_micros(
-            &outcomes.iter().map(|o| o.latency_us).collect::<Vec<_>>(),
-        ),
+        &trace,
+        &latencies,
         virtual_ms,
-        wall_ms: 0,
-        trace_hash: trace.hash(),
-        details,
-        violations,
-    };
-    report.failed = report.requests - report.ok;
+    );
+    report.details = details;
+    report.violations = violations;
     for outcome in &outcomes {
-        if let Some(error) = &outcome.error {
-            *report.errors.entry(error.kind().to_owned()).or_default() += 1;
-            *report
-                .causes
-                .entry(root_cause(error, outcome, &trace))
-                .or_default() += 1;
-        }
+        let failure = outcome
+            .error
+            .as_ref()
+            .map(|error| (error.kind(), root_cause(error, outcome, &trace)));
+        report.count(failure);
     }
     report.wall_ms = wall_clock_ms_since(wall);
     Run { report, trace }
