@@ -5,6 +5,7 @@
 //! | module | what it is |
 //! | --- | --- |
 //! | [`config`] | profiles: `hardened` and the legacy presets, as sets of policies |
+//! | [`failpoints`] | where faults can be injected (the simulator's seeded schedules arm them) |
 //! | [`env`] | the seams (Clock, Rng, Executor) through which the engine meets the world |
 //! | [`runtime`] | fazt's handler contract on QuickJS: suspendable executions, VM pool |
 //! | [`storage`] | kv / ds / s3 on one SQLite file: group-committing writer, reader pool |
@@ -21,6 +22,7 @@ pub mod client;
 pub mod config;
 pub mod deploy_client;
 pub mod env;
+pub mod failpoints;
 pub mod runtime;
 pub mod server;
 pub mod storage;

@@ -16,7 +16,9 @@ use super::error::{ErrorKind, ExecutionError};
 use super::storage_call;
 use super::suspend::{self, Resume, Suspend};
 use super::vm::{describe, Helpers, Slot, Vm};
+use super::WriteEffects;
 use crate::env::{Deadline, Env, Work};
+use crate::failpoints;
 use crate::storage::{Scope, StorageError};
 
 /// What to execute.
@@ -45,6 +47,7 @@ pub struct Finished {
     pub storage_call_max: Duration,
     /// The interrupt handler stopped it mid-run.
     pub interrupted: bool,
+    pub writes: WriteEffects,
 }
 
 /// What the script came to, inside the coroutine.
@@ -86,6 +89,7 @@ pub async fn run(
         storage_time: Duration::ZERO,
         storage_call_max: Duration::ZERO,
         interrupted: false,
+        writes: WriteEffects::default(),
     };
     // goja checks its interrupt flag before the first instruction: a flag left on the
     // VM (only the legacy watchdog leaves one) fails this execution at once.
@@ -103,6 +107,15 @@ pub async fn run(
         finished.result = Err(error);
         return (finished, stack);
     };
+    if failpoints::fired(failpoints::RUNTIME_BEFORE_EXECUTE) {
+        finished.result = Err(ExecutionError::new(
+            ErrorKind::Script {
+                name: "InternalError".into(),
+            },
+            "injected fault before the script started",
+        ));
+        return (finished, stack);
+    }
     vm.executions += 1;
     let clock = env.clock.as_ref();
     *vm.state.slot.borrow_mut() = Some(Slot {
@@ -116,6 +129,7 @@ pub async fn run(
     env.executor
         .charge(Work {
             js_executions: 1,
+            js_ticks: failpoints::fired_with(failpoints::RUNTIME_SLOW_CPU).unwrap_or(0),
             ..Work::default()
         })
         .await;
@@ -154,6 +168,9 @@ pub async fn run(
                         "this execution has no storage".into(),
                     )),
                 };
+                if storage_call::is_write(&operation) {
+                    finished.writes.record(&answer);
+                }
                 let took = clock.now().saturating_duration_since(started);
                 tracing::debug!(
                     target: super::TRACE,

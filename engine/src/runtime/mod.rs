@@ -131,6 +131,38 @@ pub struct ExecutionReport {
     pub fuel: u64,
     /// How the legacy watcher ended, under [`Watchdog::LegacyGoroutine`].
     pub watcher: Option<WatcherEnd>,
+    pub writes: WriteEffects,
+}
+
+/// What an execution's storage writes came to, so that a failed request can tell its
+/// client whether it changed anything.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WriteEffects {
+    /// Writes acknowledged as committed.
+    pub applied: u32,
+    /// Writes that may or may not have committed (`OutcomeUnknown`).
+    pub unknown: u32,
+}
+
+impl WriteEffects {
+    /// Counts one write call's answer; a definite failure changed nothing.
+    pub fn record<T>(&mut self, answer: &Result<T, crate::storage::StorageError>) {
+        match answer {
+            Ok(_) => self.applied += 1,
+            Err(crate::storage::StorageError::OutcomeUnknown) => self.unknown += 1,
+            Err(_) => {}
+        }
+    }
+
+    /// `none` (nothing was written), `applied` (some writes committed) or `unknown`
+    /// (some may have committed).
+    pub fn summary(&self) -> &'static str {
+        match (self.applied, self.unknown) {
+            (_, 1..) => "unknown",
+            (1.., 0) => "applied",
+            (0, 0) => "none",
+        }
+    }
 }
 
 /// Runs handlers on a pool of VMs.
@@ -259,6 +291,7 @@ impl Runtime {
         report.storage = finished.storage_time;
         report.storage_calls = finished.storage_calls;
         report.fuel = finished.fuel;
+        report.writes = finished.writes;
         Execution {
             outcome: finished
                 .result

@@ -24,6 +24,21 @@ fn json(value: impl serde::Serialize) -> Result<Option<String>, StorageError> {
     Ok(Some(serde_json::to_string(&value)?))
 }
 
+/// True for the operations that change stored data.
+pub fn is_write(operation: &str) -> bool {
+    matches!(
+        operation,
+        "kv.set"
+            | "kv.delete"
+            | "ds.insert"
+            | "ds.update"
+            | "ds.delete"
+            | "ds.deleteOldest"
+            | "s3.put"
+            | "s3.delete"
+    )
+}
+
 /// Performs `operation` (`kv.get`, `ds.find`, ...) with JSON `arguments` on `scope`.
 pub async fn perform(
     scope: &Scope,

@@ -1,4 +1,4 @@
-//! Error answers: one JSON shape, `{error, kind, retryable, requestId, logs}`, with the
+//! Error answers: one JSON shape, `{error, kind, retryable, requestId, logs, effects}`, with the
 //! status each kind of failure maps to (README, "Running the server").
 
 use bytes::Bytes;
@@ -24,6 +24,9 @@ pub struct ApiError {
     pub retry_after_secs: Option<u64>,
     /// What the engine knows beyond the kind (a storage error's kind, a timeout's cause).
     pub cause: Option<String>,
+    /// Whether the failed request changed stored data: `none`, `applied` or `unknown`
+    /// (see [`crate::runtime::WriteEffects`]). Only `none` is a definite failure.
+    pub effects: &'static str,
 }
 
 impl ApiError {
@@ -37,6 +40,7 @@ impl ApiError {
             logs: Vec::new(),
             retry_after_secs: None,
             cause: None,
+            effects: "none",
         }
     }
 
@@ -108,6 +112,7 @@ impl ApiError {
             retry_after_secs: retryable.then_some(retry_after_secs.max(1)),
             cause: storage_kind.or(error.cause),
             logs: error.logs,
+            effects: "none",
         }
     }
 
@@ -139,6 +144,7 @@ impl ApiError {
             "retryable": self.retryable,
             "requestId": request_id,
             "logs": self.logs,
+            "effects": self.effects,
         });
         if let Some(cause) = self.cause {
             body["cause"] = cause.into();

@@ -107,7 +107,9 @@ where
             for line in &error.logs {
                 log_line(&app_id, line.level, &line.message);
             }
-            Err(ApiError::from_execution(error, config.retry_after_secs))
+            let mut error = ApiError::from_execution(error, config.retry_after_secs);
+            error.effects = report.writes.summary();
+            Err(error)
         }
     }
 }

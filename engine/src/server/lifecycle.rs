@@ -20,6 +20,18 @@ use super::router;
 use super::state::Server;
 use super::timer::ClockTimer;
 use crate::env::timeout_at;
+use crate::failpoints;
+
+/// The connection was dropped before its response by [`failpoints::SERVER_DROP_CONNECTION`].
+#[derive(Debug, thiserror::Error)]
+#[error("connection dropped by an injected fault before its response")]
+struct DroppedByFault;
+
+impl From<std::convert::Infallible> for DroppedByFault {
+    fn from(never: std::convert::Infallible) -> Self {
+        match never {}
+    }
+}
 
 /// Pause after a failed accept (out of file descriptors, say) before trying again.
 const ACCEPT_RETRY: Duration = Duration::from_millis(100);
@@ -55,6 +67,13 @@ where
             () = &mut shutdown => break,
             slot = slots.clone().acquire_owned() => slot.expect("the connection semaphore is never closed"),
         };
+        if let Some(stall) = failpoints::fired_with_ms(failpoints::SERVER_SLOW_ACCEPT) {
+            tokio::select! {
+                biased;
+                () = &mut shutdown => break,
+                () = clock.sleep(stall) => {}
+            }
+        }
         let connection = tokio::select! {
             biased;
             () = &mut shutdown => break,
@@ -73,8 +92,16 @@ where
         };
         accepted.fetch_add(1, Ordering::Relaxed);
         let for_requests = server.clone();
-        let service =
-            service_fn(move |request| router::handle(for_requests.clone(), peer, request));
+        let service = service_fn(move |request| {
+            let server = for_requests.clone();
+            async move {
+                let response = router::handle(server, peer, request).await?;
+                if failpoints::fired(failpoints::SERVER_DROP_CONNECTION) {
+                    return Err(DroppedByFault);
+                }
+                Ok(response)
+            }
+        });
         let connection = http1::Builder::new()
             .timer(ClockTimer::new(clock.clone()))
             .header_read_timeout(server.config.header_read_timeout)

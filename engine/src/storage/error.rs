@@ -24,9 +24,9 @@ pub enum StorageError {
     /// The deadline passed before the operation started: nothing was written.
     #[error("deadline passed before the {operation} started; nothing was written")]
     DeadlineExceeded { operation: &'static str },
-    /// The caller's deadline passed while its write was committing: it may or may not
-    /// have been applied. Never reported as a plain failure.
-    #[error("deadline passed while the write was committing; it may or may not have been applied")]
+    /// The write was committing when its caller's deadline passed, or its COMMIT could
+    /// not be confirmed: it may or may not have been applied. Never a plain failure.
+    #[error("the write may or may not have been applied (deadline passed while it was committing, or its commit was unconfirmed)")]
     OutcomeUnknown,
     #[error("invalid query: {0}")]
     InvalidQuery(String),
@@ -97,6 +97,14 @@ pub fn is_busy(error: &rusqlite::Error) -> bool {
     matches!(
         error.sqlite_error_code(),
         Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
+}
+
+/// SQLITE_IOERR as a failpoint injects it, on `statement`.
+pub fn injected_io_error(statement: &str) -> rusqlite::Error {
+    rusqlite::Error::SqliteFailure(
+        rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_IOERR),
+        Some(format!("injected I/O error on {statement}")),
     )
 }
 

@@ -6,11 +6,12 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::Semaphore;
 
 use super::connection::Db;
-use super::error::{is_busy, Result, StorageError};
+use super::error::{injected_io_error, is_busy, Result, StorageError};
 use super::estimate::Estimate;
 use super::policy::BusyPolicy;
 use super::retry::Backoff;
 use crate::env::{run_read, timeout_at, Deadline, Env};
+use crate::failpoints;
 
 /// Reader connections behind a semaphore: a read waits for a free connection no longer
 /// than its deadline.
@@ -82,7 +83,11 @@ impl ReaderPool {
                     .pop()
                     .expect("a permit guarantees an idle reader");
                 let before = db.work();
-                let outcome = attempt(&mut db);
+                let outcome = if failpoints::fired(failpoints::STORAGE_IO_ERROR) {
+                    Err(injected_io_error("a read").into())
+                } else {
+                    attempt(&mut db)
+                };
                 let work = db.work_since(before);
                 idle.lock().expect("reader pool").push(db);
                 (outcome, work)

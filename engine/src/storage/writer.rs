@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::connection::Db;
+use super::error::injected_io_error;
 use super::error::{is_busy, Result, StorageError};
 use super::estimate::Estimate;
 use super::limits::Limits;
@@ -22,6 +23,7 @@ use super::policy::BusyPolicy;
 use super::retry::Backoff;
 use super::write::{ApplyContext, Write, WriteOutput};
 use crate::env::{run_blocking, timeout_at, Deadline, Env, Work};
+use crate::failpoints;
 
 const QUEUED: u8 = 0;
 const STARTED: u8 = 1;
@@ -230,6 +232,53 @@ enum GroupOutcome {
     Committed(Vec<Option<Result<WriteOutput>>>),
     /// The transaction failed and was rolled back; every claimed write failed.
     RolledBack(StorageError),
+    /// Applied and still open (holding the write lock), not yet committed.
+    Applied(Vec<Option<Result<WriteOutput>>>),
+    /// `COMMIT` failed in a way that leaves its outcome unknown.
+    Unknown(StorageError),
+}
+
+/// Which part of a group's transaction one executor job runs.
+enum Phase {
+    /// BEGIN, the writes, COMMIT.
+    Whole,
+    /// BEGIN and the writes, leaving the transaction open.
+    Apply,
+    /// COMMIT of a transaction left open by `Apply`.
+    Commit(Vec<Option<Result<WriteOutput>>>),
+}
+
+/// Runs `phase` of the group's transaction on the executor.
+async fn run_group(
+    writer: &Writer,
+    db: &Arc<Mutex<Db>>,
+    pending: Vec<Pending>,
+    phase: Phase,
+) -> (Vec<Pending>, GroupOutcome) {
+    let (db, limits, indexed) = (db.clone(), writer.limits.clone(), writer.indexed.clone());
+    run_blocking(writer.env.executor.as_ref(), move || {
+        let mut db = db.lock().expect("writer connection");
+        let before = db.work();
+        let outcome = match phase {
+            Phase::Commit(results) => commit(&mut db, results),
+            Phase::Whole | Phase::Apply => {
+                let indexed = indexed.read().expect("index set").clone();
+                let context = ApplyContext {
+                    limits: &limits,
+                    indexed: &indexed,
+                };
+                match apply(&mut db, &pending, &context) {
+                    GroupOutcome::Applied(results) if matches!(phase, Phase::Whole) => {
+                        commit(&mut db, results)
+                    }
+                    outcome => outcome,
+                }
+            }
+        };
+        let work = db.work_since(before);
+        ((pending, outcome), work)
+    })
+    .await
 }
 
 async fn commit_group(
@@ -261,20 +310,23 @@ async fn commit_group(
         if pending.is_empty() {
             return;
         }
-        let (db, limits, indexed) = (db.clone(), writer.limits.clone(), writer.indexed.clone());
-        let (returned, outcome) = run_blocking(writer.env.executor.as_ref(), move || {
-            let mut db = db.lock().expect("writer connection");
-            let before = db.work();
-            let indexed = indexed.read().expect("index set").clone();
-            let context = ApplyContext {
-                limits: &limits,
-                indexed: &indexed,
-            };
-            let outcome = transaction(&mut db, &pending, &context);
-            let work = db.work_since(before);
-            ((pending, outcome), work)
-        })
-        .await;
+        let (returned, outcome) = if failpoints::fired(failpoints::STORAGE_BEFORE_BEGIN) {
+            let error = StorageError::RolledBack("injected fault before BEGIN".into());
+            (pending, GroupOutcome::RolledBack(error))
+        } else {
+            match failpoints::fired_with_ms(failpoints::STORAGE_SLOW_STATEMENT) {
+                None => run_group(writer, db, pending, Phase::Whole).await,
+                // A slow statement: the transaction stays open, holding the write lock,
+                // while virtual time passes; then it commits.
+                Some(hold) => match run_group(writer, db, pending, Phase::Apply).await {
+                    (pending, GroupOutcome::Applied(results)) => {
+                        clock.sleep(hold).await;
+                        run_group(writer, db, pending, Phase::Commit(results)).await
+                    }
+                    other => other,
+                },
+            }
+        };
         pending = returned;
         match outcome {
             GroupOutcome::Committed(results) => {
@@ -297,6 +349,22 @@ async fn commit_group(
                     }
                 }
                 return;
+            }
+            GroupOutcome::Unknown(error) => {
+                // COMMIT failed after it may have reached the disk: every write of the
+                // group is unknown, never a plain failure.
+                tracing::debug!(target: super::TRACE, writes = pending.len(), %error, "commit unconfirmed");
+                for p in pending {
+                    if p.state.load(Ordering::Acquire) == STARTED {
+                        p.answer(Err(StorageError::OutcomeUnknown));
+                    } else if p.claim(CANCELLED) {
+                        p.answer(Err(StorageError::RolledBack(error.to_string())));
+                    }
+                }
+                return;
+            }
+            GroupOutcome::Applied(_) => {
+                unreachable!("run_group commits unless asked to stop before")
             }
             GroupOutcome::RolledBack(error) => {
                 // Nothing of the group was written: a definite failure for every write.
@@ -329,10 +397,13 @@ async fn commit_group(
     }
 }
 
-/// One IMMEDIATE transaction over the batch, a savepoint per write. Runs on the
-/// executor.
-fn transaction(db: &mut Db, batch: &[Pending], context: &ApplyContext) -> GroupOutcome {
+/// Begins an IMMEDIATE transaction and applies the batch, a savepoint per write. Runs
+/// on the executor.
+fn apply(db: &mut Db, batch: &[Pending], context: &ApplyContext) -> GroupOutcome {
     db.count_statement();
+    if failpoints::fired(failpoints::STORAGE_BUSY) {
+        return GroupOutcome::Busy;
+    }
     if let Err(error) = db.conn().execute_batch("BEGIN IMMEDIATE") {
         return if is_busy(&error) {
             GroupOutcome::Busy
@@ -348,13 +419,33 @@ fn transaction(db: &mut Db, batch: &[Pending], context: &ApplyContext) -> GroupO
         }
         results.push(Some(in_savepoint(db, &pending.write, context)));
     }
+    GroupOutcome::Applied(results)
+}
+
+/// Commits the open transaction. Runs on the executor.
+fn commit(db: &mut Db, results: Vec<Option<Result<WriteOutput>>>) -> GroupOutcome {
+    if failpoints::fired(failpoints::STORAGE_BEFORE_COMMIT) {
+        let _ = db.conn().execute_batch("ROLLBACK");
+        return GroupOutcome::RolledBack(StorageError::RolledBack(
+            "injected fault before COMMIT".into(),
+        ));
+    }
     db.count_statement();
-    match db.conn().execute_batch("COMMIT") {
+    let committed = db.conn().execute_batch("COMMIT");
+    let committed = match committed {
+        Ok(()) if failpoints::fired(failpoints::STORAGE_COMMIT_ERROR) => {
+            Err(injected_io_error("COMMIT"))
+        }
+        other => other,
+    };
+    match committed {
         Ok(()) => GroupOutcome::Committed(results),
-        Err(error) => {
+        // Still inside the transaction (SQLITE_BUSY on COMMIT): nothing is written yet.
+        Err(error) if !db.conn().is_autocommit() => {
             let _ = db.conn().execute_batch("ROLLBACK");
             GroupOutcome::RolledBack(error.into())
         }
+        Err(error) => GroupOutcome::Unknown(error.into()),
     }
 }
 
