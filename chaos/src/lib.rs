@@ -1,5 +1,22 @@
 //! fazt-chaos: the failpoint catalog, seeded fault schedules and invariant checkers.
 //!
-//! Thin for now: the catalog, schedules and checkers arrive with the chaos issue. The
-//! crate exists so that the dependency direction `sim → chaos → engine` is fixed from
-//! the start.
+//! | module | what it is |
+//! | --- | --- |
+//! | [`catalog`] | every engine failpoint, what firing it means, what argument it takes |
+//! | [`schedule`] | a fault schedule: failpoints, network faults and crashes at virtual times; seeded generation, JSON save and load |
+//! | [`history`] | what clients observed: operations on registers with their outcomes and real-time bounds |
+//! | [`linearizable`] | whether some serial order consistent with real time explains a register's history |
+//! | [`invariants`] | the checks every run ends with, each violation naming the requests involved |
+//!
+//! The simulator applies schedules and records histories; this crate only describes
+//! faults and judges outcomes, so the same checks serve every workload.
+
+pub mod catalog;
+pub mod history;
+pub mod invariants;
+pub mod linearizable;
+pub mod schedule;
+
+pub use history::{Op, OpKind, Outcome};
+pub use invariants::Violation;
+pub use schedule::{Action, Fault, Plan, Schedule};
