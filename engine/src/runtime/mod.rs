@@ -154,13 +154,35 @@ impl WriteEffects {
         }
     }
 
-    /// `none` (nothing was written), `applied` (some writes committed) or `unknown`
-    /// (some may have committed).
-    pub fn summary(&self) -> &'static str {
+    /// What the execution changed, in one word.
+    pub fn summary(&self) -> Effects {
         match (self.applied, self.unknown) {
-            (_, 1..) => "unknown",
-            (1.., 0) => "applied",
-            (0, 0) => "none",
+            (_, 1..) => Effects::Unknown,
+            (1.., 0) => Effects::Applied,
+            (0, 0) => Effects::Nothing,
+        }
+    }
+}
+
+/// Whether a request changed stored data, as its error body tells the client.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Effects {
+    /// Nothing was written: a definite failure.
+    #[default]
+    Nothing,
+    /// Some writes committed before it failed.
+    Applied,
+    /// Some writes may have committed.
+    Unknown,
+}
+
+impl Effects {
+    /// `none`, `applied` or `unknown`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Effects::Nothing => "none",
+            Effects::Applied => "applied",
+            Effects::Unknown => "unknown",
         }
     }
 }

@@ -6,7 +6,7 @@ use http::{header, HeaderValue, Response, StatusCode};
 use serde_json::json;
 
 use super::body::{json_response, Body};
-use crate::runtime::{ErrorKind, ExecutionError, LogEntry};
+use crate::runtime::{Effects, ErrorKind, ExecutionError, LogEntry};
 use crate::storage::StorageError;
 
 /// A request that failed, as the client will see it.
@@ -24,9 +24,9 @@ pub struct ApiError {
     pub retry_after_secs: Option<u64>,
     /// What the engine knows beyond the kind (a storage error's kind, a timeout's cause).
     pub cause: Option<String>,
-    /// Whether the failed request changed stored data: `none`, `applied` or `unknown`
-    /// (see [`crate::runtime::WriteEffects`]). Only `none` is a definite failure.
-    pub effects: &'static str,
+    /// Whether the failed request changed stored data. Only `none` is a definite
+    /// failure.
+    pub effects: Effects,
 }
 
 impl ApiError {
@@ -40,7 +40,7 @@ impl ApiError {
             logs: Vec::new(),
             retry_after_secs: None,
             cause: None,
-            effects: "none",
+            effects: Effects::Nothing,
         }
     }
 
@@ -112,7 +112,7 @@ impl ApiError {
             retry_after_secs: retryable.then_some(retry_after_secs.max(1)),
             cause: storage_kind.or(error.cause),
             logs: error.logs,
-            effects: "none",
+            effects: Effects::Nothing,
         }
     }
 
@@ -144,7 +144,7 @@ impl ApiError {
             "retryable": self.retryable,
             "requestId": request_id,
             "logs": self.logs,
-            "effects": self.effects,
+            "effects": self.effects.as_str(),
         });
         if let Some(cause) = self.cause {
             body["cause"] = cause.into();
