@@ -23,24 +23,34 @@ pub struct Capture {
     clock: Arc<Mutex<Option<Stamp>>>,
 }
 
-/// The engine host's clock and the instant events are measured from.
-type Stamp = (Arc<dyn Clock>, Instant);
+/// The engine host's clock, the instant events are measured from, and the virtual
+/// microseconds that instant stands for (non-zero after a restart).
+type Stamp = (Arc<dyn Clock>, Instant, u64);
 
 impl Capture {
-    /// Stamps events from now on with `clock`, relative to its current time.
+    /// Stamps events from now on with `clock`, relative to its current time. A host
+    /// restarted after a crash has a new clock: its events continue from the
+    /// simulation's elapsed time.
     pub fn start_clock(&self, clock: Arc<dyn Clock>) {
         let origin = clock.now();
-        *self.clock.lock().expect("capture clock") = Some((clock, origin));
+        let mut stamp = self.clock.lock().expect("capture clock");
+        let offset = match &*stamp {
+            None => 0,
+            Some(_) => turmoil::sim_elapsed().map_or(0, |elapsed| {
+                u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX)
+            }),
+        };
+        *stamp = Some((clock, origin, offset));
     }
 
     /// Microseconds of virtual time since [`Capture::start_clock`], on the engine host's
     /// clock (call only from that host).
     fn now_us(&self) -> u64 {
         match &*self.clock.lock().expect("capture clock") {
-            Some((clock, origin)) => {
+            Some((clock, origin, offset)) => offset.saturating_add(
                 u64::try_from(clock.now().saturating_duration_since(*origin).as_micros())
-                    .unwrap_or(u64::MAX)
-            }
+                    .unwrap_or(u64::MAX),
+            ),
             None => 0,
         }
     }

@@ -12,16 +12,23 @@
 //! | [`suite`] | the matrix of scenarios × profiles with expectations |
 //! | [`causes`] | root causes of failed requests, derived from the trace |
 //! | [`trace`], [`report`] | the event trace and its hash; the report of a run |
+//! | [`faults`] | applying a fault schedule to a running simulation |
+//! | [`regression`] | the stored corpus of minimal failing cases, replayed by tests and the suite |
+//! | [`workload`], [`property`] | property-based workloads on the `registers` app, run and checked against the invariants |
 
 pub mod capture;
 pub mod causes;
 pub mod client;
 pub mod env;
+pub mod faults;
 pub mod harness;
 pub mod net;
 pub mod profile;
+pub mod property;
+pub mod regression;
 pub mod report;
 pub mod scenarios;
 pub mod server_host;
 pub mod suite;
 pub mod trace;
+pub mod workload;

@@ -1,0 +1,261 @@
+//! Running a property-based [`Workload`] with a fault schedule against the real engine,
+//! then checking every invariant ([`fazt_chaos::invariants`]) on what the clients saw,
+//! the trace and the final database file.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::rc::Rc;
+use std::time::Duration;
+
+use fazt_chaos::invariants::{check_history, check_integrity, check_vm_pool};
+use fazt_chaos::{Op, OpKind, Outcome, Schedule, Violation};
+use fazt_engine::env::timeout_at;
+use fazt_engine::storage::Db;
+use serde_json::{json, Value};
+
+use crate::capture::Capture;
+use crate::client::HttpClient;
+use crate::env::sim_env;
+use crate::faults;
+use crate::harness;
+use crate::profile::Profile;
+use crate::report::{wall_clock_ms_since, wall_clock_start, Report};
+use crate::scenarios::Run;
+use crate::server_host::{ServerHost, DOMAIN, PORT};
+use crate::trace::Trace;
+use crate::workload::{Operation, Space, Verb, Workload, APP};
+
+/// How long a client waits for an answer before it counts the outcome as unknown:
+/// longer than any profile's request budget.
+pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// One client's operations as it observed them, with the error kinds of failures.
+type Observed = Vec<(Op, Option<String>)>;
+
+/// Runs `workload` under `profile` with `seed` and `schedule`; the report's violations
+/// are the invariants it broke.
+pub fn run(profile: &Profile, seed: u64, workload: &Workload, schedule: &Schedule) -> Run {
+    let wall = wall_clock_start();
+    let dir = tempfile::tempdir().expect("a temp dir for the database");
+    let db = dir.path().join("fazt.db");
+    let capture = Capture::default();
+    let host = ServerHost {
+        config: profile.config.clone(),
+        seed,
+        db: db.clone(),
+        capture: capture.clone(),
+    };
+    let mut sim = harness::build(seed);
+    sim.host(faults::SERVER, move || host.clone().run());
+    let observed: Rc<RefCell<Observed>> = Rc::default();
+    let mut clients = Vec::new();
+    for (index, steps) in workload.clients.iter().enumerate() {
+        let name = format!("client-{index}");
+        clients.push(name.clone());
+        let (steps, out, capture) = (steps.clone(), observed.clone(), capture.clone());
+        let host_name = name.clone();
+        sim.client(host_name.as_str(), async move {
+            let clock = sim_env(seed).clock;
+            let origin = clock.now();
+            let now_us = || {
+                u64::try_from(clock.now().saturating_duration_since(origin).as_micros())
+                    .unwrap_or(u64::MAX)
+            };
+            let mut connection: Option<HttpClient> = None;
+            for (n, step) in steps.iter().enumerate() {
+                clock.sleep(Duration::from_millis(step.think_ms)).await;
+                let request = format!("c{index}-{n}");
+                let invoked = now_us();
+                capture.record_at(invoked, name.as_str(), format!("send {request}"));
+                let answer = timeout_at(
+                    clock.as_ref(),
+                    clock.deadline_in(CLIENT_TIMEOUT),
+                    send(&mut connection, &step.op, &request),
+                )
+                .await
+                .unwrap_or(Sent::Unanswered);
+                let completed = now_us();
+                let (op, kind) = observe(&step.op, &request, &name, invoked, completed, answer);
+                if !matches!(op.outcome, Outcome::Ok) {
+                    connection = None;
+                }
+                capture.record_at(
+                    completed,
+                    name.as_str(),
+                    format!("answer {request} {:?}", op.outcome),
+                );
+                out.borrow_mut().push((op, kind));
+            }
+            Ok(())
+        });
+    }
+    capture
+        .around(|| faults::drive(&mut sim, schedule, &clients, &capture))
+        .expect("the simulation runs to completion");
+
+    let trace = capture.trace();
+    let observed = observed.borrow();
+    let ops: Vec<Op> = observed.iter().map(|(op, _)| op.clone()).collect();
+    let mut violations = Vec::new();
+    let final_state = read_registers(&db, &ops);
+    let (history, summary) = check_history(&ops, &final_state);
+    violations.extend(history);
+    violations.extend(vm_pool(&trace));
+    violations.extend(check_integrity(&db));
+
+    let latencies: Vec<u64> = ops
+        .iter()
+        .map(|op| op.completed_us - op.invoked_us)
+        .collect();
+    let virtual_ms = ops.iter().map(|op| op.completed_us).max().unwrap_or(0) / 1000;
+    let mut report = Report::new("property", profile, seed, &trace, &latencies, virtual_ms);
+    for (op, kind) in observed.iter() {
+        let failure = match (&op.outcome, kind) {
+            (Outcome::Ok, _) => None,
+            (Outcome::Failed, kind) => Some((
+                kind.as_deref().unwrap_or("Failed"),
+                "definite failure".to_owned(),
+            )),
+            (Outcome::Unknown, kind) => Some((
+                kind.as_deref().unwrap_or("NoAnswer"),
+                "outcome unknown".to_owned(),
+            )),
+        };
+        report.count(failure);
+    }
+    report.details.insert("registers".into(), summary.registers);
+    report
+        .details
+        .insert("linearizability_undecided".into(), summary.undecided);
+    report
+        .details
+        .insert("faults".into(), schedule.faults.len() as u64);
+    report.violations = violations.iter().map(Violation::to_string).collect();
+    report.wall_ms = wall_clock_ms_since(wall);
+    Run { report, trace }
+}
+
+/// What a client got back.
+enum Sent {
+    /// Status and JSON body.
+    Answer(u16, Value),
+    /// Could not even connect: nothing was sent.
+    NotSent,
+    /// Sent, but no answer (connection lost, timeout).
+    Unanswered,
+}
+
+async fn send(connection: &mut Option<HttpClient>, op: &Operation, request: &str) -> Sent {
+    if connection.is_none() {
+        match HttpClient::connect(&format!("{}:{PORT}", faults::SERVER)).await {
+            Ok(client) => *connection = Some(client),
+            Err(_) => return Sent::NotSent,
+        }
+    }
+    let client = connection.as_mut().expect("connected above");
+    let (method, path) = op.route();
+    let body = (op.writes() && op.verb != Verb::Delete).then(|| json!({ "value": request }));
+    let host = format!("{APP}.{DOMAIN}");
+    match client
+        .send(method, &host, &path, request, body.as_ref())
+        .await
+    {
+        Ok(response) => {
+            let body = serde_json::from_slice(&response.body).unwrap_or(Value::Null);
+            Sent::Answer(response.status, body)
+        }
+        Err(_) => Sent::Unanswered,
+    }
+}
+
+/// The history entry of one operation, and the error kind when it failed.
+fn observe(
+    operation: &Operation,
+    request: &str,
+    client: &str,
+    invoked_us: u64,
+    completed_us: u64,
+    answer: Sent,
+) -> (Op, Option<String>) {
+    let value = Some(request.to_owned());
+    let (outcome, kind, body) = match answer {
+        Sent::Answer(status, body) if status < 300 => (Outcome::Ok, None, body),
+        Sent::Answer(status, body) => {
+            let kind = body["kind"]
+                .as_str()
+                .map_or_else(|| format!("HTTP {status}"), str::to_owned);
+            // Only the server's word that nothing was written is a definite failure
+            // (a 409 for an existing document id writes nothing either).
+            let definite = status == 409 || body["effects"] == "none";
+            let outcome = if definite {
+                Outcome::Failed
+            } else {
+                Outcome::Unknown
+            };
+            (outcome, Some(kind), Value::Null)
+        }
+        Sent::NotSent => (Outcome::Failed, Some("NotConnected".into()), Value::Null),
+        Sent::Unanswered => (Outcome::Unknown, Some("NoAnswer".into()), Value::Null),
+    };
+    let kind_of_op = match (operation.space, operation.verb) {
+        (_, Verb::Get) => OpKind::Read(body["value"].as_str().map(str::to_owned)),
+        (_, Verb::Delete) => OpKind::Write(None),
+        (Space::Ds, Verb::Put) => OpKind::Insert(request.to_owned()),
+        (Space::Ds, Verb::Update) => OpKind::Update {
+            value: request.to_owned(),
+            matched: outcome != Outcome::Ok || body["matched"].as_u64().unwrap_or(0) > 0,
+        },
+        (_, Verb::Put | Verb::Update) => OpKind::Write(value),
+    };
+    let op = Op {
+        request: request.to_owned(),
+        client: client.to_owned(),
+        register: operation.register(),
+        kind: kind_of_op,
+        invoked_us,
+        completed_us,
+        outcome,
+    };
+    (op, kind)
+}
+
+/// The final value of every register the history touched, read from the file.
+fn read_registers(path: &Path, ops: &[Op]) -> BTreeMap<String, Option<String>> {
+    let Ok(db) = Db::open(path) else {
+        return BTreeMap::new();
+    };
+    let mut state = BTreeMap::new();
+    for op in ops {
+        if state.contains_key(&op.register) {
+            continue;
+        }
+        let (space, key) = op
+            .register
+            .split_once(':')
+            .expect("registers are space:key");
+        let sql = match space {
+            "kv" => "SELECT json_extract(value, '$') FROM app_kv WHERE app_id = ?1 AND key = ?2",
+            "ds" => "SELECT json_extract(data, '$.value') FROM app_docs WHERE app_id = ?1 AND collection = 'registers' AND id = ?2",
+            _ => "SELECT CAST(data AS TEXT) FROM app_blobs WHERE app_id = ?1 AND path = ?2",
+        };
+        let value: Option<String> = db.conn().query_row(sql, [APP, key], |row| row.get(0)).ok();
+        state.insert(op.register.clone(), value);
+    }
+    state
+}
+
+/// The VM pool invariant over each server lifetime (a crash ends one early).
+fn vm_pool(trace: &Trace) -> Vec<Violation> {
+    let mut violations = Vec::new();
+    let mut lifetime = Vec::new();
+    for event in &trace.events {
+        if event.actor == faults::ACTOR && event.what.starts_with("crash") {
+            violations.extend(check_vm_pool(lifetime.drain(..), false));
+        } else {
+            lifetime.push((event.actor.as_str(), event.what.as_str()));
+        }
+    }
+    violations.extend(check_vm_pool(lifetime, true));
+    violations
+}

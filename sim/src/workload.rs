@@ -1,0 +1,164 @@
+//! Property-based workloads: clients sending register operations to the `registers`
+//! fixture app (kv keys, ds documents, s3 blobs), with think times, as data that
+//! proptest generates and shrinks and the regression corpus stores.
+
+use fazt_chaos::{Action, Fault, Schedule};
+use proptest::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// The fixture app the workloads talk to.
+pub const APP: &str = "registers";
+
+/// Clients running at the same time, each with its own operations.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Workload {
+    pub clients: Vec<Vec<Step>>,
+}
+
+/// One operation after a pause.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Step {
+    pub think_ms: u64,
+    pub op: Operation,
+}
+
+/// Which store an operation acts on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Space {
+    Kv,
+    Ds,
+    S3,
+}
+
+/// What to do to the register `key` of `space`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verb {
+    Get,
+    /// kv.set / s3.put; ds.insert for documents.
+    Put,
+    /// ds.update ($set); kv.set / s3.put elsewhere.
+    Update,
+    Delete,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Operation {
+    pub space: Space,
+    pub verb: Verb,
+    pub key: String,
+}
+
+impl Operation {
+    /// The register it acts on, as the invariants name it.
+    pub fn register(&self) -> String {
+        let space = match self.space {
+            Space::Kv => "kv",
+            Space::Ds => "ds",
+            Space::S3 => "s3",
+        };
+        format!("{space}:{}", self.key)
+    }
+
+    /// Method and path on the registers app.
+    pub fn route(&self) -> (&'static str, String) {
+        let space = match self.space {
+            Space::Kv => "kv",
+            Space::Ds => "ds",
+            Space::S3 => "s3",
+        };
+        let method = match (self.space, self.verb) {
+            (_, Verb::Get) => "GET",
+            (_, Verb::Delete) => "DELETE",
+            (Space::Ds, Verb::Put) => "POST",
+            (Space::Ds, Verb::Update) => "PATCH",
+            (_, Verb::Put | Verb::Update) => "PUT",
+        };
+        (method, format!("/api/{space}/{}", self.key))
+    }
+
+    pub fn writes(&self) -> bool {
+        self.verb != Verb::Get
+    }
+}
+
+impl Workload {
+    /// Operations in all.
+    pub fn len(&self) -> usize {
+        self.clients.iter().map(Vec::len).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Keys are drawn from a few, so that clients meet on the same registers.
+const KEYS: &[&str] = &["a", "b", "c"];
+
+fn operation() -> impl Strategy<Value = Operation> {
+    (
+        prop_oneof![Just(Space::Kv), Just(Space::Ds), Just(Space::S3)],
+        prop_oneof![
+            3 => Just(Verb::Get),
+            3 => Just(Verb::Put),
+            2 => Just(Verb::Update),
+            1 => Just(Verb::Delete)
+        ],
+        proptest::sample::select(KEYS),
+    )
+        .prop_map(|(space, verb, key)| Operation {
+            space,
+            verb,
+            key: key.to_owned(),
+        })
+}
+
+/// Workloads of 1–`clients_max` clients with up to `steps_max` operations each and
+/// think times up to 50 ms.
+pub fn workloads(clients_max: usize, steps_max: usize) -> impl Strategy<Value = Workload> {
+    let step = (0u64..50, operation()).prop_map(|(think_ms, op)| Step { think_ms, op });
+    proptest::collection::vec(
+        proptest::collection::vec(step, 1..=steps_max),
+        1..=clients_max,
+    )
+    .prop_map(|clients| Workload { clients })
+}
+
+/// Schedules of up to `faults_max` faults within `duration_ms`: storage and server
+/// failpoints, network holds and partitions, and at most one server crash.
+pub fn schedules(duration_ms: u64, faults_max: usize) -> impl Strategy<Value = Schedule> {
+    let points = proptest::sample::select(fazt_engine::failpoints::ALL);
+    let failpoint = (points, 1u32..3, 1u64..300).prop_map(|(point, times, argument)| {
+        let takes_argument =
+            fazt_chaos::catalog::entry(point).is_some_and(|e| e.argument.is_some());
+        Action::Failpoint {
+            point: point.to_owned(),
+            times,
+            argument: takes_argument.then_some(argument),
+        }
+    });
+    let action = prop_oneof![
+        6 => failpoint,
+        1 => (1u64..100).prop_map(|ms| Action::Hold { ms }),
+        1 => (1u64..100).prop_map(|ms| Action::Partition { ms }),
+        1 => (1u64..50).prop_map(|down_ms| Action::Crash { down_ms }),
+    ];
+    proptest::collection::vec((0..duration_ms, action), 0..=faults_max).prop_map(|faults| {
+        let mut crashed = false;
+        let mut schedule = Schedule {
+            faults: faults
+                .into_iter()
+                // One crash per run keeps the restart logic simple to read in traces.
+                .filter(|(_, action)| {
+                    !matches!(action, Action::Crash { .. })
+                        || !std::mem::replace(&mut crashed, true)
+                })
+                .map(|(at_ms, action)| Fault { at_ms, action })
+                .collect(),
+        };
+        schedule.sort();
+        schedule
+    })
+}

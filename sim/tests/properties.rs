@@ -1,0 +1,115 @@
+//! Property-based workloads with fault schedules, through the whole engine (HTTP,
+//! runtime, storage) in the simulator, checked against every invariant.
+//!
+//! Every test here holds a `FailScenario`: the failpoint registry is process-global.
+//! Cases come from a fixed proptest seed, so CI runs the same cases every time; set
+//! `PROPTEST_CASES` for more. A failing case is shrunk to a minimal workload and
+//! schedule and stored in `fixtures/regressions/` (see `fazt_sim::regression`).
+//!
+//! `hunt` (ignored by default) points the same search at a legacy profile to find and
+//! store a minimal reproduction of its mechanism:
+//! `FAZT_HUNT_PROFILE=fazt-0.10.5 cargo test -p fazt-sim --test properties -- --ignored hunt`.
+
+use fail::FailScenario;
+use fazt_chaos::Schedule;
+use fazt_sim::regression::{self, Case};
+use fazt_sim::workload::{schedules, workloads, Workload};
+use fazt_sim::{profile, property};
+use proptest::test_runner::{Config, RngSeed, TestCaseError, TestError, TestRunner};
+
+fn runner(cases: u32, seed: u64) -> TestRunner {
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(cases);
+    TestRunner::new(Config {
+        cases,
+        rng_seed: RngSeed::Fixed(seed),
+        failure_persistence: None,
+        max_shrink_iters: 256,
+        ..Config::default()
+    })
+}
+
+/// Searches for a case that breaks an invariant under `profile_name`; on failure,
+/// stores the shrunk case and gives its path and violations.
+fn search(profile_name: &str, runner: &mut TestRunner) -> Result<(), String> {
+    let profile = profile::by_name(profile_name, 1)?;
+    let strategy = (workloads(3, 6), schedules(400, 4), 1u64..1000);
+    let outcome = runner.run(&strategy, |(workload, schedule, seed)| {
+        let report = property::run(&profile, seed, &workload, &schedule).report;
+        match report.violations.first() {
+            None => Ok(()),
+            Some(first) => Err(TestCaseError::fail(first.clone())),
+        }
+    });
+    match outcome {
+        Ok(()) => Ok(()),
+        Err(TestError::Abort(why)) => Err(format!("proptest aborted: {why}")),
+        Err(TestError::Fail(why, (workload, schedule, seed))) => {
+            let path = store(profile_name, seed, workload, schedule);
+            Err(format!("{why}\nminimal case stored in {path}"))
+        }
+    }
+}
+
+fn store(profile_name: &str, seed: u64, workload: Workload, schedule: Schedule) -> String {
+    let profile = profile::by_name(profile_name, 1).expect("searched above");
+    let report = property::run(&profile, seed, &workload, &schedule).report;
+    let broke = regression::broken_invariants(&report);
+    let case = Case {
+        name: format!("{} under {profile_name}", broke.join(", ")),
+        profile: profile_name.to_owned(),
+        seed,
+        cpus: 1,
+        broke,
+        workload,
+        schedule,
+    };
+    let file = format!("{profile_name}-seed{seed}");
+    match regression::store(&case, &file) {
+        Ok(path) => path.display().to_string(),
+        Err(error) => format!("(could not store it: {error})"),
+    }
+}
+
+#[test]
+fn hardened_keeps_every_invariant_under_faults() {
+    let scenario = FailScenario::setup();
+    let result = search("hardened", &mut runner(12, 20261123));
+    scenario.teardown();
+    if let Err(failure) = result {
+        panic!("{failure}");
+    }
+}
+
+#[test]
+fn the_same_case_replays_to_the_same_trace() {
+    let scenario = FailScenario::setup();
+    let mut runner = runner(1, 7);
+    let strategy = (workloads(3, 5), schedules(300, 4));
+    let (workload, schedule) = {
+        use proptest::strategy::{Strategy, ValueTree};
+        let tree = strategy.new_tree(&mut runner).expect("a case");
+        tree.current()
+    };
+    let profile = profile::by_name("hardened", 1).unwrap();
+    let first = property::run(&profile, 3, &workload, &schedule).report;
+    let second = property::run(&profile, 3, &workload, &schedule).report;
+    scenario.teardown();
+    assert_eq!(first.trace_hash, second.trace_hash);
+    assert!(first.requests > 0);
+}
+
+#[test]
+#[ignore = "a search for legacy-profile reproductions; run by hand"]
+fn hunt() {
+    let scenario = FailScenario::setup();
+    let profile_name = std::env::var("FAZT_HUNT_PROFILE").unwrap_or_else(|_| "fazt-0.10.5".into());
+    let result = search(&profile_name, &mut runner(64, 1));
+    scenario.teardown();
+    match result {
+        Ok(()) => panic!("no case broke an invariant under {profile_name}"),
+        Err(found) => println!("{found}"),
+    }
+}
