@@ -9,6 +9,7 @@
 //! | [`harness`] | building a turmoil `Sim` the same way for every run (epoch, tick, seed) |
 //! | [`profile`] | named engine configurations (`hardened`, one per mechanism) |
 //! | [`scenarios`] | named workloads, each returning a [`report::Report`] |
+//! | [`sweep`] | one scenario over many seeds: failure statistics, seeds that broke an invariant |
 //! | [`suite`] | the matrix of scenarios × profiles with expectations |
 //! | [`causes`] | root causes of failed requests, derived from the trace |
 //! | [`trace`], [`report`] | the event trace and its hash; the report of a run |
@@ -30,5 +31,6 @@ pub mod report;
 pub mod scenarios;
 pub mod server_host;
 pub mod suite;
+pub mod sweep;
 pub mod trace;
 pub mod workload;

@@ -3,7 +3,8 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use fazt_sim::{profile, scenarios, suite};
+use fazt_chaos::Schedule;
+use fazt_sim::{profile, scenarios, suite, sweep};
 
 #[derive(Parser)]
 #[command(
@@ -38,12 +39,55 @@ enum Command {
         /// Write the event trace to FILE as JSON lines.
         #[arg(long, value_name = "FILE")]
         trace: Option<std::path::PathBuf>,
+        /// Apply the fault schedule in FILE (JSON, see fazt-chaos) instead of the
+        /// scenario's own faults.
+        #[arg(long, value_name = "FILE")]
+        schedule: Option<std::path::PathBuf>,
+    },
+    /// Run one scenario over many seeds; print failure statistics and the seeds that
+    /// broke an invariant (exit 1 if any did).
+    Sweep {
+        scenario: String,
+        /// Seeds as A..B (B excluded) or A..=B.
+        #[arg(long, default_value = "1..21", value_parser = parse_seeds)]
+        seeds: std::ops::RangeInclusive<u64>,
+        #[arg(long, default_value = "hardened")]
+        profile: String,
+        #[arg(long, default_value_t = 1)]
+        cpus: u32,
+        #[arg(long)]
+        requests: Option<u64>,
     },
     /// Run the matrix of scenarios × profiles; exit 1 if any cell misses its expectation.
     Suite,
 }
 
+/// `A..B` (B excluded) or `A..=B`.
+fn parse_seeds(text: &str) -> Result<std::ops::RangeInclusive<u64>, String> {
+    let bad = || format!("seeds must look like 1..21 or 1..=20, not {text:?}");
+    let (start, end, inclusive) = match text.split_once("..=") {
+        Some((a, b)) => (a, b, true),
+        None => {
+            let (a, b) = text.split_once("..").ok_or_else(bad)?;
+            (a, b, false)
+        }
+    };
+    let start: u64 = start.trim().parse().map_err(|_| bad())?;
+    let end: u64 = end.trim().parse().map_err(|_| bad())?;
+    let end = if inclusive {
+        end
+    } else {
+        end.checked_sub(1).ok_or_else(bad)?
+    };
+    if end < start {
+        return Err(format!("the seed range {text:?} is empty"));
+    }
+    Ok(start..=end)
+}
+
 fn main() -> ExitCode {
+    // Failpoints are process-global: this process owns them for its runs.
+    let _failpoints = fail::FailScenario::setup();
     match Cli::parse().command {
         Command::List => {
             println!("scenarios:");
@@ -64,7 +108,15 @@ fn main() -> ExitCode {
             requests,
             json,
             trace,
+            schedule,
         } => {
+            let schedule = match schedule.as_deref().map(Schedule::load).transpose() {
+                Ok(schedule) => schedule,
+                Err(error) => {
+                    eprintln!("error: {error}");
+                    return ExitCode::from(2);
+                }
+            };
             let (scenario, profile) = match (
                 scenarios::by_name(&scenario),
                 profile::by_name(&profile, cpus),
@@ -75,7 +127,7 @@ fn main() -> ExitCode {
                     return ExitCode::from(2);
                 }
             };
-            let run = (scenario.run)(&profile, seed, &scenarios::Sizes { requests });
+            let run = (scenario.run)(&profile, seed, &scenarios::Sizes { requests, schedule });
             eprintln!("seed {seed}; replay: {}", run.report.replay_command());
             if let Some(path) = trace {
                 if let Err(error) = std::fs::write(&path, run.trace.to_json_lines()) {
@@ -100,17 +152,30 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         }
-        Command::Suite => {
-            let mut results = Vec::new();
-            for cell in suite::cells() {
-                match suite::run_cell(&cell) {
-                    Ok(result) => results.push(result),
-                    Err(error) => {
-                        eprintln!("error: {error}");
-                        return ExitCode::from(2);
-                    }
-                }
+        Command::Sweep {
+            scenario,
+            seeds,
+            profile,
+            cpus,
+            requests,
+        } => match (
+            scenarios::by_name(&scenario),
+            profile::by_name(&profile, cpus),
+        ) {
+            (Ok(scenario), Ok(profile)) => sweep::run(&scenario, &profile, seeds, requests),
+            (Err(e), _) | (_, Err(e)) => {
+                eprintln!("error: {e}");
+                ExitCode::from(2)
             }
+        },
+        Command::Suite => {
+            let results = match suite::run_all() {
+                Ok(results) => results,
+                Err(error) => {
+                    eprintln!("error: {error}");
+                    return ExitCode::from(2);
+                }
+            };
             print!("{}", suite::render_table(&results, true));
             let missed = results.iter().filter(|r| r.verdict.is_err()).count();
             println!("{} cells, {missed} missed their expectation", results.len());

@@ -100,7 +100,11 @@ pub fn replay(case: &Case) -> Result<(Report, Report), String> {
 /// none under `hardened`.
 pub fn verdict(case: &Case, legacy: &Report, hardened: &Report) -> Result<(), String> {
     let broke = broken_invariants(legacy);
-    let missing: Vec<&String> = case.broke.iter().filter(|name| !broke.contains(name)).collect();
+    let missing: Vec<&String> = case
+        .broke
+        .iter()
+        .filter(|name| !broke.contains(name))
+        .collect();
     if !missing.is_empty() {
         return Err(format!(
             "under {} it no longer breaks {missing:?} (broke {broke:?})",

@@ -105,6 +105,9 @@ impl Report {
 
     /// The command that replays this run.
     pub fn replay_command(&self) -> String {
+        if self.scenario.starts_with("regression:") {
+            return "cargo test -p fazt-sim --test regressions".to_owned();
+        }
         format!(
             "cargo run --release --bin fazt-sim -- run {} --profile {} --seed {} --cpus {}",
             self.scenario, self.profile, self.seed, self.cpus

@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use fazt_engine::config::Config;
 use fazt_engine::env::Deadline;
@@ -26,6 +27,9 @@ pub fn fixture_apps() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/apps")
 }
 
+/// Attempts at deploying each fixture app at start.
+const DEPLOY_ATTEMPTS: u32 = 20;
+
 /// What a server host needs.
 #[derive(Clone)]
 pub struct ServerHost {
@@ -44,9 +48,18 @@ impl ServerHost {
         let workers = Workers::local(&env, Some(storage.clone()), &self.config.runtime)?;
         let mut config = ServerConfig::new(DOMAIN, ADMIN_TOKEN);
         config.request_timeout = self.config.request_timeout;
-        let server = Server::new(env, storage, workers, config).await?;
+        let server = Server::new(env.clone(), storage, workers, config).await?;
         for (name, files) in read_apps_dir(&fixture_apps(), &DeployLimits::default())? {
-            server.deploy(&name, files, Deadline::NONE).await?;
+            // A fault schedule may hit these first writes: retry, as an operator would
+            // restart a server whose start-up deploy failed.
+            let mut attempt = 1;
+            while let Err(error) = server.deploy(&name, files.clone(), Deadline::NONE).await {
+                if attempt == DEPLOY_ATTEMPTS {
+                    return Err(error.into());
+                }
+                attempt += 1;
+                env.clock.sleep(Duration::from_millis(1)).await;
+            }
         }
         let listener = SimListener(turmoil::net::TcpListener::bind(("0.0.0.0", PORT)).await?);
         serve(listener, Arc::clone(&server), std::future::pending()).await;

@@ -1,7 +1,11 @@
 //! The regression suite: scenarios × profiles at fixed seeds, each cell with the
-//! expectation it must meet.
+//! expectation it must meet, and the stored regression corpus replayed.
+//!
+//! Some cells arm failpoints: the process running the suite must hold a
+//! `fail::FailScenario`.
 
 use crate::profile;
+use crate::regression;
 use crate::report::Report;
 use crate::scenarios;
 
@@ -141,8 +145,73 @@ pub fn cells() -> Vec<Cell> {
                 Ok(())
             },
         });
+        cells.push(Cell {
+            scenario: "crash-restart",
+            profile: "hardened",
+            seed,
+            cpus: 1,
+            expectation: "the server restarted; nothing acknowledged lost, no invariant broken",
+            check: |r| {
+                no_violations(r)?;
+                if r.details.get("restarts").copied().unwrap_or(0) == 0 {
+                    return Err("the server never restarted: no crash happened".into());
+                }
+                Ok(())
+            },
+        });
+        cells.push(Cell {
+            scenario: "slow-query",
+            profile: "hardened",
+            seed,
+            cpus: 1,
+            expectation: "no request outlives its budget, no ghost write, no invariant broken",
+            check: |r| {
+                no_violations(r)?;
+                if r.details.get("slow_statements").copied().unwrap_or(0) == 0 {
+                    return Err("the slow statement never ran".into());
+                }
+                let budget = r.details.get("budget_ms").copied().unwrap_or(0) as f64;
+                if r.latency_ms.max > budget {
+                    return Err(format!(
+                        "a request took {} ms, over its {budget} ms budget",
+                        r.latency_ms.max
+                    ));
+                }
+                Ok(())
+            },
+        });
     }
     cells
+}
+
+/// Replays every case of the regression corpus (see [`crate::regression`]): one row
+/// per case, its report under the case's own profile.
+pub fn run_corpus() -> Result<Vec<CellResult>, String> {
+    let mut results = Vec::new();
+    for (path, case) in regression::corpus()? {
+        let (mut legacy, hardened) = regression::replay(&case)?;
+        let file = path
+            .file_stem()
+            .map(|f| f.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        legacy.scenario = format!("regression:{file}");
+        results.push(CellResult {
+            verdict: regression::verdict(&case, &legacy, &hardened),
+            report: legacy,
+            expectation: "breaks its stored invariants under its profile, none under hardened",
+        });
+    }
+    Ok(results)
+}
+
+/// Every cell, then the regression corpus.
+pub fn run_all() -> Result<Vec<CellResult>, String> {
+    let mut results = cells()
+        .iter()
+        .map(run_cell)
+        .collect::<Result<Vec<_>, _>>()?;
+    results.extend(run_corpus()?);
+    Ok(results)
 }
 
 /// Runs one cell.

@@ -95,7 +95,7 @@ impl Workload {
 }
 
 /// Keys are drawn from a few, so that clients meet on the same registers.
-const KEYS: &[&str] = &["a", "b", "c"];
+const KEYS: &[&str] = &["a", "b", "c", "d", "e", "f"];
 
 fn operation() -> impl Strategy<Value = Operation> {
     (
@@ -129,7 +129,26 @@ pub fn workloads(clients_max: usize, steps_max: usize) -> impl Strategy<Value = 
 /// Schedules of up to `faults_max` faults within `duration_ms`: storage and server
 /// failpoints, network holds and partitions, and at most one server crash.
 pub fn schedules(duration_ms: u64, faults_max: usize) -> impl Strategy<Value = Schedule> {
-    let points = proptest::sample::select(fazt_engine::failpoints::ALL);
+    schedules_over(duration_ms, faults_max, fazt_engine::failpoints::ALL, true)
+}
+
+/// Schedules of up to `faults_max` faults within `duration_ms` from `points` only.
+pub fn failpoint_schedules(
+    duration_ms: u64,
+    faults_max: usize,
+    points: &'static [&'static str],
+) -> impl Strategy<Value = Schedule> {
+    schedules_over(duration_ms, faults_max, points, false)
+}
+
+fn schedules_over(
+    duration_ms: u64,
+    faults_max: usize,
+    points: &'static [&'static str],
+    network_and_crashes: bool,
+) -> impl Strategy<Value = Schedule> {
+    let others = if network_and_crashes { 1 } else { 0 };
+    let points = proptest::sample::select(points);
     let failpoint = (points, 1u32..3, 1u64..300).prop_map(|(point, times, argument)| {
         let takes_argument =
             fazt_chaos::catalog::entry(point).is_some_and(|e| e.argument.is_some());
@@ -141,9 +160,9 @@ pub fn schedules(duration_ms: u64, faults_max: usize) -> impl Strategy<Value = S
     });
     let action = prop_oneof![
         6 => failpoint,
-        1 => (1u64..100).prop_map(|ms| Action::Hold { ms }),
-        1 => (1u64..100).prop_map(|ms| Action::Partition { ms }),
-        1 => (1u64..50).prop_map(|down_ms| Action::Crash { down_ms }),
+        others => (1u64..100).prop_map(|ms| Action::Hold { ms }),
+        others => (1u64..100).prop_map(|ms| Action::Partition { ms }),
+        others => (1u64..50).prop_map(|down_ms| Action::Crash { down_ms }),
     ];
     proptest::collection::vec((0..duration_ms, action), 0..=faults_max).prop_map(|faults| {
         let mut crashed = false;
@@ -161,4 +180,42 @@ pub fn schedules(duration_ms: u64, faults_max: usize) -> impl Strategy<Value = S
         schedule.sort();
         schedule
     })
+}
+
+impl Workload {
+    /// A workload drawn from `rng`: `clients` clients with `steps` operations each on
+    /// `keys`, `write_percent` of them writes, think times up to `think_max_ms`.
+    pub fn seeded(
+        rng: &fazt_engine::env::Rng,
+        clients: usize,
+        steps: usize,
+        keys: &[&str],
+        write_percent: u64,
+        think_max_ms: u64,
+    ) -> Workload {
+        let spaces = [Space::Kv, Space::Ds, Space::S3];
+        let writes = [Verb::Put, Verb::Update, Verb::Put, Verb::Delete];
+        let clients = (0..clients)
+            .map(|_| {
+                (0..steps)
+                    .map(|_| {
+                        let verb = if rng.below(100) < write_percent {
+                            writes[rng.below(writes.len() as u64) as usize]
+                        } else {
+                            Verb::Get
+                        };
+                        Step {
+                            think_ms: rng.below(think_max_ms + 1),
+                            op: Operation {
+                                space: spaces[rng.below(3) as usize],
+                                verb,
+                                key: keys[rng.below(keys.len() as u64) as usize].to_owned(),
+                            },
+                        }
+                    })
+                    .collect()
+            })
+            .collect();
+        Workload { clients }
+    }
 }

@@ -10,11 +10,16 @@ use fazt_sim::scenarios::{self, Sizes};
 
 #[test]
 fn every_scenario_replays_from_its_seed() {
+    // Some scenarios arm failpoints, which are process-global.
+    let _failpoints = fail::FailScenario::setup();
     for scenario in scenarios::all() {
         let mut hashes = BTreeSet::new();
         for profile_name in ["hardened", "fazt-0.10.5"] {
             let profile = profile::by_name(profile_name, 1).unwrap();
-            let sizes = Sizes { requests: Some(30) };
+            let sizes = Sizes {
+                requests: Some(30),
+                ..Sizes::default()
+            };
             for seed in 1..=4 {
                 let first = (scenario.run)(&profile, seed, &sizes);
                 let second = (scenario.run)(&profile, seed, &sizes);

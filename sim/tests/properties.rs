@@ -12,9 +12,11 @@
 
 use fail::FailScenario;
 use fazt_chaos::Schedule;
+use fazt_engine::failpoints;
 use fazt_sim::regression::{self, Case};
-use fazt_sim::workload::{schedules, workloads, Workload};
+use fazt_sim::workload::{failpoint_schedules, schedules, workloads, Workload};
 use fazt_sim::{profile, property};
+use proptest::strategy::Strategy;
 use proptest::test_runner::{Config, RngSeed, TestCaseError, TestError, TestRunner};
 
 fn runner(cases: u32, seed: u64) -> TestRunner {
@@ -31,11 +33,25 @@ fn runner(cases: u32, seed: u64) -> TestRunner {
     })
 }
 
+/// The storage failpoints, for the storage-focused search.
+const STORAGE_POINTS: &[&str] = &[
+    failpoints::STORAGE_BEFORE_BEGIN,
+    failpoints::STORAGE_BUSY,
+    failpoints::STORAGE_SLOW_STATEMENT,
+    failpoints::STORAGE_BEFORE_COMMIT,
+    failpoints::STORAGE_COMMIT_ERROR,
+    failpoints::STORAGE_IO_ERROR,
+];
+
 /// Searches for a case that breaks an invariant under `profile_name`; on failure,
 /// stores the shrunk case and gives its path and violations.
-fn search(profile_name: &str, runner: &mut TestRunner) -> Result<(), String> {
+fn search(
+    profile_name: &str,
+    runner: &mut TestRunner,
+    schedules: impl Strategy<Value = Schedule>,
+) -> Result<(), String> {
     let profile = profile::by_name(profile_name, 1)?;
-    let strategy = (workloads(3, 6), schedules(400, 4), 1u64..1000);
+    let strategy = (workloads(3, 6), schedules, 1u64..1000);
     let outcome = runner.run(&strategy, |(workload, schedule, seed)| {
         let report = property::run(&profile, seed, &workload, &schedule).report;
         match report.violations.first() {
@@ -76,7 +92,18 @@ fn store(profile_name: &str, seed: u64, workload: Workload, schedule: Schedule) 
 #[test]
 fn hardened_keeps_every_invariant_under_faults() {
     let scenario = FailScenario::setup();
-    let result = search("hardened", &mut runner(12, 20261123));
+    let result = search("hardened", &mut runner(24, 20261123), schedules(400, 4));
+    scenario.teardown();
+    if let Err(failure) = result {
+        panic!("{failure}");
+    }
+}
+
+#[test]
+fn hardened_keeps_every_invariant_under_storage_faults() {
+    let scenario = FailScenario::setup();
+    let storage = failpoint_schedules(300, 6, STORAGE_POINTS);
+    let result = search("hardened", &mut runner(32, 11), storage);
     scenario.teardown();
     if let Err(failure) = result {
         panic!("{failure}");
@@ -89,7 +116,7 @@ fn the_same_case_replays_to_the_same_trace() {
     let mut runner = runner(1, 7);
     let strategy = (workloads(3, 5), schedules(300, 4));
     let (workload, schedule) = {
-        use proptest::strategy::{Strategy, ValueTree};
+        use proptest::strategy::ValueTree;
         let tree = strategy.new_tree(&mut runner).expect("a case");
         tree.current()
     };
@@ -106,7 +133,7 @@ fn the_same_case_replays_to_the_same_trace() {
 fn hunt() {
     let scenario = FailScenario::setup();
     let profile_name = std::env::var("FAZT_HUNT_PROFILE").unwrap_or_else(|_| "fazt-0.10.5".into());
-    let result = search(&profile_name, &mut runner(64, 1));
+    let result = search(&profile_name, &mut runner(64, 1), schedules(400, 4));
     scenario.teardown();
     match result {
         Ok(()) => panic!("no case broke an invariant under {profile_name}"),

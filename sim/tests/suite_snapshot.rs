@@ -5,10 +5,9 @@ use fazt_sim::suite;
 
 #[test]
 fn the_suite_table_is_stable_and_every_cell_passes() {
-    let results: Vec<_> = suite::cells()
-        .iter()
-        .map(|cell| suite::run_cell(cell).unwrap())
-        .collect();
+    let scenario = fail::FailScenario::setup();
+    let results = suite::run_all().unwrap();
+    scenario.teardown();
     for result in &results {
         assert!(
             result.verdict.is_ok(),

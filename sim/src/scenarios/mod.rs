@@ -1,6 +1,8 @@
 //! Named workloads. Each runs the real engine on virtual time and returns a report.
 
+pub mod crash_restart;
 pub mod momentum_seq;
+pub mod slow_query;
 pub mod write_contention;
 
 use crate::profile::Profile;
@@ -13,10 +15,12 @@ pub struct Run {
     pub trace: Trace,
 }
 
-/// Sizes a run may override (`fazt-sim run --requests N`).
-#[derive(Clone, Copy, Debug, Default)]
+/// What a run may override (`fazt-sim run --requests N --schedule FILE`).
+#[derive(Clone, Debug, Default)]
 pub struct Sizes {
     pub requests: Option<u64>,
+    /// Faults instead of the scenario's own (scenarios that take faults).
+    pub schedule: Option<fazt_chaos::Schedule>,
 }
 
 /// A scenario the CLI can run by name.
@@ -51,6 +55,16 @@ pub fn all() -> Vec<Scenario> {
                 };
                 write_contention::run(profile, seed, &options)
             },
+        },
+        Scenario {
+            name: "crash-restart",
+            summary: crash_restart::SUMMARY,
+            run: crash_restart::run,
+        },
+        Scenario {
+            name: "slow-query",
+            summary: slow_query::SUMMARY,
+            run: slow_query::run,
         },
     ]
 }
