@@ -3,7 +3,7 @@
 
 use http::StatusCode;
 
-use crate::support::{zip, Setup, TestServer, DOMAIN, TOKEN};
+use crate::support::{fixture_names_and, zip, Setup, TestServer, DOMAIN, TOKEN};
 
 /// Local-header and central-directory signatures of a zip.
 const LOCAL_HEADER: &[u8] = b"PK\x03\x04";
@@ -65,10 +65,7 @@ async fn deploy_a_new_app_then_replace_it() {
     );
 
     let apps = client.admin("GET", "/api/apps", Some(TOKEN)).await.json();
-    assert_eq!(
-        apps["apps"],
-        serde_json::json!(["cashflow", "hello", "momentum"])
-    );
+    assert_eq!(apps["apps"], serde_json::json!(fixture_names_and("hello")));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -159,5 +156,5 @@ async fn deploys_survive_a_restart() {
             .text(),
         "kept"
     );
-    assert_eq!(restarted.server.app_ids(), ["cashflow", "keep", "momentum"]);
+    assert_eq!(restarted.server.app_ids(), fixture_names_and("keep"));
 }

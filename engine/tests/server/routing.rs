@@ -2,7 +2,7 @@
 
 use http::StatusCode;
 
-use crate::support::{TestServer, DOMAIN};
+use crate::support::{fixture_names, TestServer, DOMAIN};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hosts_route_to_apps_the_admin_api_or_404() {
@@ -31,7 +31,7 @@ async fn hosts_route_to_apps_the_admin_api_or_404() {
     let health = client.admin("GET", "/api/system/health", None).await;
     assert_eq!(health.status, StatusCode::OK);
     assert_eq!(health.json()["status"], "ok");
-    assert_eq!(health.json()["apps"], 2);
+    assert_eq!(health.json()["apps"], fixture_names().len());
 
     // The admin host is never an app, and apps do not answer admin paths.
     let admin_static = client.get(&format!("admin.{DOMAIN}"), "/").await;

@@ -21,6 +21,30 @@ pub const DOMAIN: &str = "example.test";
 pub const TOKEN: &str = "test-admin-token-0123456789";
 
 /// The repository's fixture apps.
+/// The fixture apps' names, sorted (one per folder of `fixtures/apps`).
+pub fn fixture_names() -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(fixtures())
+        .expect("fixtures/apps")
+        .filter_map(|entry| {
+            let entry = entry.ok()?;
+            entry
+                .path()
+                .is_dir()
+                .then(|| entry.file_name().to_string_lossy().into_owned())
+        })
+        .collect();
+    names.sort();
+    names
+}
+
+/// The fixture apps' names and `extra`, sorted.
+pub fn fixture_names_and(extra: &str) -> Vec<String> {
+    let mut names = fixture_names();
+    names.push(extra.to_owned());
+    names.sort();
+    names
+}
+
 pub fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/apps")
 }
