@@ -1,11 +1,17 @@
 //! Profiles: named sets of policies for storage, runtime and server. `hardened` is the
-//! default; the others reproduce fazt's behaviour by their mechanisms, one version or
-//! one mechanism (fazt-reference.md §4) at a time.
+//! default; the legacy profiles (`legacy.rs`) reproduce a fazt version by its
+//! mechanisms, and each `mech-*` profile (`mechanism.rs`) switches on one mechanism of
+//! `fazt-reference.md` §4 alone on top of `hardened`.
+
+mod legacy;
+mod mechanism;
+
+pub use mechanism::Mechanism;
 
 use std::time::Duration;
 
 use crate::runtime::RuntimeConfig;
-use crate::storage::{BusyPolicy, DeadlinePolicy, StorageConfig, StoragePolicy, WritePath};
+use crate::storage::StorageConfig;
 
 /// The configuration of one server.
 #[derive(Clone, Debug)]
@@ -35,8 +41,48 @@ pub const PROFILES: &[ProfileInfo] = &[
         summary: "legacy watchdog and FIFO pool of 10, runtime timeout 1 s under 5 s, storage ignores deadlines, fail fast on BUSY, 25 connections writing DEFERRED",
     },
     ProfileInfo {
+        name: "fazt-0.10.6",
+        summary: "fazt-0.10.5 plus PRAGMA busy_timeout=5000 run once through the pool: one connection waits on BUSY, and none after the 5-minute connection lifetime",
+    },
+    ProfileInfo {
+        name: "fazt-0.10.10",
+        summary: "unbatched DEFERRED write queue of 1000 with fazt's admission rule, 5 retries 20-320 ms, busy_timeout 2 s on one of 10 connections, ghost writes, 5 s under 10 s, analytics flush outside the queue",
+    },
+    ProfileInfo {
+        name: "mech-stale-interrupt",
+        summary: "hardened but fazt's watcher goroutine: a late watcher interrupts a pooled VM (§4.1)",
+    },
+    ProfileInfo {
         name: "no-busy-wait",
         summary: "hardened but SQLITE_BUSY fails at once (§4.2: fazt before busy_timeout)",
+    },
+    ProfileInfo {
+        name: "mech-busy-timeout-one-conn",
+        summary: "hardened but busy waits only from busy_timeout=5000 run once through the pool, lost after the 5-minute connection lifetime (§4.3)",
+    },
+    ProfileInfo {
+        name: "mech-deadline-ignored",
+        summary: "hardened but storage runs without the request's deadline (§4.4)",
+    },
+    ProfileInfo {
+        name: "mech-ghost-writes",
+        summary: "hardened but a caller whose write is committing is told it failed at its deadline (§4.5)",
+    },
+    ProfileInfo {
+        name: "mech-timeout-hierarchy",
+        summary: "hardened but busy_timeout = runtime timeout = request budget = 5 s: a lock wait takes the whole budget (§4.6)",
+    },
+    ProfileInfo {
+        name: "mech-writers-bypass-queue",
+        summary: "hardened but the analytics flush and kv sweep take the write lock outside the queue (§4.7)",
+    },
+    ProfileInfo {
+        name: "mech-queue-admission",
+        summary: "hardened but a write is refused unless time left >= queued writes x 30 ms + 500 ms (§4.8)",
+    },
+    ProfileInfo {
+        name: "mech-deferred-upgrade",
+        summary: "hardened but the writer begins DEFERRED: a read-then-write gets SQLITE_BUSY at once (§4.9)",
     },
 ];
 
@@ -51,36 +97,17 @@ impl Config {
         }
     }
 
-    /// fazt 0.10.5 on a machine with `cpus` CPUs.
-    pub fn fazt_0_10_5(cpus: u32) -> Config {
-        Config {
-            profile: "fazt-0.10.5",
-            storage: StorageConfig {
-                policy: StoragePolicy {
-                    write_path: WritePath::DirectPool { connections: 25 },
-                    busy: BusyPolicy::FailFast,
-                    deadline: DeadlinePolicy::Ignore,
-                    ..StoragePolicy::default()
-                },
-                ..StorageConfig::default()
-            },
-            runtime: RuntimeConfig::fazt_0_10_5(cpus),
-            request_timeout: Duration::from_secs(5),
-        }
-    }
-
     /// The profile called `name` for a machine with `cpus` CPUs (only the legacy
-    /// runtime's scheduler model uses it).
+    /// runtime's scheduler model uses it). Unknown names are refused with the list.
     pub fn preset(name: &str, cpus: u32) -> Result<Config, String> {
+        if let Some(mechanism) = Mechanism::by_profile(name) {
+            return Ok(mechanism.on_hardened(cpus));
+        }
         match name {
             "hardened" => Ok(Config::hardened()),
-            "fazt-0.10.5" => Ok(Config::fazt_0_10_5(cpus)),
-            "no-busy-wait" => {
-                let mut config = Config::hardened();
-                config.profile = "no-busy-wait";
-                config.storage.policy.busy = BusyPolicy::FailFast;
-                Ok(config)
-            }
+            "fazt-0.10.5" => Ok(legacy::fazt_0_10_5(cpus)),
+            "fazt-0.10.6" => Ok(legacy::fazt_0_10_6(cpus)),
+            "fazt-0.10.10" => Ok(legacy::fazt_0_10_10()),
             other => {
                 let known: Vec<&str> = PROFILES.iter().map(|p| p.name).collect();
                 Err(format!(
@@ -106,5 +133,16 @@ mod tests {
         }
         let error = Config::preset("fazt-9", 1).unwrap_err();
         assert!(error.contains("hardened"), "{error}");
+        assert!(error.contains("mech-deferred-upgrade"), "{error}");
+    }
+
+    #[test]
+    fn every_mechanism_has_a_listed_profile() {
+        for mechanism in Mechanism::ALL {
+            assert!(
+                PROFILES.iter().any(|p| p.name == mechanism.profile()),
+                "{mechanism:?}"
+            );
+        }
     }
 }

@@ -54,6 +54,37 @@ async fn a_commit_the_caller_cannot_wait_for_is_outcome_unknown_and_lands() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn abandoning_at_the_deadline_reports_a_landed_write_as_failed() {
+    let env = slow_env();
+    let config = StorageConfig {
+        policy: StoragePolicy {
+            deadline: DeadlinePolicy::AbandonAtDeadline,
+            ..StoragePolicy::default()
+        },
+        ..StorageConfig::default()
+    };
+    let (_dir, storage) = open(&env, config).await;
+    // The same write as above: started, then the caller's 20 ms run out.
+    let error = storage
+        .scope("a", within(&env, 20))
+        .kv_set("k", &json!(1), None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, StorageError::DeadlineExceeded { .. }),
+        "fazt 0.10.10 said it failed: {error}"
+    );
+    env.clock.sleep(Duration::from_millis(100)).await;
+    let value = storage
+        .scope("a", Deadline::NONE)
+        .kv_get("k")
+        .await
+        .unwrap();
+    assert_eq!(value, Some(json!(1)), "a ghost write: it landed");
+    storage.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_write_whose_deadline_passes_before_it_starts_is_never_applied() {
     let env = sim_env_with(9, CostModel::default());
     let (dir, storage) = open(&env, StorageConfig::default()).await;

@@ -1,6 +1,6 @@
 //! One request, from arrival to the response: request id, rate limit, Host routing,
 //! then the app (handler or static files) or the admin API; on the way out the common
-//! headers, the metrics, the trace and one log line.
+//! headers, the metrics, the trace, the analytics event and one log line.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -21,6 +21,7 @@ use super::state::Server;
 use super::traces::{micros, Trace};
 use super::{admin, request_id, static_files};
 use crate::env::Instant;
+use crate::storage::AnalyticsEvent;
 
 /// Headers on every response unless the handler chose its own.
 const SECURITY_HEADERS: [(&str, &str); 3] = [
@@ -98,6 +99,13 @@ where
         duration_us = trace.duration_us,
         "request"
     );
+    server.storage.record_request(AnalyticsEvent {
+        app_id: trace.app.clone().unwrap_or_default(),
+        path: trace.path.clone(),
+        status: trace.status,
+        duration_us: trace.duration_us,
+        at_ms: trace.at_ms,
+    });
     server.traces.push(trace);
     response
 }

@@ -2,7 +2,7 @@
 //! that feeds the simulator's cost model, and the migrations.
 
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use rusqlite::{Connection, OpenFlags};
@@ -23,11 +23,13 @@ const CONNECTION_PRAGMAS: &str = "PRAGMA journal_mode = WAL;
     PRAGMA busy_timeout = 0;
     PRAGMA temp_store = MEMORY;";
 
-/// One SQLite connection with its work counter.
+/// One SQLite connection with its work counter and its busy-handler probe.
 pub struct Db {
     conn: Connection,
     ticks: Arc<AtomicU64>,
     statements: u64,
+    /// Times SQLite called the busy handler (see `busy_timeout.rs`).
+    busy_handler_calls: Arc<AtomicU32>,
 }
 
 /// What a connection reports about its own settings (tests prove every pooled
@@ -59,11 +61,28 @@ impl Db {
                 false
             }),
         )?;
+        // The probe never waits: it records that SQLite would have called its busy
+        // handler here and lets SQLite return SQLITE_BUSY at once. Installed after the
+        // pragmas, so `busy_timeout` still reads 0.
+        let busy_handler_calls = Arc::new(AtomicU32::new(0));
+        let calls = busy_handler_calls.clone();
+        conn.busy_handler(Some(move |_count| {
+            calls.fetch_add(1, Ordering::Relaxed);
+            false
+        }))?;
         Ok(Db {
             conn,
             ticks,
             statements: 0,
+            busy_handler_calls,
         })
+    }
+
+    /// True when SQLite called its busy handler since the last call: the SQLITE_BUSY
+    /// just met came while waiting for a lock with no transaction open, where a busy
+    /// timeout would have waited (not at a DEFERRED transaction's upgrade).
+    pub fn take_busy_handler_called(&self) -> bool {
+        self.busy_handler_calls.swap(0, Ordering::Relaxed) > 0
     }
 
     pub fn conn(&self) -> &Connection {
@@ -157,6 +176,42 @@ mod tests {
                 }
             );
         }
+    }
+
+    #[test]
+    fn the_probe_tells_a_lock_wait_from_a_failed_upgrade() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.db");
+        let mut holder = Db::open(&path).unwrap();
+        holder.migrate().unwrap();
+        let other = Db::open(&path).unwrap();
+        let insert = "INSERT INTO app_kv (app_id, key, value, created_at, updated_at)
+            VALUES ('a', 'k', '1', 0, 0)";
+        // A read transaction started before the holder takes the lock.
+        other.conn().execute_batch("BEGIN DEFERRED").unwrap();
+        let _: i64 = other
+            .conn()
+            .query_row("SELECT count(*) FROM app_kv", [], |r| r.get(0))
+            .unwrap();
+        holder.conn().execute_batch("BEGIN IMMEDIATE").unwrap();
+        assert!(super::super::error::is_busy(
+            &other.conn().execute(insert, []).unwrap_err()
+        ));
+        assert!(
+            !other.take_busy_handler_called(),
+            "an upgrade skips the handler"
+        );
+        other.conn().execute_batch("ROLLBACK").unwrap();
+        assert!(super::super::error::is_busy(
+            &other.conn().execute(insert, []).unwrap_err()
+        ));
+        assert!(
+            other.take_busy_handler_called(),
+            "a fresh lock wait calls it"
+        );
+        assert!(!other.take_busy_handler_called());
+        holder.conn().execute_batch("COMMIT").unwrap();
+        assert_eq!(other.settings().unwrap().busy_timeout_ms, 0);
     }
 
     #[test]

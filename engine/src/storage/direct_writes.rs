@@ -6,23 +6,31 @@
 //! `FailFast` busy policy, the caller gets it). The transaction runs as two executor
 //! jobs, begin-and-write then commit, so that in simulation the lock is held for the
 //! modelled time between them and contention comes from SQLite itself.
+//!
+//! The pool hands out the connection returned last (Go's `database/sql`), so the first
+//! connection, the one fazt's `PRAGMA busy_timeout` ran on, serves while load is light
+//! and the others only under concurrency (`busy_timeout.rs`).
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex, RwLock};
 
 use tokio::sync::Semaphore;
 
+use super::busy_timeout::{ConnectionBusyTimeout, SqliteBusyWait};
 use super::connection::Db;
 use super::error::{Result, StorageError};
 use super::limits::Limits;
-use super::policy::BusyPolicy;
+use super::policy::{BusyPolicy, BusyTimeoutPragma};
 use super::retry::Backoff;
 use super::write::{ApplyContext, Write, WriteOutput};
-use crate::env::{run_blocking, timeout_at, Deadline, Env};
+use crate::env::{run_blocking, timeout_at, Deadline, Env, Instant};
+
+/// A pooled connection and its busy timeout.
+type Pooled = (Db, ConnectionBusyTimeout);
 
 /// Writer connections, checked out one per write.
 pub struct DirectWriters {
-    idle: Arc<Mutex<Vec<Db>>>,
+    idle: Arc<Mutex<Vec<Pooled>>>,
     permits: Arc<Semaphore>,
     size: usize,
     limits: Limits,
@@ -30,14 +38,26 @@ pub struct DirectWriters {
 }
 
 impl DirectWriters {
+    /// The pool over `connections`, opened at `now`; the first is the pool's first
+    /// connection (`first_index` 0) or a later one.
     pub fn new(
         connections: Vec<Db>,
+        pragma: BusyTimeoutPragma,
+        first_index: usize,
+        now: Instant,
         limits: Limits,
         indexed: Arc<RwLock<BTreeSet<String>>>,
     ) -> DirectWriters {
         let size = connections.len();
+        // Last in the stack is handed out first: the first connection.
+        let mut idle: Vec<Pooled> = connections
+            .into_iter()
+            .enumerate()
+            .map(|(n, db)| (db, ConnectionBusyTimeout::new(pragma, first_index + n, now)))
+            .collect();
+        idle.reverse();
         DirectWriters {
-            idle: Arc::new(Mutex::new(connections)),
+            idle: Arc::new(Mutex::new(idle)),
             permits: Arc::new(Semaphore::new(size)),
             size,
             limits,
@@ -71,36 +91,67 @@ impl DirectWriters {
         let mut backoff = Backoff::new(busy, &env.rng);
         let mut write = write;
         loop {
-            let db = self
+            let (mut db, mut busy_timeout) = self
                 .idle
                 .lock()
                 .expect("writer pool")
                 .pop()
                 .expect("a permit guarantees an idle connection");
-            let context = (self.limits.clone(), self.indexed.clone());
-            // Job 1: BEGIN DEFERRED and the write's statements (the lock is taken here).
-            let (db, returned, applied) = run_blocking(env.executor.as_ref(), move || {
-                let mut db = db;
-                let before = db.work();
-                let indexed = context.1.read().expect("index set").clone();
-                let apply_context = ApplyContext {
-                    limits: &context.0,
-                    indexed: &indexed,
-                };
-                db.count_statement();
-                let applied = db
-                    .conn()
-                    .execute_batch("BEGIN DEFERRED")
-                    .map_err(StorageError::from)
-                    .and_then(|()| write.apply(&mut db, &apply_context));
-                if applied.is_err() {
-                    let _ = db.conn().execute_batch("ROLLBACK");
+            let mut sqlite_wait: Option<SqliteBusyWait> = None;
+            let applied = loop {
+                let context = (self.limits.clone(), self.indexed.clone());
+                // Job 1: BEGIN DEFERRED and the write's statements (the lock is taken here).
+                let (returned_db, returned, applied, lock_wait) =
+                    run_blocking(env.executor.as_ref(), move || {
+                        let mut db = db;
+                        let before = db.work();
+                        let indexed = context.1.read().expect("index set").clone();
+                        let apply_context = ApplyContext {
+                            limits: &context.0,
+                            indexed: &indexed,
+                        };
+                        db.count_statement();
+                        db.take_busy_handler_called();
+                        let applied = db
+                            .conn()
+                            .execute_batch("BEGIN DEFERRED")
+                            .map_err(StorageError::from)
+                            .and_then(|()| write.apply(&mut db, &apply_context));
+                        let lock_wait = db.take_busy_handler_called();
+                        if applied.is_err() {
+                            let _ = db.conn().execute_batch("ROLLBACK");
+                        }
+                        let work = db.work_since(before);
+                        ((db, write, applied, lock_wait), work)
+                    })
+                    .await;
+                (db, write) = (returned_db, returned);
+                let busy = matches!(&applied, Err(error) if error.is_sqlite_busy());
+                if !busy {
+                    break applied;
                 }
-                let work = db.work_since(before);
-                ((db, write, applied), work)
-            })
-            .await;
-            write = returned;
+                let timeout = busy_timeout.at(clock.now());
+                tracing::debug!(
+                    target: super::TRACE,
+                    write = write.name(),
+                    attempt = backoff.attempts(),
+                    conn = busy_timeout.index(),
+                    busy_timeout_ms = busy_timeout.millis(),
+                    lock_wait,
+                    "direct write busy"
+                );
+                // SQLite's busy handler, on a connection that has a busy timeout.
+                let delay = match (lock_wait, timeout) {
+                    (true, Some(timeout)) => sqlite_wait
+                        .get_or_insert_with(|| SqliteBusyWait::new(timeout))
+                        .next_delay(),
+                    _ => None,
+                };
+                match delay {
+                    Some(delay) => clock.sleep(delay).await,
+                    None => break applied,
+                }
+            };
             // Job 2: COMMIT (the lock is released here).
             let (db, committed) = match applied {
                 Ok(output) => {
@@ -122,21 +173,21 @@ impl DirectWriters {
                 }
                 Err(error) => (db, Err(error)),
             };
-            self.idle.lock().expect("writer pool").push(db);
+            self.idle
+                .lock()
+                .expect("writer pool")
+                .push((db, busy_timeout));
             match committed {
-                Err(error) if error.is_sqlite_busy() => {
-                    tracing::debug!(target: super::TRACE, write = write.name(), attempt = backoff.attempts(), "direct write busy");
-                    match backoff.next_delay() {
-                        Some(delay) if !deadline.is_past(clock.now() + delay) => {
-                            clock.sleep(delay).await
-                        }
-                        _ => {
-                            return Err(StorageError::Busy {
-                                attempts: backoff.attempts(),
-                            })
-                        }
+                Err(error) if error.is_sqlite_busy() => match backoff.next_delay() {
+                    Some(delay) if !deadline.is_past(clock.now() + delay) => {
+                        clock.sleep(delay).await
                     }
-                }
+                    _ => {
+                        return Err(StorageError::Busy {
+                            attempts: backoff.attempts(),
+                        })
+                    }
+                },
                 outcome => return outcome,
             }
         }
@@ -154,8 +205,12 @@ mod tests {
         let path = dir.path().join("x.db");
         let mut first = Db::open(&path).unwrap();
         first.migrate().unwrap();
+        let env = Env::real();
         let writers = DirectWriters::new(
             vec![Db::open(&path).unwrap()],
+            BusyTimeoutPragma::Off,
+            0,
+            env.clock.now(),
             Limits::default(),
             Arc::default(),
         );
@@ -164,7 +219,6 @@ mod tests {
             app: "a".into(),
             key: "k".into(),
         };
-        let env = Env::real();
         let error = writers
             .submit(&env, &BusyPolicy::FailFast, write, Deadline::NONE)
             .await

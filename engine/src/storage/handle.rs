@@ -10,6 +10,8 @@ use serde_json::Value;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use super::analytics::{AnalyticsEvent, EventBuffer};
+use super::busy_timeout::ConnectionBusyTimeout;
 use super::changes::Changes;
 use super::connection::{ConnectionSettings, Db};
 use super::direct_writes::DirectWriters;
@@ -17,14 +19,14 @@ use super::ds::{self, FindOptions, NewDocument, Order, Page, Selection};
 use super::error::{Result, StorageError};
 use super::kv::{self, KvEntry};
 use super::limits::{check_collection, Limits};
-use super::policy::{DeadlinePolicy, StoragePolicy, WritePath};
+use super::policy::{BackgroundWrites, BusyPolicy, DeadlinePolicy, StoragePolicy, WritePath};
 use super::query::{FieldPath, Filter};
 use super::readers::ReaderPool;
 use super::s3::{self, Blob, BlobMeta, NewBlob};
 use super::schema::DOC_INDEX_LIST;
 use super::site::{self, Site, SiteFile};
 use super::write::{Write, WriteOutput};
-use super::writer::{self, WriteQueue, Writer};
+use super::writer::{self, QueueOptions, WriteQueue, Writer};
 use crate::env::{run_blocking, Deadline, Env, Rng, Work};
 
 /// Policies and limits of one storage instance.
@@ -46,6 +48,10 @@ struct Shared {
     config: StorageConfig,
     readers: ReaderPool,
     writes: Writes,
+    /// The connection background writes use outside the queue, under
+    /// [`BackgroundWrites::BypassQueue`] with group commit.
+    bypass: Option<DirectWriters>,
+    analytics: EventBuffer,
     indexed: Arc<RwLock<BTreeSet<String>>>,
     ids: Rng,
     shutdown: watch::Sender<bool>,
@@ -75,10 +81,15 @@ pub struct StorageStats {
 
 impl Storage {
     /// Opens (creating and migrating if needed) the database at `path` and starts the
-    /// writer and the kv sweep on the current tokio runtime.
+    /// writer, the kv sweep and the analytics flush on the current tokio runtime.
     pub async fn open(path: &Path, env: Env, config: StorageConfig) -> Result<Storage> {
-        let extra_writers = match config.policy.write_path {
-            WritePath::GroupCommit { .. } => 0,
+        let policy = &config.policy;
+        let bypass_connections = match (&policy.write_path, policy.background) {
+            (WritePath::GroupCommit { .. }, BackgroundWrites::BypassQueue) => 1,
+            _ => 0,
+        };
+        let extra_writers = match policy.write_path {
+            WritePath::GroupCommit { .. } => bypass_connections,
             WritePath::DirectPool { connections } => connections.max(1) - 1,
         };
         let opening = (path.to_owned(), config.policy.readers.max(1), extra_writers);
@@ -91,7 +102,9 @@ impl Storage {
         let indexed = Arc::new(RwLock::new(indexes));
         let (shutdown, shutdown_signal) = watch::channel(false);
         let mut tasks = Vec::new();
-        let writes = match config.policy.write_path {
+        let (policy, opened_at) = (&config.policy, env.clock.now());
+        let mut bypass = None;
+        let writes = match policy.write_path {
             WritePath::GroupCommit {
                 queue_depth,
                 batch_max,
@@ -99,17 +112,37 @@ impl Storage {
                 let writer = Writer {
                     env: env.for_component("storage-writer"),
                     db: Arc::new(Mutex::new(writer_dbs.remove(0))),
-                    busy: config.policy.busy.clone(),
+                    begin: policy.begin,
+                    busy: policy.busy.clone(),
+                    busy_timeout: ConnectionBusyTimeout::new(policy.busy_timeout, 0, opened_at),
                     limits: config.limits.clone(),
                     indexed: indexed.clone(),
                 };
-                let (queue, writer_task) =
-                    writer::start(writer, queue_depth, batch_max, shutdown_signal.clone());
+                let options = QueueOptions {
+                    depth: queue_depth,
+                    batch_max,
+                    admission: policy.admission,
+                    deadline: policy.deadline,
+                };
+                let (queue, writer_task) = writer::start(writer, options, shutdown_signal.clone());
                 tasks.push(tokio::spawn(writer_task));
+                if !writer_dbs.is_empty() {
+                    bypass = Some(DirectWriters::new(
+                        writer_dbs,
+                        policy.busy_timeout,
+                        1,
+                        opened_at,
+                        config.limits.clone(),
+                        indexed.clone(),
+                    ));
+                }
                 Writes::Queue(queue)
             }
             WritePath::DirectPool { .. } => Writes::Direct(DirectWriters::new(
                 writer_dbs,
+                policy.busy_timeout,
+                0,
+                opened_at,
                 config.limits.clone(),
                 indexed.clone(),
             )),
@@ -121,13 +154,18 @@ impl Storage {
                 env: env.for_component("storage"),
                 config,
                 writes,
+                bypass,
+                analytics: EventBuffer::default(),
                 indexed,
                 shutdown,
                 tasks: Mutex::new(Vec::new()),
             }),
         };
         tasks.push(tokio::spawn(
-            storage.clone().sweep_expired_kv(shutdown_signal),
+            storage.clone().sweep_expired_kv(shutdown_signal.clone()),
+        ));
+        tasks.push(tokio::spawn(
+            storage.clone().flush_analytics(shutdown_signal),
         ));
         *storage.shared.tasks.lock().expect("task list") = tasks;
         Ok(storage)
@@ -137,7 +175,7 @@ impl Storage {
     /// [`DeadlinePolicy::Ignore`]).
     pub fn scope(&self, app_id: &str, deadline: Deadline) -> Scope {
         let deadline = match self.shared.config.policy.deadline {
-            DeadlinePolicy::Propagate => deadline,
+            DeadlinePolicy::Propagate | DeadlinePolicy::AbandonAtDeadline => deadline,
             DeadlinePolicy::Ignore => Deadline::NONE,
         };
         Scope {
@@ -248,7 +286,81 @@ impl Storage {
         }
     }
 
-    /// Deletes expired kv entries every `kv_sweep_interval`, through the write queue.
+    /// Buffers one HTTP request's analytics event; the flusher writes it out later.
+    pub fn record_request(&self, event: AnalyticsEvent) {
+        let batch = self.shared.config.policy.analytics.flush_events;
+        self.shared.analytics.push(event, batch);
+    }
+
+    /// Analytics events not yet written.
+    pub fn analytics_buffered(&self) -> usize {
+        self.shared.analytics.waiting()
+    }
+
+    /// A background write (analytics flush, kv sweep), by [`BackgroundWrites`]: through
+    /// the write path, or on the bypass connection, in its own DEFERRED transaction
+    /// with no retry (fazt's analytics writer logged a failed batch and dropped it).
+    async fn write_background(&self, write: Write) -> Result<WriteOutput> {
+        match &self.shared.bypass {
+            Some(bypass) => {
+                bypass
+                    .submit(
+                        &self.shared.env,
+                        &BusyPolicy::FailFast,
+                        write,
+                        Deadline::NONE,
+                    )
+                    .await
+            }
+            None => self.write(write, Deadline::NONE).await,
+        }
+    }
+
+    /// Writes the analytics buffer out every `flush_interval`, or as soon as a batch is
+    /// full, one batch per transaction. A failed batch is dropped. Events still
+    /// buffered at shutdown are dropped too (they were never acknowledged to anyone).
+    async fn flush_analytics(self, mut shutdown: watch::Receiver<bool>) {
+        let flush = self.shared.config.policy.analytics;
+        let buffer = &self.shared.analytics;
+        loop {
+            let sleep = self.shared.env.clock.sleep(flush.flush_interval);
+            tokio::select! {
+                biased;
+                _ = shutdown.wait_for(|stop| *stop) => return,
+                () = buffer.full.notified() => {}
+                () = sleep => {}
+            }
+            loop {
+                let events = buffer.take(flush.flush_events);
+                if events.is_empty() {
+                    break;
+                }
+                let n = events.len();
+                let path = match self.shared.bypass {
+                    Some(_) => "bypass",
+                    None => "write path",
+                };
+                match self
+                    .write_background(Write::AnalyticsBatch { events })
+                    .await
+                {
+                    Ok(_) => {
+                        tracing::debug!(target: super::TRACE, events = n, path, "analytics flushed")
+                    }
+                    Err(StorageError::Closed) => return,
+                    Err(error) => {
+                        tracing::debug!(target: super::TRACE, events = n, path, kind = error.kind(), "analytics flush failed");
+                        tracing::warn!(%error, events = n, "analytics flush failed; batch dropped");
+                    }
+                }
+                if buffer.waiting() < flush.flush_events {
+                    break;
+                }
+            }
+        }
+    }
+
+    /// Deletes expired kv entries every `kv_sweep_interval`, as background writes.
     async fn sweep_expired_kv(self, mut shutdown: watch::Receiver<bool>) {
         let interval = self.shared.config.policy.kv_sweep_interval;
         loop {
@@ -260,7 +372,7 @@ impl Storage {
             }
             loop {
                 let now_ms = self.shared.env.clock.wall_ms();
-                match self.write(Write::KvSweep { now_ms }, Deadline::NONE).await {
+                match self.write_background(Write::KvSweep { now_ms }).await {
                     Ok(WriteOutput::Count(n)) if n >= super::write::KV_SWEEP_BATCH => continue,
                     Ok(_) => break,
                     Err(StorageError::Closed) => return,

@@ -5,6 +5,8 @@
 //! | `handle.rs` | [`Storage`] (open, scope, shutdown) and [`Scope`], the async API |
 //! | `writer.rs` | the write queue and group commit on the single writer connection |
 //! | `direct_writes.rs` | fazt's legacy write path: pooled connections, DEFERRED transactions |
+//! | `busy_timeout.rs` | fazt's `PRAGMA busy_timeout` (one connection, or all), modelled on the Clock |
+//! | `analytics.rs` | the analytics buffer, flushed in batches |
 //! | `readers.rs` | the reader connection pool |
 //! | `policy.rs` | write path, busy handling and deadline handling as policies |
 //! | `retry.rs`, `estimate.rs` | backoff on SQLITE_BUSY; duration estimates for admission |
@@ -15,6 +17,8 @@
 //! | `write.rs` | the queued write operations |
 //! | `limits.rs`, `error.rs` | bounds on input, and the error type |
 
+mod analytics;
+mod busy_timeout;
 mod changes;
 mod connection;
 mod direct_writes;
@@ -39,11 +43,15 @@ pub use connection::{ConnectionSettings, Db, PROGRESS_TICK_OPS};
 /// The `tracing` target of the storage layer's trace events (group commits, SQLITE_BUSY
 /// met), which the simulator records.
 pub const TRACE: &str = "fazt::storage";
+pub use analytics::AnalyticsEvent;
 pub use ds::{FindOptions, Order, Page};
 pub use error::{Result, StorageError};
 pub use handle::{Scope, Storage, StorageConfig, StorageStats};
 pub use kv::KvEntry;
 pub use limits::Limits;
-pub use policy::{BusyPolicy, DeadlinePolicy, StoragePolicy, WritePath};
+pub use policy::{
+    AnalyticsFlush, BackgroundWrites, BeginMode, BusyPolicy, BusyTimeoutPragma, DeadlinePolicy,
+    QueueAdmission, StoragePolicy, WritePath,
+};
 pub use s3::{sha256_hex, Blob, BlobMeta, DEFAULT_MIME};
 pub use site::{Site, SiteFile};

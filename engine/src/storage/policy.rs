@@ -1,8 +1,9 @@
 //! How the storage layer writes, waits on SQLITE_BUSY and treats deadlines, as policies.
 //!
-//! The hardened defaults live here. Legacy profiles (fazt 0.10.x) select other
-//! variants; each variant is implemented where it acts (`writer.rs`, `retry.rs`,
-//! `handle.rs`).
+//! The hardened defaults live here. Legacy profiles (fazt 0.10.x) and the one-mechanism
+//! profiles (`fazt-reference.md` §4) select other variants; each variant is implemented
+//! where it acts (`writer.rs`, `direct_writes.rs`, `retry.rs`, `busy_timeout.rs`,
+//! `background.rs`, `handle.rs`).
 
 use std::time::Duration;
 
@@ -10,11 +11,23 @@ use std::time::Duration;
 #[derive(Clone, Debug)]
 pub struct StoragePolicy {
     pub write_path: WritePath,
+    /// How the write queue's transactions begin. Default IMMEDIATE. (The legacy
+    /// direct pool always begins DEFERRED.)
+    pub begin: BeginMode,
+    /// The engine's own retry on SQLITE_BUSY.
     pub busy: BusyPolicy,
+    /// SQLite's busy handler (`PRAGMA busy_timeout`), modelled on the Clock. Default off.
+    pub busy_timeout: BusyTimeoutPragma,
     pub deadline: DeadlinePolicy,
+    /// Which writes the queue refuses up front for lack of time.
+    pub admission: QueueAdmission,
+    /// How background writes (analytics flush, kv sweep) reach SQLite.
+    pub background: BackgroundWrites,
+    /// The analytics buffer: one event per HTTP request, flushed in batches.
+    pub analytics: AnalyticsFlush,
     /// Reader connections in the pool. Default 4.
     pub readers: usize,
-    /// How often expired kv entries are swept (through the write queue). Default 60 s.
+    /// How often expired kv entries are swept. Default 60 s.
     pub kv_sweep_interval: Duration,
 }
 
@@ -22,8 +35,13 @@ impl Default for StoragePolicy {
     fn default() -> Self {
         StoragePolicy {
             write_path: WritePath::default(),
+            begin: BeginMode::Immediate,
             busy: BusyPolicy::default(),
+            busy_timeout: BusyTimeoutPragma::Off,
             deadline: DeadlinePolicy::Propagate,
+            admission: QueueAdmission::Estimate,
+            background: BackgroundWrites::ThroughQueue,
+            analytics: AnalyticsFlush::default(),
             readers: 4,
             kv_sweep_interval: Duration::from_secs(60),
         }
@@ -34,12 +52,13 @@ impl Default for StoragePolicy {
 #[derive(Clone, Debug)]
 pub enum WritePath {
     /// One writer connection behind a bounded queue; every write waiting when the
-    /// writer is free (up to `batch_max`) commits in one IMMEDIATE transaction, each in
-    /// its own savepoint.
+    /// writer is free (up to `batch_max`) commits in one transaction, each in its own
+    /// savepoint.
     GroupCommit {
         /// Writes that may wait in the queue. Default 1024.
         queue_depth: usize,
-        /// Writes per transaction; 1 gives one commit per write. Default 256.
+        /// Writes per transaction; 1 gives one commit per write (fazt 0.10.10's
+        /// WriteQueue). Default 256.
         batch_max: usize,
     },
     /// fazt 0.10.5: `connections` connections, each write on one of them in its own
@@ -64,11 +83,27 @@ impl Default for WritePath {
     }
 }
 
-/// What to do when SQLite answers SQLITE_BUSY. SQLite's own busy handler is never used
-/// (`busy_timeout = 0`: it sleeps in real time); every wait is on the engine's Clock.
+/// How the write queue's transactions begin.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BeginMode {
+    /// `BEGIN IMMEDIATE`: the write lock is taken first, where SQLite's busy handler
+    /// (and the engine's busy policy) can wait for it. The hardened default.
+    Immediate,
+    /// `BEGIN DEFERRED` (Go's `db.Begin`, autocommit statements): the lock is taken at
+    /// the first write. A transaction that read first and then writes gets SQLITE_BUSY
+    /// at once when another connection holds the lock or committed since its read:
+    /// SQLite does not call the busy handler for that upgrade (§4.9).
+    Deferred,
+}
+
+/// What the engine does when SQLite answers SQLITE_BUSY. SQLite's own busy handler is
+/// never used for waiting (`busy_timeout = 0`: it sleeps in real time); every wait is
+/// on the engine's Clock.
 #[derive(Clone, Debug)]
 pub enum BusyPolicy {
-    /// Retry with exponential backoff and full jitter, within the caller's deadline.
+    /// Retry with exponential backoff and full jitter, within the caller's deadline,
+    /// where SQLite would have called its busy handler (waiting for the lock with no
+    /// transaction open). The hardened default.
     Backoff {
         /// First wait. Default 1 ms.
         initial: Duration,
@@ -77,8 +112,27 @@ pub enum BusyPolicy {
         /// Attempts in all, the first included. Default 12.
         attempts: u32,
     },
+    /// fazt 0.10.10's `withRetry`: after each SQLITE_BUSY, whatever statement met it,
+    /// wait `first`, then twice as long each time, no jitter, `retries` times.
+    Doubling { first: Duration, retries: u32 },
     /// Give up at the first SQLITE_BUSY (fazt before busy_timeout was added).
     FailFast,
+}
+
+impl BusyPolicy {
+    /// fazt 0.10.10: 5 retries waiting 20, 40, 80, 160, 320 ms.
+    pub fn fazt_retry() -> BusyPolicy {
+        BusyPolicy::Doubling {
+            first: Duration::from_millis(20),
+            retries: 5,
+        }
+    }
+
+    /// True when a BUSY met while upgrading a DEFERRED transaction (no busy handler
+    /// called) is retried too: fazt's retry matched the error text, not the place.
+    pub fn retries_failed_upgrade(&self) -> bool {
+        matches!(self, BusyPolicy::Doubling { .. })
+    }
 }
 
 impl Default for BusyPolicy {
@@ -91,12 +145,87 @@ impl Default for BusyPolicy {
     }
 }
 
+/// Which connections have a busy timeout (`PRAGMA busy_timeout = T`), as fazt set it.
+/// Modelled by `busy_timeout.rs`: where SQLite would call its handler, the connection
+/// waits on the Clock by SQLite's own delay table, up to `timeout` in all.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BusyTimeoutPragma {
+    /// No connection has one: SQLite answers BUSY at once. The hardened default (the
+    /// busy policy waits instead, bounded by the deadline).
+    Off,
+    /// Every connection, as it opens (fazt after the fix; §4.6 when `timeout` equals
+    /// the runtime's timeout).
+    EveryConnection { timeout: Duration },
+    /// fazt 0.10.6-0.10.10 (§4.3): run once through the pool, so only the first
+    /// connection has it, and only until the pool replaces connections older than
+    /// `connection_lifetime` (Go's `SetConnMaxLifetime`): after that none has it.
+    OnceThroughPool {
+        timeout: Duration,
+        connection_lifetime: Duration,
+    },
+}
+
 /// Whether storage honours the request's deadline.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DeadlinePolicy {
     /// Refuse what cannot finish in time, start nothing past the deadline, report
     /// outcome-unknown writes.
     Propagate,
-    /// Run every call as if it had no deadline (fazt's `context.Background()`).
+    /// fazt 0.10.10 (§4.5): like `Propagate`, but a caller whose deadline passes while
+    /// its queued write is already executing is told it failed (`DeadlineExceeded`),
+    /// and the write still commits: a ghost write.
+    AbandonAtDeadline,
+    /// Run every call as if it had no deadline (fazt's `context.Background()`, §4.4).
     Ignore,
+}
+
+/// Which writes the queue refuses up front for lack of time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum QueueAdmission {
+    /// Refused when the time left is less than the observed group time × the groups
+    /// ahead plus one. The hardened default.
+    Estimate,
+    /// fazt 0.10.10 (§4.8): refused unless the time left ≥ writes waiting × `per_write`
+    /// + `base`, however fast the queue drains.
+    PerQueuedWrite { per_write: Duration, base: Duration },
+}
+
+impl QueueAdmission {
+    /// fazt 0.10.10: 30 ms per queued write plus 500 ms.
+    pub fn fazt() -> QueueAdmission {
+        QueueAdmission::PerQueuedWrite {
+            per_write: Duration::from_millis(30),
+            base: Duration::from_millis(500),
+        }
+    }
+}
+
+/// How background writes (the analytics flush, the kv sweep) reach SQLite.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BackgroundWrites {
+    /// Through the write path like any other write: they never take the lock outside
+    /// it. The hardened default.
+    ThroughQueue,
+    /// fazt 0.10.10 (§4.7): each in its own DEFERRED transaction on another pooled
+    /// connection, taking the write lock outside the queue.
+    BypassQueue,
+}
+
+/// When the analytics buffer (fazt's `internal/analytics/buffer.go`) is written out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AnalyticsFlush {
+    /// Flush at least this often when events are buffered. Default 30 s.
+    pub flush_interval: Duration,
+    /// Flush as soon as this many events are buffered, all in one transaction.
+    /// Default 1,000.
+    pub flush_events: usize,
+}
+
+impl Default for AnalyticsFlush {
+    fn default() -> Self {
+        AnalyticsFlush {
+            flush_interval: Duration::from_secs(30),
+            flush_events: 1000,
+        }
+    }
 }

@@ -27,10 +27,19 @@ impl<'a> Backoff<'a> {
     }
 
     /// How long to wait before the next attempt after a BUSY, or `None` to give up.
-    /// Exponential with full jitter: uniform in `0..=min(max, initial * 2^(n-1))`.
+    /// `Backoff`: exponential with full jitter, uniform in
+    /// `0..=min(max, initial * 2^(n-1))`; `Doubling`: exactly `first * 2^(n-1)`.
     pub fn next_delay(&mut self) -> Option<Duration> {
         match self.policy {
             BusyPolicy::FailFast => None,
+            BusyPolicy::Doubling { first, retries } => {
+                if self.attempts > *retries {
+                    return None;
+                }
+                let delay = first.saturating_mul(1 << (self.attempts - 1).min(20));
+                self.attempts += 1;
+                Some(delay)
+            }
             BusyPolicy::Backoff {
                 initial,
                 max,
@@ -70,5 +79,17 @@ mod tests {
         }
         assert_eq!(backoff.attempts(), 6);
         assert_eq!(Backoff::new(&BusyPolicy::FailFast, &rng).next_delay(), None);
+    }
+
+    #[test]
+    fn fazts_retry_doubles_from_20_to_320_ms() {
+        let policy = BusyPolicy::fazt_retry();
+        let rng = Rng::seeded(3);
+        let mut backoff = Backoff::new(&policy, &rng);
+        let delays: Vec<u128> = std::iter::from_fn(|| backoff.next_delay())
+            .map(|d| d.as_millis())
+            .collect();
+        assert_eq!(delays, vec![20, 40, 80, 160, 320]);
+        assert_eq!(backoff.attempts(), 6);
     }
 }

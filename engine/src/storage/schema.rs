@@ -54,6 +54,15 @@ pub const MIGRATIONS: &[&str] = &[
         hash TEXT NOT NULL,
         PRIMARY KEY (app_id, path)
     ) WITHOUT ROWID;",
+    // 3: analytics events, one per HTTP request, written in batches.
+    "CREATE TABLE analytics_events (
+        id INTEGER PRIMARY KEY,
+        app_id TEXT NOT NULL,
+        path TEXT NOT NULL,
+        status INTEGER NOT NULL,
+        duration_us INTEGER NOT NULL,
+        at_ms INTEGER NOT NULL
+    );",
 ];
 
 pub const KV_GET: &str = "SELECT value FROM app_kv
@@ -98,6 +107,9 @@ pub const BLOB_DELETE: &str = "DELETE FROM app_blobs WHERE app_id = ?1 AND path 
 pub const BLOB_LIST: &str = "SELECT path, mime_type, size_bytes, updated_at FROM app_blobs
     WHERE app_id = ?1 AND path >= ?2 AND (?3 IS NULL OR path < ?3)
     ORDER BY path LIMIT ?4";
+
+pub const ANALYTICS_INSERT: &str = "INSERT INTO analytics_events
+    (app_id, path, status, duration_us, at_ms) VALUES (?1, ?2, ?3, ?4, ?5)";
 
 pub const SITE_UPSERT: &str = "INSERT INTO sites (app_id, version, deployed_at) VALUES (?1, 1, ?2)
     ON CONFLICT (app_id) DO UPDATE SET version = version + 1, deployed_at = excluded.deployed_at";

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeSet;
 
+use super::analytics::{self, AnalyticsEvent};
 use super::changes::Changes;
 use super::connection::Db;
 use super::ds::{self, NewDocument, Selection};
@@ -74,6 +75,10 @@ pub enum Write {
         files: Vec<SiteFile>,
         now_ms: i64,
     },
+    /// A batch of the analytics buffer.
+    AnalyticsBatch {
+        events: Vec<AnalyticsEvent>,
+    },
 }
 
 /// What an applied write returns to its caller.
@@ -107,6 +112,7 @@ impl Write {
             Write::BlobPut { .. } => "s3.put",
             Write::BlobDelete { .. } => "s3.delete",
             Write::SiteDeploy { .. } => "deploy",
+            Write::AnalyticsBatch { .. } => "analytics.flush",
         }
     }
 
@@ -177,6 +183,9 @@ impl Write {
             Write::BlobDelete { app, path } => s3::delete(db, app, path).map(WriteOutput::Existed),
             Write::SiteDeploy { app, files, now_ms } => {
                 site::deploy(db, app, files, *now_ms).map(|()| WriteOutput::Done)
+            }
+            Write::AnalyticsBatch { events } => {
+                analytics::insert(db, events).map(WriteOutput::Count)
             }
         }
     }

@@ -6,7 +6,12 @@
 //!
 //! A queued write is `QUEUED` until the writer's transaction has begun and claims it
 //! (`STARTED`), or until its caller gives up first (`CANCELLED`, never applied). A caller
-//! whose deadline passes after the claim is told the outcome is unknown.
+//! whose deadline passes after the claim is told the outcome is unknown (under
+//! [`DeadlinePolicy::AbandonAtDeadline`], fazt 0.10.10, that it failed: a ghost write).
+//!
+//! Legacy variants act here too: admission by fazt's rule ([`QueueAdmission`]),
+//! DEFERRED transactions ([`BeginMode`]), and the writer connection's modelled busy
+//! timeout (`busy_timeout.rs`).
 
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
@@ -14,12 +19,13 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use tokio::sync::{mpsc, oneshot, watch};
 
+use super::busy_timeout::{ConnectionBusyTimeout, SqliteBusyWait};
 use super::connection::Db;
 use super::error::injected_io_error;
 use super::error::{is_busy, Result, StorageError};
 use super::estimate::Estimate;
 use super::limits::Limits;
-use super::policy::BusyPolicy;
+use super::policy::{BeginMode, BusyPolicy, DeadlinePolicy, QueueAdmission};
 use super::retry::Backoff;
 use super::write::{ApplyContext, Write, WriteOutput};
 use crate::env::{run_blocking, timeout_at, Deadline, Env, Work};
@@ -45,6 +51,13 @@ impl Pending {
             .is_ok()
     }
 
+    /// Back to QUEUED after its transaction rolled back before writing anything.
+    fn unclaim(&self) {
+        let _ = self
+            .state
+            .compare_exchange(STARTED, QUEUED, Ordering::AcqRel, Ordering::Acquire);
+    }
+
     fn answer(self, result: Result<WriteOutput>) {
         // The caller may have stopped waiting; its answer then is already decided.
         let _ = self.reply.send(result);
@@ -62,11 +75,22 @@ pub struct WriterCounters {
     pub busy: AtomicU64,
 }
 
+/// How the queue takes writes in.
+#[derive(Clone, Copy, Debug)]
+pub struct QueueOptions {
+    pub depth: usize,
+    pub batch_max: usize,
+    pub admission: QueueAdmission,
+    pub deadline: DeadlinePolicy,
+}
+
 /// The sending side, shared by every caller.
 pub struct WriteQueue {
     sender: mpsc::Sender<Pending>,
     depth: usize,
     batch_max: usize,
+    admission: QueueAdmission,
+    deadline: DeadlinePolicy,
     /// Observed time from a group's start to its commit.
     group_estimate: Arc<Estimate>,
     counters: Arc<WriterCounters>,
@@ -96,10 +120,26 @@ impl WriteQueue {
             });
         }
         if let Some(remaining) = deadline.remaining(now) {
-            // Our group commits after the groups ahead of us, and then takes one more.
-            let groups = u32::try_from(self.waiting() / self.batch_max + 1).unwrap_or(u32::MAX);
-            let needed = self.group_estimate.get().saturating_mul(groups);
+            let waiting = self.waiting();
+            let needed = match self.admission {
+                // Our group commits after the groups ahead of us, and then takes one more.
+                QueueAdmission::Estimate => {
+                    let groups = u32::try_from(waiting / self.batch_max + 1).unwrap_or(u32::MAX);
+                    self.group_estimate.get().saturating_mul(groups)
+                }
+                QueueAdmission::PerQueuedWrite { per_write, base } => per_write
+                    .saturating_mul(u32::try_from(waiting).unwrap_or(u32::MAX))
+                    .saturating_add(base),
+            };
             if remaining < needed {
+                tracing::debug!(
+                    target: super::TRACE,
+                    write = write.name(),
+                    waiting,
+                    remaining_us = remaining.as_micros() as u64,
+                    needed_us = needed.as_micros() as u64,
+                    "write refused"
+                );
                 return Err(StorageError::InsufficientBudget { remaining, needed });
             }
         }
@@ -132,6 +172,12 @@ impl WriteQueue {
                     Err(StorageError::DeadlineExceeded {
                         operation: "queued write",
                     })
+                } else if self.deadline == DeadlinePolicy::AbandonAtDeadline {
+                    // fazt's `case <-ctx.Done(): return ctx.Err()`: the write goes on.
+                    tracing::debug!(target: super::TRACE, "write abandoned while executing");
+                    Err(StorageError::DeadlineExceeded {
+                        operation: "queued write",
+                    })
                 } else {
                     Err(StorageError::OutcomeUnknown)
                 }
@@ -144,7 +190,10 @@ impl WriteQueue {
 pub struct Writer {
     pub env: Env,
     pub db: Arc<Mutex<Db>>,
+    pub begin: BeginMode,
     pub busy: BusyPolicy,
+    /// The writer connection's busy timeout (it is the pool's first connection).
+    pub busy_timeout: ConnectionBusyTimeout,
     pub limits: Limits,
     pub indexed: Arc<RwLock<BTreeSet<String>>>,
 }
@@ -153,10 +202,10 @@ pub struct Writer {
 /// and the queue is drained; it then checkpoints the WAL.
 pub fn start(
     writer: Writer,
-    depth: usize,
-    batch_max: usize,
+    options: QueueOptions,
     shutdown: watch::Receiver<bool>,
 ) -> (WriteQueue, impl std::future::Future<Output = ()> + Send) {
+    let (depth, batch_max) = (options.depth, options.batch_max);
     let (sender, receiver) = mpsc::channel(depth.max(1));
     let group_estimate = Arc::new(Estimate::default());
     let counters = Arc::new(WriterCounters::default());
@@ -164,6 +213,8 @@ pub fn start(
         sender,
         depth: depth.max(1),
         batch_max: batch_max.max(1),
+        admission: options.admission,
+        deadline: options.deadline,
         group_estimate: group_estimate.clone(),
         counters: counters.clone(),
     };
@@ -179,7 +230,7 @@ pub fn start(
 }
 
 async fn run(
-    writer: Writer,
+    mut writer: Writer,
     mut receiver: mpsc::Receiver<Pending>,
     batch_max: usize,
     estimate: Arc<Estimate>,
@@ -209,7 +260,7 @@ async fn run(
             }
         }
         let started = writer.env.clock.now();
-        commit_group(&writer, &db, &counters, std::mem::take(&mut batch)).await;
+        commit_group(&mut writer, &db, &counters, std::mem::take(&mut batch)).await;
         estimate.observe(writer.env.clock.now().saturating_duration_since(started));
     }
     let db = db.clone();
@@ -226,8 +277,9 @@ async fn run(
 
 /// What the group's transaction came to.
 enum GroupOutcome {
-    /// `BEGIN IMMEDIATE` got SQLITE_BUSY; nothing was claimed.
-    Busy,
+    /// SQLITE_BUSY before anything was written; the transaction rolled back and every
+    /// write is queued again. `lock_wait`: SQLite would have called its busy handler.
+    Busy { lock_wait: bool },
     /// Committed; one result per write, `None` for a write its caller had cancelled.
     Committed(Vec<Option<Result<WriteOutput>>>),
     /// The transaction failed and was rolled back; every claimed write failed.
@@ -256,6 +308,7 @@ async fn run_group(
     phase: Phase,
 ) -> (Vec<Pending>, GroupOutcome) {
     let (db, limits, indexed) = (db.clone(), writer.limits.clone(), writer.indexed.clone());
+    let (begin, retry_upgrade) = (writer.begin, writer.busy.retries_failed_upgrade());
     run_blocking(writer.env.executor.as_ref(), move || {
         let mut db = db.lock().expect("writer connection");
         let before = db.work();
@@ -267,7 +320,7 @@ async fn run_group(
                     limits: &limits,
                     indexed: &indexed,
                 };
-                match apply(&mut db, &pending, &context) {
+                match apply(&mut db, &pending, &context, begin, retry_upgrade) {
                     GroupOutcome::Applied(results) if matches!(phase, Phase::Whole) => {
                         commit(&mut db, results)
                     }
@@ -282,13 +335,18 @@ async fn run_group(
 }
 
 async fn commit_group(
-    writer: &Writer,
+    writer: &mut Writer,
     db: &Arc<Mutex<Db>>,
     counters: &WriterCounters,
     batch: Vec<Pending>,
 ) {
-    let clock = writer.env.clock.as_ref();
-    let mut backoff = Backoff::new(&writer.busy, &writer.env.rng);
+    let (clock, rng, busy) = (
+        writer.env.clock.clone(),
+        writer.env.rng.clone(),
+        writer.busy.clone(),
+    );
+    let mut backoff = Backoff::new(&busy, &rng);
+    let mut sqlite_wait: Option<SqliteBusyWait> = None;
     let mut pending = batch;
     loop {
         // Nothing starts past its deadline.
@@ -376,9 +434,28 @@ async fn commit_group(
                 }
                 return;
             }
-            GroupOutcome::Busy => {
+            GroupOutcome::Busy { lock_wait } => {
                 counters.busy.fetch_add(1, Ordering::Relaxed);
-                tracing::debug!(target: super::TRACE, writes = pending.len(), attempt = backoff.attempts(), "writer busy");
+                let timeout = writer.busy_timeout.at(clock.now());
+                tracing::debug!(
+                    target: super::TRACE,
+                    writes = pending.len(),
+                    attempt = backoff.attempts(),
+                    conn = writer.busy_timeout.index(),
+                    busy_timeout_ms = writer.busy_timeout.millis(),
+                    lock_wait,
+                    "writer busy"
+                );
+                // SQLite's busy handler first, on a connection that has a busy timeout.
+                if let (true, Some(timeout)) = (lock_wait, timeout) {
+                    let wait = sqlite_wait.get_or_insert_with(|| SqliteBusyWait::new(timeout));
+                    if let Some(delay) = wait.next_delay() {
+                        clock.sleep(delay).await;
+                        continue;
+                    }
+                    tracing::debug!(target: super::TRACE, waited_ms = wait.waited().as_millis() as u64, "busy timeout expired");
+                }
+                sqlite_wait = None;
                 match backoff.next_delay() {
                     // Writes whose deadline passes meanwhile are answered at the loop's top.
                     Some(delay) => clock.sleep(delay).await,
@@ -397,27 +474,58 @@ async fn commit_group(
     }
 }
 
-/// Begins an IMMEDIATE transaction and applies the batch, a savepoint per write. Runs
+/// Begins the group's transaction and applies the batch, a savepoint per write. Runs
 /// on the executor.
-fn apply(db: &mut Db, batch: &[Pending], context: &ApplyContext) -> GroupOutcome {
+///
+/// Under [`BeginMode::Deferred`] the lock is taken by the first write statement. A
+/// SQLITE_BUSY there means nothing was written yet (a transaction that wrote holds the
+/// lock): the transaction rolls back and the group is retried, when SQLite would have
+/// called its busy handler or when `retry_upgrade` says so; otherwise the write that
+/// met it fails at once (§4.9) and the others go on.
+fn apply(
+    db: &mut Db,
+    batch: &[Pending],
+    context: &ApplyContext,
+    begin: BeginMode,
+    retry_upgrade: bool,
+) -> GroupOutcome {
     db.count_statement();
     if failpoints::fired(failpoints::STORAGE_BUSY) {
-        return GroupOutcome::Busy;
+        return GroupOutcome::Busy { lock_wait: true };
     }
-    if let Err(error) = db.conn().execute_batch("BEGIN IMMEDIATE") {
+    db.take_busy_handler_called();
+    let begin_sql = match begin {
+        BeginMode::Immediate => "BEGIN IMMEDIATE",
+        BeginMode::Deferred => "BEGIN DEFERRED",
+    };
+    if let Err(error) = db.conn().execute_batch(begin_sql) {
         return if is_busy(&error) {
-            GroupOutcome::Busy
+            GroupOutcome::Busy {
+                lock_wait: db.take_busy_handler_called(),
+            }
         } else {
             GroupOutcome::RolledBack(error.into())
         };
     }
     let mut results = Vec::with_capacity(batch.len());
-    for pending in batch {
+    for (n, pending) in batch.iter().enumerate() {
         if !pending.claim(STARTED) {
             results.push(None);
             continue;
         }
-        results.push(Some(in_savepoint(db, &pending.write, context)));
+        let result = in_savepoint(db, &pending.write, context);
+        if matches!(&result, Err(error) if error.is_sqlite_busy()) {
+            let lock_wait = db.take_busy_handler_called();
+            if lock_wait || retry_upgrade {
+                let _ = db.conn().execute_batch("ROLLBACK");
+                batch[..=n].iter().for_each(Pending::unclaim);
+                return GroupOutcome::Busy { lock_wait };
+            }
+            tracing::debug!(target: super::TRACE, write = pending.write.name(), "busy at upgrade of a deferred transaction");
+            results.push(Some(Err(StorageError::Busy { attempts: 1 })));
+            continue;
+        }
+        results.push(Some(result));
     }
     GroupOutcome::Applied(results)
 }
