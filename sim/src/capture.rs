@@ -9,8 +9,10 @@ use std::sync::{Arc, Mutex};
 
 use fazt_engine::env::{Clock, Instant};
 use tracing::field::{Field, Visit};
+use tracing::span::{Attributes, Id};
 use tracing::{Event, Subscriber};
 use tracing_subscriber::layer::{Context, SubscriberExt};
+use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::{filter, Layer};
 
 use crate::trace::Trace;
@@ -89,10 +91,30 @@ struct Recording {
     capture: Capture,
 }
 
-impl<S: Subscriber> Layer<S> for Recording {
-    fn on_event(&self, event: &Event<'_>, _context: Context<'_, S>) {
+/// A recorded span's fields as ` key=value`, kept in the span's extensions.
+struct SpanFields(String);
+
+impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for Recording {
+    fn on_new_span(&self, attributes: &Attributes<'_>, id: &Id, context: Context<'_, S>) {
+        let mut fields = Fields::default();
+        attributes.record(&mut fields);
+        if let Some(span) = context.span(id) {
+            span.extensions_mut().insert(SpanFields(fields.rest));
+        }
+    }
+
+    /// The event's message and fields, then the fields of the spans it happened in,
+    /// outermost first (e.g. the execution a storage event served).
+    fn on_event(&self, event: &Event<'_>, context: Context<'_, S>) {
         let mut fields = Fields::default();
         event.record(&mut fields);
+        if let Some(scope) = context.event_scope(event) {
+            for span in scope.from_root() {
+                if let Some(SpanFields(rest)) = span.extensions().get::<SpanFields>() {
+                    fields.rest.push_str(rest);
+                }
+            }
+        }
         let what = if fields.rest.is_empty() {
             fields.message
         } else {

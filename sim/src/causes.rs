@@ -53,9 +53,72 @@ pub fn root_cause(trace: &Trace, request_id: &str, kind: &str) -> String {
             _ => "TimeoutError before running (no stale interrupt in the trace)".to_owned(),
         },
         (Some("TimeoutError"), _) => "deadline (the execution ran out of time)".to_owned(),
+        (Some("StorageError"), _) => match direct_write_lock_holders(trace, &execution_text) {
+            Some(holders) if !holders.is_empty() => format!(
+                "sqlite-busy (DEFERRED write of execution {execution} met the write lock held by execution {})",
+                holders.join(", ")
+            ),
+            Some(_) => "sqlite-busy (lock holder not in trace)".to_owned(),
+            None => kind.to_owned(),
+        },
         (Some(other), _) => other.to_owned(),
         (None, _) => kind.to_owned(),
     }
+}
+
+/// The storage layer's direct-write events (the legacy write path, `direct_writes.rs`)
+/// and the execution each served (`-` for the server's own writes).
+fn direct_write_events(trace: &Trace) -> Vec<(&str, &str)> {
+    trace
+        .events
+        .iter()
+        .filter(|event| event.actor == "fazt::storage")
+        .filter_map(|event| {
+            let step = ["started", "committing", "busy"]
+                .into_iter()
+                .find(|step| event.what.starts_with(&format!("direct write {step}")))?;
+            Some((step, fields(&event.what).get("execution").copied().unwrap_or("-")))
+        })
+        .collect()
+}
+
+/// When `execution`'s last direct write failed with SQLITE_BUSY: the executions whose
+/// DEFERRED transaction held the write lock as that write began (began before it, had
+/// not committed yet, and went on to commit: a write that itself met BUSY held
+/// nothing). `None` when the execution met no BUSY on the direct path.
+///
+/// In simulation each job runs as it is submitted, right after its event, so the order
+/// of these events is the order in which SQLite saw the transactions.
+fn direct_write_lock_holders(trace: &Trace, execution: &str) -> Option<Vec<String>> {
+    let events = direct_write_events(trace);
+    let busy = events
+        .iter()
+        .rposition(|&(step, who)| step == "busy" && who == execution)?;
+    let started = events[..busy]
+        .iter()
+        .rposition(|&(step, who)| step == "started" && who == execution)?;
+    let mut holders = Vec::new();
+    for (index, &(step, who)) in events[..started].iter().enumerate() {
+        if step != "started" || who == execution {
+            continue;
+        }
+        let next = events[index + 1..]
+            .iter()
+            .position(|&(_, other)| other == who)
+            .map(|offset| (index + 1 + offset, events[index + 1 + offset].0));
+        if let Some((at, "committing")) = next {
+            if at > started && !holders.iter().any(|h: &String| h == who) {
+                holders.push(who.to_owned());
+            }
+        }
+    }
+    Some(holders)
+}
+
+/// A cause without the per-request details (which execution, which VM), for counting:
+/// `stale-interrupt (watcher of execution 3 ...)` counts as `stale-interrupt`.
+pub fn cause_class(cause: &str) -> String {
+    cause.split(" (").next().unwrap_or(cause).to_owned()
 }
 
 /// The execution that used `vm` last before `execution`, and how its watcher ended.
@@ -109,6 +172,35 @@ mod tests {
         assert_eq!(
             root_cause(&trace, "r-99", "TimeoutError"),
             "TimeoutError (no execution)"
+        );
+    }
+
+    #[test]
+    fn sqlite_busy_names_the_transaction_that_held_the_lock() {
+        let mut trace = Trace::default();
+        for what in [
+            "direct write started write=ds.insert execution=29",
+            "direct write started write=ds.insert execution=26",
+            "direct write started write=ds.insert execution=22",
+            "direct write busy write=ds.insert attempt=1 execution=26",
+            "direct write busy write=ds.insert attempt=1 execution=22",
+            "direct write committing write=ds.insert execution=29",
+        ] {
+            trace.record(1, "fazt::storage", what);
+        }
+        trace.record(
+            2,
+            "fazt::runtime",
+            "execution failed execution=22 vm=2 kind=StorageError cause=- interrupted=false",
+        );
+        trace.record(
+            3,
+            "fazt::server",
+            "request request_id=c-2 app=cashflow execution=22 outcome=StorageError",
+        );
+        assert_eq!(
+            root_cause(&trace, "c-2", "StorageError"),
+            "sqlite-busy (DEFERRED write of execution 22 met the write lock held by execution 29)"
         );
     }
 }

@@ -6,6 +6,7 @@
 //! | [`net`], [`client`] | the Net seam on turmoil TCP; a small HTTP client for workloads |
 //! | [`server_host`] | the engine's server, unchanged, as a turmoil host |
 //! | [`env`] | the simulated seams: [`env::SimClock`], [`env::SimExecutor`], the cost model |
+//! | [`http_run`] | HTTP workloads against the server host: outcomes by phase, report with root causes |
 //! | [`harness`] | building a turmoil `Sim` the same way for every run (epoch, tick, seed) |
 //! | [`profile`] | named engine configurations (`hardened`, one per mechanism) |
 //! | [`scenarios`] | named workloads, each returning a [`report::Report`] |
@@ -23,6 +24,7 @@ pub mod client;
 pub mod env;
 pub mod faults;
 pub mod harness;
+pub mod http_run;
 pub mod net;
 pub mod profile;
 pub mod property;

@@ -7,6 +7,7 @@ use serde::Serialize;
 /// Latency percentiles in virtual milliseconds.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Latency {
+    pub mean: f64,
     pub p50: f64,
     pub p95: f64,
     pub p99: f64,
@@ -25,7 +26,13 @@ impl Latency {
             let index = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
             sorted[index.clamp(1, sorted.len()) - 1] as f64 / 1000.0
         };
+        let mean = if sorted.is_empty() {
+            0.0
+        } else {
+            sorted.iter().sum::<u64>() as f64 / sorted.len() as f64 / 1000.0
+        };
         Latency {
+            mean,
             p50: rank(50.0),
             p95: rank(95.0),
             p99: rank(99.0),
@@ -58,6 +65,111 @@ pub struct Report {
     pub details: BTreeMap<String, u64>,
     /// Invariants checked after the run; each failure names what broke.
     pub violations: Vec<String>,
+    /// Multi-phase scenarios: each phase's own figures, in the order they ran.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub phases: Vec<Phase>,
+}
+
+/// One phase of a multi-phase scenario (e.g. one test of a seed document's table).
+#[derive(Clone, Debug, Serialize)]
+pub struct Phase {
+    pub name: String,
+    pub requests: u64,
+    pub ok: u64,
+    pub failed: u64,
+    pub errors: BTreeMap<String, u64>,
+    pub causes: BTreeMap<String, u64>,
+    pub latency_ms: Latency,
+    /// Virtual time from the phase's first request to its last answer.
+    pub virtual_ms: u64,
+}
+
+impl Phase {
+    /// A phase with its request latencies; then [`Phase::count`] each request.
+    pub fn new(name: &str, latencies_us: &[u64], virtual_ms: u64) -> Phase {
+        Phase {
+            name: name.into(),
+            requests: 0,
+            ok: 0,
+            failed: 0,
+            errors: BTreeMap::new(),
+            causes: BTreeMap::new(),
+            latency_ms: Latency::from_micros(latencies_us),
+            virtual_ms,
+        }
+    }
+
+    /// Counts one request: succeeded (`None`), or failed with its error kind and cause.
+    pub fn count(&mut self, failure: Option<(&str, String)>) {
+        tally(
+            failure,
+            &mut self.requests,
+            &mut self.ok,
+            &mut self.failed,
+            &mut self.errors,
+            &mut self.causes,
+        );
+    }
+
+    pub fn success_percent(&self) -> f64 {
+        percent(self.ok, self.requests)
+    }
+}
+
+/// The phases as a table in the shape of seed 000's (test, success rate, root cause),
+/// with requests and mean latency added.
+fn render_phases(phases: &[Phase]) -> String {
+    let mut out = format!(
+        "| {:<24} | {:>8} | {:>12} | {:>12} | root cause\n",
+        "test", "requests", "success rate", "mean ms"
+    );
+    for phase in phases {
+        let causes: Vec<String> = phase
+            .causes
+            .iter()
+            .map(|(cause, n)| format!("{cause} x{n}"))
+            .collect();
+        out += &format!(
+            "| {:<24} | {:>8} | {:>11.1}% | {:>12.3} | {}\n",
+            phase.name,
+            phase.requests,
+            phase.success_percent(),
+            phase.latency_ms.mean,
+            if causes.is_empty() {
+                "- (no failures)".to_owned()
+            } else {
+                causes.join(", ")
+            }
+        );
+    }
+    out
+}
+
+/// Adds one request's outcome to a report's or a phase's counters.
+fn tally(
+    failure: Option<(&str, String)>,
+    requests: &mut u64,
+    ok: &mut u64,
+    failed: &mut u64,
+    errors: &mut BTreeMap<String, u64>,
+    causes: &mut BTreeMap<String, u64>,
+) {
+    *requests += 1;
+    match failure {
+        None => *ok += 1,
+        Some((kind, cause)) => {
+            *failed += 1;
+            *errors.entry(kind.to_owned()).or_default() += 1;
+            *causes.entry(cause).or_default() += 1;
+        }
+    }
+}
+
+fn percent(ok: u64, requests: u64) -> f64 {
+    if requests == 0 {
+        return 100.0;
+    }
+    ok as f64 * 100.0 / requests as f64
 }
 
 impl Report {
@@ -87,20 +199,20 @@ impl Report {
             trace_hash: trace.hash(),
             details: BTreeMap::new(),
             violations: Vec::new(),
+            phases: Vec::new(),
         }
     }
 
     /// Counts one request: succeeded (`None`), or failed with its error kind and cause.
     pub fn count(&mut self, failure: Option<(&str, String)>) {
-        self.requests += 1;
-        match failure {
-            None => self.ok += 1,
-            Some((kind, cause)) => {
-                self.failed += 1;
-                *self.errors.entry(kind.to_owned()).or_default() += 1;
-                *self.causes.entry(cause).or_default() += 1;
-            }
-        }
+        tally(
+            failure,
+            &mut self.requests,
+            &mut self.ok,
+            &mut self.failed,
+            &mut self.errors,
+            &mut self.causes,
+        );
     }
 
     /// The command that replays this run.
@@ -119,7 +231,7 @@ impl Report {
         let mut out = format!(
             "scenario {}  profile {}  seed {}  cpus {}\n\
              requests {}  ok {}  failed {}  ({:.1}% ok)\n\
-             latency (virtual ms)  p50 {:.3}  p95 {:.3}  p99 {:.3}  max {:.3}\n\
+             latency (virtual ms)  mean {:.3}  p50 {:.3}  p95 {:.3}  p99 {:.3}  max {:.3}\n\
              virtual {} ms  wall {} ms  trace_hash {}\n",
             self.scenario,
             self.profile,
@@ -129,6 +241,7 @@ impl Report {
             self.ok,
             self.failed,
             self.success_percent(),
+            self.latency_ms.mean,
             self.latency_ms.p50,
             self.latency_ms.p95,
             self.latency_ms.p99,
@@ -146,6 +259,9 @@ impl Report {
         for (name, n) in &self.details {
             out += &format!("{name}: {n}\n");
         }
+        if !self.phases.is_empty() {
+            out += &render_phases(&self.phases);
+        }
         for violation in &self.violations {
             out += &format!("VIOLATION {violation}\n");
         }
@@ -154,10 +270,7 @@ impl Report {
     }
 
     pub fn success_percent(&self) -> f64 {
-        if self.requests == 0 {
-            return 100.0;
-        }
-        self.ok as f64 * 100.0 / self.requests as f64
+        percent(self.ok, self.requests)
     }
 }
 

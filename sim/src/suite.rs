@@ -6,7 +6,10 @@
 
 use crate::profile;
 use crate::regression;
-use crate::report::Report;
+use crate::report::{Phase, Report};
+use crate::scenarios::cashflow_stress::{
+    CONCURRENT_WRITES, SEQUENTIAL_READS, SEQUENTIAL_WRITES, THROTTLED_WRITES,
+};
 use crate::scenarios;
 
 /// One cell of the matrix.
@@ -54,6 +57,50 @@ fn only_stale_interrupts(report: &Report) -> Result<(), String> {
             "causes other than stale-interrupt: {:?}",
             report.causes
         ));
+    }
+    Ok(())
+}
+
+/// The phase called `name` of a multi-phase report.
+fn phase<'a>(report: &'a Report, name: &str) -> Result<&'a Phase, String> {
+    report
+        .phases
+        .iter()
+        .find(|p| p.name == name)
+        .ok_or_else(|| format!("no phase {name:?}"))
+}
+
+/// Phase `name` succeeded at least `percent`% with a mean latency under `mean_ms`.
+fn phase_at_least(report: &Report, name: &str, percent: f64, mean_ms: f64) -> Result<(), String> {
+    let phase = phase(report, name)?;
+    if phase.success_percent() < percent {
+        return Err(format!(
+            "{name}: {:.1}% ok, below {percent}% ({:?})",
+            phase.success_percent(),
+            phase.causes
+        ));
+    }
+    if phase.latency_ms.mean >= mean_ms {
+        return Err(format!(
+            "{name}: mean latency {:.3} ms, not under {mean_ms} ms",
+            phase.latency_ms.mean
+        ));
+    }
+    Ok(())
+}
+
+/// Phase `name` has failures, every one of them with a cause in `causes`, and at
+/// least one with the first of them.
+fn phase_fails_by(report: &Report, name: &str, causes: &[&str]) -> Result<(), String> {
+    let phase = phase(report, name)?;
+    if phase.failed == 0 {
+        return Err(format!("{name}: nothing failed, the mechanism did not show"));
+    }
+    if let Some(other) = phase.causes.keys().find(|c| !causes.contains(&c.as_str())) {
+        return Err(format!("{name}: a failure caused by {other:?}"));
+    }
+    if !phase.causes.contains_key(causes[0]) {
+        return Err(format!("{name}: no failure caused by {}", causes[0]));
     }
     Ok(())
 }
@@ -108,6 +155,34 @@ pub fn cells() -> Vec<Cell> {
                 check: no_failures,
             });
         }
+        cells.push(Cell {
+            scenario: "cashflow-stress",
+            profile: "hardened",
+            seed,
+            cpus: 1,
+            expectation: "seed 000's targets: >=98% / >=90% / >=98% / 100%, mean < 100 ms",
+            check: |r| {
+                no_violations(r)?;
+                phase_at_least(r, SEQUENTIAL_WRITES, 98.0, 100.0)?;
+                phase_at_least(r, CONCURRENT_WRITES, 90.0, 100.0)?;
+                phase_at_least(r, SEQUENTIAL_READS, 98.0, 100.0)?;
+                phase_at_least(r, THROTTLED_WRITES, 100.0, 100.0)
+            },
+        });
+        cells.push(Cell {
+            scenario: "cashflow-stress",
+            profile: "fazt-0.10.5",
+            seed,
+            cpus: 1,
+            expectation: "stale interrupts in every phase; SQLITE_BUSY in concurrent writes",
+            check: |r| {
+                no_violations(r)?;
+                for name in [SEQUENTIAL_WRITES, SEQUENTIAL_READS, THROTTLED_WRITES] {
+                    phase_fails_by(r, name, &["stale-interrupt"])?;
+                }
+                phase_fails_by(r, CONCURRENT_WRITES, &["sqlite-busy", "stale-interrupt"])
+            },
+        });
         cells.push(Cell {
             scenario: "write-contention",
             profile: "hardened",
@@ -271,6 +346,22 @@ pub fn render_table(results: &[CellResult], with_wall: bool) -> String {
         );
         for (cause, n) in &r.causes {
             out += &format!("{:>20} cause: {cause} x{n}\n", "");
+        }
+        for phase in &r.phases {
+            let causes: Vec<String> = phase
+                .causes
+                .iter()
+                .map(|(cause, n)| format!("{cause} x{n}"))
+                .collect();
+            out += &format!(
+                "{:>20} phase {:<18} {:>5.1}% ok of {:<4} mean {:.3} ms  {}\n",
+                "",
+                phase.name,
+                phase.success_percent(),
+                phase.requests,
+                phase.latency_ms.mean,
+                causes.join(", ")
+            );
         }
         if with_wall {
             out += &format!(

@@ -10,6 +10,7 @@ use corosensei::stack::DefaultStack;
 use corosensei::{Coroutine, CoroutineResult};
 use rquickjs::{CatchResultExt, CaughtError, Ctx, Function, Promise, Value};
 use serde::Deserialize;
+use tracing::Instrument;
 
 use super::contract::{AppCode, HandlerResponse, LogEntry};
 use super::error::{ErrorKind, ExecutionError};
@@ -162,8 +163,15 @@ pub async fn run(
                 finished.storage_calls += 1;
                 tracing::debug!(target: super::TRACE, execution = job.execution, operation = operation.as_str(), "storage call");
                 let started = clock.now();
+                // The span tags the storage layer's own events with the execution they
+                // serve, so a trace can tell whose write held a lock.
+                let span = tracing::debug_span!(target: super::TRACE, "storage", execution = job.execution);
                 let answer = match &job.scope {
-                    Some(scope) => storage_call::perform(scope, &operation, &arguments).await,
+                    Some(scope) => {
+                        storage_call::perform(scope, &operation, &arguments)
+                            .instrument(span)
+                            .await
+                    }
                     None => Err(StorageError::InvalidArgument(
                         "this execution has no storage".into(),
                     )),

@@ -100,6 +100,10 @@ impl DirectWriters {
             let mut sqlite_wait: Option<SqliteBusyWait> = None;
             let applied = loop {
                 let context = (self.limits.clone(), self.indexed.clone());
+                // Traced before each job runs: in simulation a job runs as it is
+                // submitted, so a write that began holds the write lock from "direct
+                // write started" until "direct write committing".
+                tracing::debug!(target: super::TRACE, write = write.name(), "direct write started");
                 // Job 1: BEGIN DEFERRED and the write's statements (the lock is taken here).
                 let (returned_db, returned, applied, lock_wait) =
                     run_blocking(env.executor.as_ref(), move || {
@@ -155,6 +159,7 @@ impl DirectWriters {
             // Job 2: COMMIT (the lock is released here).
             let (db, committed) = match applied {
                 Ok(output) => {
+                    tracing::debug!(target: super::TRACE, write = write.name(), "direct write committing");
                     run_blocking(env.executor.as_ref(), move || {
                         let mut db = db;
                         let before = db.work();

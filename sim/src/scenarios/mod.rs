@@ -1,5 +1,6 @@
 //! Named workloads. Each runs the real engine on virtual time and returns a report.
 
+pub mod cashflow_stress;
 pub mod crash_restart;
 pub mod momentum_seq;
 pub mod slow_query;
@@ -42,6 +43,16 @@ pub fn all() -> Vec<Scenario> {
                     requests: sizes.requests.unwrap_or(defaults.requests),
                 };
                 momentum_seq::run(profile, seed, &options)
+            },
+        },
+        Scenario {
+            name: "cashflow-stress",
+            summary: cashflow_stress::SUMMARY,
+            run: |profile, seed, sizes| {
+                let options = sizes
+                    .requests
+                    .map_or_else(cashflow_stress::Options::default, cashflow_stress::Options::each);
+                cashflow_stress::run(profile, seed, &options)
             },
         },
         Scenario {

@@ -1,0 +1,255 @@
+//! Running HTTP workloads against the engine's server as a turmoil host: one server
+//! host with the fixture apps, one client host whose tasks send requests, and every
+//! answer recorded as an [`Outcome`] (with its phase) next to the engine's trace.
+//!
+//! Scenarios write only their workload (who sends what, when); the server, the trace
+//! capture and the report with root causes are built here the same way for all.
+
+use std::cell::RefCell;
+use std::future::Future;
+use std::rc::Rc;
+use std::time::Duration;
+
+use fazt_engine::config::Config;
+use fazt_engine::env::{Clock, Env, Instant};
+
+use crate::capture::Capture;
+use crate::causes::{cause_class, root_cause};
+use crate::client::HttpClient;
+use crate::env::sim_env;
+use crate::harness;
+use crate::profile::Profile;
+use crate::report::{wall_clock_ms_since, wall_clock_start, Phase, Report};
+use crate::scenarios::Run;
+use crate::server_host::{ServerHost, DOMAIN, PORT};
+use crate::trace::Trace;
+
+/// What one request came to.
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    /// The part of the workload it belongs to (one phase per test of a seed document).
+    pub phase: &'static str,
+    pub request_id: String,
+    /// The HTTP status; 0 when the connection failed before an answer.
+    pub status: u16,
+    /// The error body's `kind`, for failures (status ≥ 400 or no answer).
+    pub kind: Option<String>,
+    /// When it was sent, in virtual µs since the client host started.
+    pub started_us: u64,
+    pub latency_us: u64,
+}
+
+/// A client host's view of the run: its clock, and where outcomes go. Cheap to clone;
+/// every task of the client host shares it.
+#[derive(Clone)]
+pub struct Recorder {
+    env: Env,
+    origin: Instant,
+    capture: Capture,
+    outcomes: Rc<RefCell<Vec<Outcome>>>,
+}
+
+impl Recorder {
+    /// The client host's environment (clock, and the Rng for think times).
+    pub fn env(&self) -> &Env {
+        &self.env
+    }
+
+    pub fn clock(&self) -> &dyn Clock {
+        self.env.clock.as_ref()
+    }
+
+    /// Virtual microseconds since the client host started.
+    pub fn now_us(&self) -> u64 {
+        micros_since(self.clock(), self.origin)
+    }
+
+    /// A keep-alive connection to the server, once it listens (it deploys its apps
+    /// first).
+    pub async fn connect(&self) -> HttpClient {
+        loop {
+            match HttpClient::connect(&format!("server:{PORT}")).await {
+                Ok(client) => return client,
+                Err(_) => self.clock().sleep(Duration::from_millis(1)).await,
+            }
+        }
+    }
+
+    /// Sends one request to `app` on `client` and records its outcome in `phase`.
+    /// Returns the status (0 when the connection failed: the caller should reconnect).
+    pub async fn send(
+        &self,
+        client: &mut HttpClient,
+        phase: &'static str,
+        request: Request<'_>,
+    ) -> u16 {
+        let host = format!("{}.{DOMAIN}", request.app);
+        let started = self.now_us();
+        self.capture
+            .record_at(started, "client", format!("send {}", request.id));
+        let answer = client
+            .send(
+                request.method,
+                &host,
+                request.path,
+                request.id,
+                request.body.as_ref(),
+            )
+            .await;
+        let answered = self.now_us();
+        let (status, kind) = match answer {
+            Ok(response) => {
+                let kind = (response.status >= 400).then(|| {
+                    serde_json::from_slice::<serde_json::Value>(&response.body)
+                        .ok()
+                        .and_then(|body| body["kind"].as_str().map(str::to_owned))
+                        .unwrap_or_else(|| format!("HTTP {}", response.status))
+                });
+                (response.status, kind)
+            }
+            Err(_) => (0, Some("ConnectionError".to_owned())),
+        };
+        self.capture.record_at(
+            answered,
+            "client",
+            format!("answer {} status={status}", request.id),
+        );
+        self.outcomes.borrow_mut().push(Outcome {
+            phase,
+            request_id: request.id.to_owned(),
+            status,
+            kind,
+            started_us: started,
+            latency_us: answered.saturating_sub(started),
+        });
+        status
+    }
+}
+
+/// One request of a workload.
+pub struct Request<'a> {
+    pub app: &'a str,
+    pub method: &'a str,
+    pub path: &'a str,
+    /// The `X-Request-ID`, unique in the run: root causes are found by it.
+    pub id: &'a str,
+    pub body: Option<serde_json::Value>,
+}
+
+fn micros_since(clock: &dyn Clock, origin: Instant) -> u64 {
+    u64::try_from(clock.now().saturating_duration_since(origin).as_micros()).unwrap_or(u64::MAX)
+}
+
+/// What an HTTP run observed, before it becomes a report.
+pub struct Observed {
+    pub outcomes: Vec<Outcome>,
+    pub trace: Trace,
+    /// Virtual time the workload took.
+    pub virtual_ms: u64,
+    pub wall_started: std::time::Instant,
+}
+
+/// Runs `workload` on a client host against a server running `config` with `seed`.
+pub fn observe<F, Fut>(config: Config, seed: u64, workload: F) -> Observed
+where
+    F: FnOnce(Recorder) -> Fut + 'static,
+    Fut: Future<Output = turmoil::Result> + 'static,
+{
+    let wall_started = wall_clock_start();
+    let dir = tempfile::tempdir().expect("a temp dir for the database");
+    let capture = Capture::default();
+    let host = ServerHost {
+        config,
+        seed,
+        db: dir.path().join("fazt.db"),
+        capture: capture.clone(),
+    };
+    let outcomes: Rc<RefCell<Vec<Outcome>>> = Rc::default();
+    let finished_at_us = Rc::new(RefCell::new(0));
+    let mut sim = harness::build(seed);
+    sim.host("server", move || host.clone().run());
+    let (out, done, client_capture) = (outcomes.clone(), finished_at_us.clone(), capture.clone());
+    sim.client("client", async move {
+        let env = sim_env(seed);
+        let origin = env.clock.now();
+        let recorder = Recorder {
+            env,
+            origin,
+            capture: client_capture,
+            outcomes: out,
+        };
+        workload(recorder.clone()).await?;
+        *done.borrow_mut() = recorder.now_us();
+        Ok(())
+    });
+    capture
+        .around(|| sim.run())
+        .expect("the simulation runs to completion");
+    let virtual_ms = *finished_at_us.borrow() / 1000;
+    let outcomes = outcomes.borrow().clone();
+    Observed {
+        outcomes,
+        trace: capture.trace(),
+        virtual_ms,
+        wall_started,
+    }
+}
+
+impl Observed {
+    /// The report of `scenario`: every outcome counted with its root cause from the
+    /// trace, and one phase per distinct [`Outcome::phase`] when there are several.
+    pub fn into_run(self, scenario: &str, profile: &Profile, seed: u64) -> Run {
+        let failure = |outcome: &Outcome| {
+            outcome.kind.as_deref().map(|kind| {
+                let cause = root_cause(&self.trace, &outcome.request_id, kind);
+                (kind.to_owned(), cause_class(&cause))
+            })
+        };
+        let latencies: Vec<u64> = self.outcomes.iter().map(|o| o.latency_us).collect();
+        let mut report = Report::new(
+            scenario,
+            profile,
+            seed,
+            &self.trace,
+            &latencies,
+            self.virtual_ms,
+        );
+        let mut phases: Vec<&'static str> = Vec::new();
+        for outcome in &self.outcomes {
+            if !phases.contains(&outcome.phase) {
+                phases.push(outcome.phase);
+            }
+            let failure = failure(outcome);
+            report.count(failure.as_ref().map(|(k, c)| (k.as_str(), c.clone())));
+            *report
+                .details
+                .entry(format!("status_{}", outcome.status))
+                .or_default() += 1;
+        }
+        if phases.len() > 1 {
+            for phase in phases {
+                let outcomes: Vec<&Outcome> =
+                    self.outcomes.iter().filter(|o| o.phase == phase).collect();
+                let latencies: Vec<u64> = outcomes.iter().map(|o| o.latency_us).collect();
+                let first_sent = outcomes.iter().map(|o| o.started_us).min().unwrap_or(0);
+                let last_answered = outcomes
+                    .iter()
+                    .map(|o| o.started_us + o.latency_us)
+                    .max()
+                    .unwrap_or(0);
+                let mut summary =
+                    Phase::new(phase, &latencies, (last_answered - first_sent) / 1000);
+                for outcome in outcomes {
+                    let failure = failure(outcome);
+                    summary.count(failure.as_ref().map(|(k, c)| (k.as_str(), c.clone())));
+                }
+                report.phases.push(summary);
+            }
+        }
+        report.wall_ms = wall_clock_ms_since(self.wall_started);
+        Run {
+            report,
+            trace: self.trace,
+        }
+    }
+}
