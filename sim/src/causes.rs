@@ -77,7 +77,10 @@ fn direct_write_events(trace: &Trace) -> Vec<(&str, &str)> {
             let step = ["started", "committing", "busy"]
                 .into_iter()
                 .find(|step| event.what.starts_with(&format!("direct write {step}")))?;
-            Some((step, fields(&event.what).get("execution").copied().unwrap_or("-")))
+            Some((
+                step,
+                fields(&event.what).get("execution").copied().unwrap_or("-"),
+            ))
         })
         .collect()
 }

@@ -30,7 +30,8 @@ impl HttpClient {
         Ok(HttpClient { sender })
     }
 
-    /// Sends one request with a JSON body (or none) and reads the whole response.
+    /// Sends one request with a JSON body (or none) and extra `headers`, and reads the
+    /// whole response.
     pub async fn send(
         &mut self,
         method: &str,
@@ -38,12 +39,16 @@ impl HttpClient {
         path: &str,
         request_id: &str,
         json: Option<&serde_json::Value>,
+        headers: &[(&str, &str)],
     ) -> Result<HttpResponse, hyper::Error> {
         let mut builder = hyper::Request::builder()
             .method(method)
             .uri(path)
             .header("host", host)
             .header("x-request-id", request_id);
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
+        }
         let body = match json {
             Some(value) => {
                 builder = builder.header("content-type", "application/json");

@@ -21,7 +21,7 @@ use crate::harness;
 use crate::profile::Profile;
 use crate::report::{wall_clock_ms_since, wall_clock_start, Phase, Report};
 use crate::scenarios::Run;
-use crate::server_host::{ServerHost, DOMAIN, PORT};
+use crate::server_host::{ServerHost, ADMIN_TOKEN, DOMAIN, PORT};
 use crate::trace::Trace;
 
 /// What one request came to.
@@ -94,6 +94,7 @@ impl Recorder {
                 request.path,
                 request.id,
                 request.body.as_ref(),
+                &[],
             )
             .await;
         let answered = self.now_us();
@@ -123,6 +124,32 @@ impl Recorder {
             latency_us: answered.saturating_sub(started),
         });
         status
+    }
+}
+
+impl Recorder {
+    /// `GET path` on the admin host with the admin token: the JSON answer, or `None`
+    /// when the request failed. Not a workload request: no outcome is recorded.
+    pub async fn admin_json(
+        &self,
+        client: &mut HttpClient,
+        path: &str,
+    ) -> Option<serde_json::Value> {
+        let authorization = format!("Bearer {ADMIN_TOKEN}");
+        let response = client
+            .send(
+                "GET",
+                &format!("admin.{DOMAIN}"),
+                path,
+                "admin",
+                None,
+                &[("authorization", &authorization)],
+            )
+            .await
+            .ok()?;
+        (response.status == 200)
+            .then(|| serde_json::from_slice(&response.body).ok())
+            .flatten()
     }
 }
 

@@ -7,10 +7,11 @@
 use crate::profile;
 use crate::regression;
 use crate::report::{Phase, Report};
+use crate::scenarios;
 use crate::scenarios::cashflow_stress::{
     CONCURRENT_WRITES, SEQUENTIAL_READS, SEQUENTIAL_WRITES, THROTTLED_WRITES,
 };
-use crate::scenarios;
+use crate::scenarios::interrupt_storm::{LONG_LOOP, SPIN_FOREVER, TRIVIAL};
 
 /// One cell of the matrix.
 pub struct Cell {
@@ -94,7 +95,9 @@ fn phase_at_least(report: &Report, name: &str, percent: f64, mean_ms: f64) -> Re
 fn phase_fails_by(report: &Report, name: &str, causes: &[&str]) -> Result<(), String> {
     let phase = phase(report, name)?;
     if phase.failed == 0 {
-        return Err(format!("{name}: nothing failed, the mechanism did not show"));
+        return Err(format!(
+            "{name}: nothing failed, the mechanism did not show"
+        ));
     }
     if let Some(other) = phase.causes.keys().find(|c| !causes.contains(&c.as_str())) {
         return Err(format!("{name}: a failure caused by {other:?}"));
@@ -103,6 +106,38 @@ fn phase_fails_by(report: &Report, name: &str, causes: &[&str]) -> Result<(), St
         return Err(format!("{name}: no failure caused by {}", causes[0]));
     }
     Ok(())
+}
+
+/// Every request of phase `name` failed with `kind`, each caused by `cause`.
+fn phase_all_fail_by(report: &Report, name: &str, kind: &str, cause: &str) -> Result<(), String> {
+    let phase = phase(report, name)?;
+    if phase.ok > 0 {
+        return Err(format!("{name}: {} succeeded", phase.ok));
+    }
+    if phase.errors.keys().any(|k| k != kind) || phase.causes.keys().any(|c| c != cause) {
+        return Err(format!(
+            "{name}: {:?} caused by {:?}, not all {kind} by {cause}",
+            phase.errors, phase.causes
+        ));
+    }
+    Ok(())
+}
+
+/// The run's violations are all of invariant `invariant`, and there is at least one.
+fn only_violations_of(report: &Report, invariant: &str) -> Result<(), String> {
+    if report.violations.is_empty() {
+        return Err(format!(
+            "no {invariant} violation: the mechanism did not show"
+        ));
+    }
+    match report
+        .violations
+        .iter()
+        .find(|v| !v.starts_with(&format!("{invariant}:")))
+    {
+        Some(other) => Err(other.clone()),
+        None => Ok(()),
+    }
 }
 
 fn no_failures(report: &Report) -> Result<(), String> {
@@ -181,6 +216,30 @@ pub fn cells() -> Vec<Cell> {
                     phase_fails_by(r, name, &["stale-interrupt"])?;
                 }
                 phase_fails_by(r, CONCURRENT_WRITES, &["sqlite-busy", "stale-interrupt"])
+            },
+        });
+        cells.push(Cell {
+            scenario: "interrupt-storm",
+            profile: "hardened",
+            seed,
+            cpus: 1,
+            expectation: "trivial all ok; CPU-bound all TimeoutError by own deadline; pool sound",
+            check: |r| {
+                no_violations(r)?;
+                phase_at_least(r, TRIVIAL, 100.0, f64::INFINITY)?;
+                phase_all_fail_by(r, SPIN_FOREVER, "TimeoutError", "deadline")?;
+                phase_all_fail_by(r, LONG_LOOP, "TimeoutError", "deadline")
+            },
+        });
+        cells.push(Cell {
+            scenario: "interrupt-storm",
+            profile: "fazt-0.10.5",
+            seed,
+            cpus: 1,
+            expectation: "trivial ones fail by stale interrupts; poisoned VMs, none leaked",
+            check: |r| {
+                phase_fails_by(r, TRIVIAL, &["stale-interrupt"])?;
+                only_violations_of(r, "poisoned-vm")
             },
         });
         cells.push(Cell {
@@ -360,7 +419,11 @@ pub fn render_table(results: &[CellResult], with_wall: bool) -> String {
                 phase.success_percent(),
                 phase.requests,
                 phase.latency_ms.mean,
-                causes.join(", ")
+                if causes.is_empty() {
+                    "-".to_owned()
+                } else {
+                    causes.join(", ")
+                }
             );
         }
         if with_wall {

@@ -17,7 +17,7 @@ fn every_scenario_replays_from_its_seed() {
         for profile_name in ["hardened", "fazt-0.10.5"] {
             let profile = profile::by_name(profile_name, 1).unwrap();
             let sizes = Sizes {
-                requests: Some(30),
+                requests: Some(10),
                 ..Sizes::default()
             };
             for seed in 1..=4 {

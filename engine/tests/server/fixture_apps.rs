@@ -1,4 +1,5 @@
-//! The fixture apps through HTTP: momentum's CRUD with ownership, cashflow's endpoints.
+//! The fixture apps through HTTP: momentum's CRUD with ownership, cashflow's endpoints,
+//! spin's trivial and CPU-bound handlers.
 
 use http::StatusCode;
 use serde_json::json;
@@ -236,4 +237,21 @@ async fn cashflow_categories_transactions_and_ranges() {
         .get(&host, "/api/transactions?session=alice&from=yesterday")
         .await;
     assert_eq!(bad_range.status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spin_pings_loops_and_refuses_bad_counts() {
+    let server = TestServer::start().await;
+    let client = server.client();
+    let host = format!("spin.{DOMAIN}");
+
+    let ping = client.get(&host, "/api/ping").await;
+    assert_eq!(ping.status, StatusCode::OK, "{}", ping.text());
+    assert_eq!(ping.json(), json!({"ok": true}));
+    let looped = client.get(&host, "/api/spin?loops=1000").await.json();
+    assert_eq!(looped["loops"], 1000);
+    for bad in ["", "?loops=0", "?loops=1.5", "?loops=x", "?loops=2000000000"] {
+        let refused = client.get(&host, &format!("/api/spin{bad}")).await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{bad}");
+    }
 }

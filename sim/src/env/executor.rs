@@ -10,9 +10,13 @@ use super::cost::CostModel;
 use super::cpu::{SimCpu, TIMER_RESOLUTION};
 
 /// Runs each job inline, then keeps its caller waiting until the modelled CPU has spent
-/// the job's cost on it. Work ending within the timer resolution of now only yields
-/// (others run; the clock, which reads the CPU timeline, has already moved); longer
-/// work sleeps until its end. Queueing for the CPU emerges from the load.
+/// the job's cost on it. Work ending within the timer resolution of tokio's clock only
+/// yields (others run; the clock, which reads the CPU timeline, has already moved);
+/// work ending later sleeps until the last timer tick before its end, from where the
+/// clock reads the CPU timeline again. So the CPU timeline runs less than one timer
+/// resolution ahead of tokio's clock, the time every host (clients too) sees: a busy
+/// CPU shows in their latencies, and no time is lost to rounding. Queueing for the CPU
+/// emerges from the load.
 pub struct SimExecutor {
     clock: Arc<dyn Clock>,
     cpu: Arc<SimCpu>,
@@ -24,13 +28,15 @@ impl SimExecutor {
         SimExecutor { clock, cpu, cost }
     }
 
+    #[allow(clippy::disallowed_methods)] // virtual: tokio's clock is paused here
     fn spend(&self, cost: std::time::Duration) -> BoxFuture<'static, ()> {
-        let now = self.clock.now();
-        let done_at = self.cpu.spend(now, cost);
-        if done_at <= now + TIMER_RESOLUTION {
+        let done_at = self.cpu.spend(self.clock.now(), cost);
+        if done_at <= tokio::time::Instant::now() + TIMER_RESOLUTION {
             Box::pin(tokio::task::yield_now())
         } else {
-            self.clock.sleep_until(done_at)
+            // tokio rounds a timer up to its next tick: this one fires after `now`
+            // and no later than `done_at`.
+            self.clock.sleep_until(done_at - TIMER_RESOLUTION)
         }
     }
 }

@@ -78,14 +78,26 @@ pub fn run(profile: &Profile, seed: u64, options: &Options) -> Run {
     http_run::observe(profile.config.clone(), seed, move |recorder| async move {
         let mut client = recorder.connect().await;
         for n in 0..options.sequential_writes {
-            write(&recorder, &mut client, SEQUENTIAL_WRITES, &format!("sw-{n:03}")).await;
+            write(
+                &recorder,
+                &mut client,
+                SEQUENTIAL_WRITES,
+                &format!("sw-{n:03}"),
+            )
+            .await;
         }
         let mut writers = Vec::new();
         for n in 0..options.concurrent_writes {
             let recorder = recorder.clone();
             writers.push(tokio::task::spawn_local(async move {
                 let mut client = recorder.connect().await;
-                write(&recorder, &mut client, CONCURRENT_WRITES, &format!("cw-{n:03}")).await;
+                write(
+                    &recorder,
+                    &mut client,
+                    CONCURRENT_WRITES,
+                    &format!("cw-{n:03}"),
+                )
+                .await;
             }));
         }
         for writer in writers {
@@ -106,7 +118,13 @@ pub fn run(profile: &Profile, seed: u64, options: &Options) -> Run {
             if n > 0 {
                 recorder.clock().sleep(options.throttle).await;
             }
-            write(&recorder, &mut client, THROTTLED_WRITES, &format!("tw-{n:03}")).await;
+            write(
+                &recorder,
+                &mut client,
+                THROTTLED_WRITES,
+                &format!("tw-{n:03}"),
+            )
+            .await;
         }
         Ok(())
     })

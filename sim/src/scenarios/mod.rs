@@ -2,6 +2,7 @@
 
 pub mod cashflow_stress;
 pub mod crash_restart;
+pub mod interrupt_storm;
 pub mod momentum_seq;
 pub mod slow_query;
 pub mod write_contention;
@@ -49,10 +50,23 @@ pub fn all() -> Vec<Scenario> {
             name: "cashflow-stress",
             summary: cashflow_stress::SUMMARY,
             run: |profile, seed, sizes| {
-                let options = sizes
-                    .requests
-                    .map_or_else(cashflow_stress::Options::default, cashflow_stress::Options::each);
+                let options = sizes.requests.map_or_else(
+                    cashflow_stress::Options::default,
+                    cashflow_stress::Options::each,
+                );
                 cashflow_stress::run(profile, seed, &options)
+            },
+        },
+        Scenario {
+            name: "interrupt-storm",
+            summary: interrupt_storm::SUMMARY,
+            run: |profile, seed, sizes| {
+                let defaults = interrupt_storm::Options::default();
+                let options = interrupt_storm::Options {
+                    requests_per_client: sizes.requests.unwrap_or(defaults.requests_per_client),
+                    ..defaults
+                };
+                interrupt_storm::run(profile, seed, &options)
             },
         },
         Scenario {
