@@ -30,9 +30,21 @@ impl HttpClient {
         Ok(HttpClient { sender })
     }
 
-    /// Sends one request with a JSON body (or none) and extra `headers`, and reads the
-    /// whole response.
+    /// Sends one request with a JSON body (or none) and reads the whole response.
     pub async fn send(
+        &mut self,
+        method: &str,
+        host: &str,
+        path: &str,
+        request_id: &str,
+        json: Option<&serde_json::Value>,
+    ) -> Result<HttpResponse, hyper::Error> {
+        self.send_with_headers(method, host, path, request_id, json, &[])
+            .await
+    }
+
+    /// [`HttpClient::send`] with extra `headers` (e.g. the admin token).
+    pub async fn send_with_headers(
         &mut self,
         method: &str,
         host: &str,

@@ -94,7 +94,6 @@ impl Recorder {
                 request.path,
                 request.id,
                 request.body.as_ref(),
-                &[],
             )
             .await;
         let answered = self.now_us();
@@ -137,7 +136,7 @@ impl Recorder {
     ) -> Option<serde_json::Value> {
         let authorization = format!("Bearer {ADMIN_TOKEN}");
         let response = client
-            .send(
+            .send_with_headers(
                 "GET",
                 &format!("admin.{DOMAIN}"),
                 path,

@@ -250,7 +250,13 @@ async fn spin_pings_loops_and_refuses_bad_counts() {
     assert_eq!(ping.json(), json!({"ok": true}));
     let looped = client.get(&host, "/api/spin?loops=1000").await.json();
     assert_eq!(looped["loops"], 1000);
-    for bad in ["", "?loops=0", "?loops=1.5", "?loops=x", "?loops=2000000000"] {
+    for bad in [
+        "",
+        "?loops=0",
+        "?loops=1.5",
+        "?loops=x",
+        "?loops=2000000000",
+    ] {
         let refused = client.get(&host, &format!("/api/spin{bad}")).await;
         assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{bad}");
     }
