@@ -4,6 +4,8 @@
 //! Some cells arm failpoints: the process running the suite must hold a
 //! `fail::FailScenario`.
 
+mod mechanisms;
+
 use crate::profile;
 use crate::regression;
 use crate::report::{Phase, Report};
@@ -314,6 +316,9 @@ pub fn cells() -> Vec<Cell> {
                 Ok(())
             },
         });
+    }
+    for seed in SEEDS {
+        cells.extend(mechanisms::cells(seed));
     }
     cells
 }

@@ -1,10 +1,16 @@
 //! Named workloads. Each runs the real engine on virtual time and returns a report.
 
+pub mod busy_timeout_one_conn;
 pub mod cashflow_stress;
 pub mod crash_restart;
+pub mod deferred_upgrade;
+pub mod ghost_writes;
 pub mod interrupt_storm;
 pub mod momentum_seq;
+pub mod queue_admission;
 pub mod slow_query;
+pub mod storage_world;
+pub mod timeout_hierarchy;
 pub mod write_contention;
 
 use crate::profile::Profile;
@@ -90,6 +96,66 @@ pub fn all() -> Vec<Scenario> {
             name: "slow-query",
             summary: slow_query::SUMMARY,
             run: slow_query::run,
+        },
+        Scenario {
+            name: "busy-timeout-one-conn",
+            summary: busy_timeout_one_conn::SUMMARY,
+            run: |profile, seed, sizes| {
+                let defaults = busy_timeout_one_conn::Options::default();
+                let options = busy_timeout_one_conn::Options {
+                    writers: sizes.requests.map_or(defaults.writers, |n| n as usize),
+                    ..defaults
+                };
+                busy_timeout_one_conn::run(profile, seed, &options)
+            },
+        },
+        Scenario {
+            name: "deferred-upgrade",
+            summary: deferred_upgrade::SUMMARY,
+            run: |profile, seed, sizes| {
+                let defaults = deferred_upgrade::Options::default();
+                let options = deferred_upgrade::Options {
+                    writers: sizes.requests.map_or(defaults.writers, |n| n as usize),
+                    ..defaults
+                };
+                deferred_upgrade::run(profile, seed, &options)
+            },
+        },
+        Scenario {
+            name: "queue-admission",
+            summary: queue_admission::SUMMARY,
+            run: |profile, seed, sizes| {
+                let defaults = queue_admission::Options::default();
+                let options = queue_admission::Options {
+                    writes: sizes.requests.map_or(defaults.writes, |n| n as usize),
+                    ..defaults
+                };
+                queue_admission::run(profile, seed, &options)
+            },
+        },
+        Scenario {
+            name: "timeout-hierarchy",
+            summary: timeout_hierarchy::SUMMARY,
+            run: |profile, seed, sizes| {
+                let defaults = timeout_hierarchy::Options::default();
+                let options = timeout_hierarchy::Options {
+                    requests: sizes.requests.map_or(defaults.requests, |n| n as usize),
+                    ..defaults
+                };
+                timeout_hierarchy::run(profile, seed, &options)
+            },
+        },
+        Scenario {
+            name: "ghost-writes",
+            summary: ghost_writes::SUMMARY,
+            run: |profile, seed, sizes| {
+                let defaults = ghost_writes::Options::default();
+                let options = ghost_writes::Options {
+                    writers: sizes.requests.map_or(defaults.writers, |n| n as usize),
+                    ..defaults
+                };
+                ghost_writes::run(profile, seed, &options)
+            },
         },
     ]
 }

@@ -1,0 +1,181 @@
+//! `busy-timeout-one-conn` (§4.3): concurrent writers while another connection takes
+//! the write lock 20 ms in every 100 ms, once at the start and once more past the
+//! pool's 5-minute connection lifetime.
+//!
+//! fazt ran `PRAGMA busy_timeout` once through its pool: only the connection that ran
+//! it waits for a lock; the others, used as soon as writes overlap, get SQLITE_BUSY at
+//! once; and when the pool replaces connections older than their lifetime, none has it.
+//! `hardened` waits on the Clock on its one writer connection, at any age. Each
+//! failure's cause names the connection and why it had no busy timeout, from the
+//! engine's busy events.
+
+use std::cell::Cell;
+use std::rc::Rc;
+use std::time::Duration;
+
+use fazt_engine::storage::StorageError;
+use serde_json::json;
+
+use super::storage_world::{self, Finished, Outcome, World};
+use crate::causes::fields;
+use crate::profile::Profile;
+use crate::report::{wall_clock_ms_since, wall_clock_start, Report};
+use crate::scenarios::Run;
+
+pub const SUMMARY: &str =
+    "8 concurrent writers while another connection holds the lock 20 ms in every 100 ms, at the start and after the 5-minute connection lifetime";
+
+/// Sizes of the workload.
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub writers: usize,
+    pub writes_per_writer: usize,
+    pub think_max: Duration,
+    pub lock_every: Duration,
+    pub lock_hold: Duration,
+    /// When the second phase starts: past fazt's 5-minute connection lifetime.
+    pub late_phase_at: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            writers: 8,
+            writes_per_writer: 8,
+            think_max: Duration::from_millis(50),
+            lock_every: Duration::from_millis(100),
+            lock_hold: Duration::from_millis(20),
+            late_phase_at: Duration::from_secs(301),
+        }
+    }
+}
+
+/// One phase: the adversary and the writers, until the writers are done.
+async fn phase(world: Rc<World>, name: &'static str, options: &Options) -> Vec<Outcome> {
+    let done = Rc::new(Cell::new(false));
+    let adversary = tokio::task::spawn_local({
+        let (world, done, options) = (world.clone(), done.clone(), options.clone());
+        async move {
+            while !done.get() {
+                world.sleep(options.lock_every - options.lock_hold).await;
+                world.hold_lock(options.lock_hold).await?;
+            }
+            Ok::<(), StorageError>(())
+        }
+    });
+    let writers: Vec<_> = (0..options.writers)
+        .map(|writer| {
+            let (world, options) = (world.clone(), options.clone());
+            tokio::task::spawn_local(async move {
+                let think = world.env.rng.split(&format!("{name}-writer-{writer}"));
+                let mut outcomes = Vec::new();
+                for n in 0..options.writes_per_writer {
+                    world.sleep(think.duration_up_to(options.think_max)).await;
+                    let key = format!("{name}-w{writer}-{n}");
+                    let scope = world
+                        .storage
+                        .scope("pool", world.env.clock.deadline_in(Duration::from_secs(5)));
+                    let value = json!(n);
+                    let write = scope.kv_set(&key, &value, None);
+                    outcomes.push(world.attempt(key.clone(), write).await);
+                }
+                outcomes
+            })
+        })
+        .collect();
+    let mut outcomes = Vec::new();
+    for writer in writers {
+        outcomes.extend(writer.await.expect("a writer ends"));
+    }
+    done.set(true);
+    adversary
+        .await
+        .expect("the adversary ends")
+        .expect("the adversary's lock");
+    outcomes
+}
+
+pub fn run(profile: &Profile, seed: u64, options: &Options) -> Run {
+    let wall = wall_clock_start();
+    let options = options.clone();
+    let finished = storage_world::run(
+        profile.config.storage.clone(),
+        seed,
+        move |world| async move {
+            let mut outcomes = phase(world.clone(), "early", &options).await;
+            let wait = options
+                .late_phase_at
+                .saturating_sub(Duration::from_micros(world.now_us()));
+            world.sleep(wait).await;
+            outcomes.extend(phase(world, "late", &options).await);
+            outcomes
+        },
+    );
+    let latencies: Vec<u64> = finished.outcomes.iter().map(Outcome::latency_us).collect();
+    let mut report = Report::new(
+        "busy-timeout-one-conn",
+        profile,
+        seed,
+        &finished.trace,
+        &latencies,
+        finished.virtual_ms,
+    );
+    report.details = finished.details.clone();
+    for outcome in &finished.outcomes {
+        let failure = outcome.error.as_ref().map(|error| {
+            let phase = outcome.label.split('-').next().unwrap_or("?");
+            *report.details.entry(format!("failed_{phase}")).or_default() += 1;
+            (error.kind(), root_cause(error, outcome, &finished))
+        });
+        report.count(failure);
+    }
+    report.wall_ms = wall_clock_ms_since(wall);
+    Run {
+        report,
+        trace: finished.trace,
+    }
+}
+
+/// For SQLITE_BUSY: which connection met it and why it had no busy timeout.
+fn root_cause(error: &StorageError, outcome: &Outcome, finished: &Finished) -> String {
+    if !matches!(error, StorageError::Busy { .. }) {
+        return error.kind().to_owned();
+    }
+    // Writes overlap: a connection that has a busy timeout keeps logging its waits
+    // while others fail. A write failing with a timeout left would have waited, so a
+    // busy event without one in the window is this write's.
+    let in_window: Vec<_> = finished
+        .trace
+        .events
+        .iter()
+        .filter(|e| e.at_us >= outcome.started_us && e.at_us <= outcome.ended_us)
+        .filter(|e| e.what.starts_with("writer busy") || e.what.starts_with("direct write busy"))
+        .collect();
+    let busy = in_window
+        .iter()
+        .rev()
+        .find(|e| fields(&e.what).get("busy_timeout_ms") == Some(&"0"))
+        .or(in_window.last())
+        .copied();
+    let Some(busy) = busy else {
+        return "sqlite-busy (no busy event in the trace)".to_owned();
+    };
+    let f = fields(&busy.what);
+    let conn = f.get("conn").copied().unwrap_or("?");
+    let replaced = finished.trace.events.iter().any(|e| {
+        e.at_us <= busy.at_us
+            && e.what.starts_with("connection replaced")
+            && fields(&e.what).get("conn") == Some(&conn)
+    });
+    match (f.get("busy_timeout_ms").copied(), conn, replaced) {
+        (Some("0"), "0", true) => {
+            "sqlite-busy on connection 0: replaced past its lifetime, the new one has no busy_timeout"
+                .to_owned()
+        }
+        (Some("0"), _, _) => format!(
+            "sqlite-busy on connection {conn}: the pragma ran once through the pool, not on it"
+        ),
+        (Some(_), _, _) => "sqlite-busy after the busy timeout expired".to_owned(),
+        (None, _, _) => "sqlite-busy".to_owned(),
+    }
+}

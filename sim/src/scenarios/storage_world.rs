@@ -1,0 +1,177 @@
+//! What the storage-level scenarios share: one simulated host running the engine's
+//! storage under a profile with the engine's trace events captured, a second connection
+//! that takes the write lock (a writer outside the engine), and the outcome of every
+//! operation on one virtual timeline.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::path::PathBuf;
+use std::rc::Rc;
+use std::time::Duration;
+
+use fazt_engine::env::{Env, Instant};
+use fazt_engine::storage::{Db, Storage, StorageConfig, StorageError};
+
+use crate::capture::Capture;
+use crate::env::sim_env;
+use crate::harness;
+use crate::trace::Trace;
+
+/// The storage under test and the run's clock and trace.
+pub struct World {
+    pub env: Env,
+    pub storage: Storage,
+    pub path: PathBuf,
+    capture: Capture,
+    origin: Instant,
+}
+
+/// What one operation came to.
+pub struct Outcome {
+    pub label: String,
+    pub started_us: u64,
+    pub ended_us: u64,
+    pub error: Option<StorageError>,
+}
+
+impl Outcome {
+    pub fn latency_us(&self) -> u64 {
+        self.ended_us - self.started_us
+    }
+}
+
+/// What a run left: outcomes, trace, virtual time, storage counters, the database.
+pub struct Finished {
+    pub outcomes: Vec<Outcome>,
+    pub trace: Trace,
+    pub virtual_ms: u64,
+    pub details: BTreeMap<String, u64>,
+    /// Holds the database file until the scenario has checked it.
+    pub dir: tempfile::TempDir,
+}
+
+impl Finished {
+    pub fn db_path(&self) -> PathBuf {
+        self.dir.path().join("fazt.db")
+    }
+}
+
+impl World {
+    /// Virtual µs since the run started (the trace's timeline).
+    pub fn now_us(&self) -> u64 {
+        let since = self.env.clock.now().saturating_duration_since(self.origin);
+        u64::try_from(since.as_micros()).unwrap_or(u64::MAX)
+    }
+
+    pub fn record(&self, actor: &str, what: impl Into<String>) {
+        self.capture.record_at(self.now_us(), actor, what);
+    }
+
+    pub async fn sleep(&self, duration: Duration) {
+        self.env.clock.sleep(duration).await;
+    }
+
+    /// Runs `operation`, timing it and recording `label ok` or `label failed KIND`.
+    pub async fn attempt<T>(
+        &self,
+        label: String,
+        operation: impl Future<Output = Result<T, StorageError>>,
+    ) -> Outcome {
+        let started_us = self.now_us();
+        let result = operation.await;
+        let ended_us = self.now_us();
+        let what = match &result {
+            Ok(_) => format!("{label} ok"),
+            Err(error) => format!("{label} failed {}", error.kind()),
+        };
+        self.capture.record_at(ended_us, "workload", what);
+        Outcome {
+            label,
+            started_us,
+            ended_us,
+            error: result.err(),
+        }
+    }
+
+    /// Takes the write lock on a connection of its own for `hold` (waiting for the
+    /// engine's writer to let go first), recording `lock taken` / `lock released`.
+    pub async fn hold_lock(&self, hold: Duration) -> Result<(), StorageError> {
+        let db = Db::open(&self.path)?;
+        while db.conn().execute_batch("BEGIN IMMEDIATE").is_err() {
+            self.sleep(Duration::from_millis(1)).await;
+        }
+        self.record("adversary", "lock taken");
+        self.sleep(hold).await;
+        db.conn().execute_batch("COMMIT")?;
+        self.record("adversary", "lock released");
+        Ok(())
+    }
+}
+
+/// What the host hands back: outcomes, virtual ms, storage counters.
+type Observed = (Vec<Outcome>, u64, BTreeMap<String, u64>);
+
+/// Runs `workload` against storage opened with `config`, in a simulation seeded with
+/// `seed`; shuts the storage down after it.
+pub fn run<F, Fut>(config: StorageConfig, seed: u64, workload: F) -> Finished
+where
+    F: FnOnce(Rc<World>) -> Fut + 'static,
+    Fut: Future<Output = Vec<Outcome>> + 'static,
+{
+    let dir = tempfile::tempdir().expect("a temp dir for the database");
+    let path = dir.path().join("fazt.db");
+    let capture = Capture::default();
+    let result: Rc<RefCell<Option<Observed>>> = Rc::default();
+    let mut sim = harness::build(seed);
+    let (out, host_capture) = (result.clone(), capture.clone());
+    sim.client("storage", async move {
+        let env = sim_env(seed);
+        host_capture.start_clock(env.clock.clone());
+        let origin = env.clock.now();
+        let storage = Storage::open(&path, env.clone(), config).await?;
+        let world = Rc::new(World {
+            env,
+            storage: storage.clone(),
+            path,
+            capture: host_capture,
+            origin,
+        });
+        let outcomes = workload(world.clone()).await;
+        let virtual_ms = world.now_us() / 1000;
+        let stats = storage.stats();
+        storage.shutdown().await;
+        let details = BTreeMap::from([
+            ("groups_committed".to_owned(), stats.groups_committed),
+            ("writer_busy".to_owned(), stats.writer_busy),
+        ]);
+        *out.borrow_mut() = Some((outcomes, virtual_ms, details));
+        Ok(())
+    });
+    capture
+        .around(|| sim.run())
+        .expect("the simulation runs to completion");
+    let (outcomes, virtual_ms, details) = result.borrow_mut().take().expect("the workload ended");
+    Finished {
+        outcomes,
+        trace: capture.trace(),
+        virtual_ms,
+        details,
+        dir,
+    }
+}
+
+/// The last engine event before `at_us` (inclusive) and from `since_us` on whose text
+/// starts with `message`.
+pub fn last_event<'t>(
+    trace: &'t Trace,
+    message: &str,
+    since_us: u64,
+    at_us: u64,
+) -> Option<&'t crate::trace::Event> {
+    trace
+        .events
+        .iter()
+        .rev()
+        .find(|e| e.at_us >= since_us && e.at_us <= at_us && e.what.starts_with(message))
+}
