@@ -12,6 +12,7 @@ use rquickjs::{CatchResultExt, CaughtError, Ctx, Function, Promise, Value};
 use serde::Deserialize;
 use tracing::Instrument;
 
+use super::compile::ScriptCache;
 use super::contract::{AppCode, HandlerResponse, LogEntry};
 use super::error::{ErrorKind, ExecutionError};
 use super::storage_call;
@@ -100,14 +101,14 @@ pub async fn run(
         }
         return (finished, stack);
     }
-    let Some(source) = job.app.main().map(str::to_owned) else {
+    if job.app.main().is_none() {
         let error = ExecutionError::new(
             ErrorKind::NoHandler,
             format!("app {:?} has no {}", job.app.id, AppCode::MAIN),
         );
         finished.result = Err(error);
         return (finished, stack);
-    };
+    }
     if failpoints::fired(failpoints::RUNTIME_BEFORE_EXECUTE) {
         finished.result = Err(ExecutionError::new(
             ErrorKind::Script {
@@ -135,8 +136,13 @@ pub async fn run(
         })
         .await;
 
-    let (context, helpers, request_json) =
-        (vm.context.clone(), vm.helpers.clone(), job.request_json);
+    let (context, helpers, state, app, request_json) = (
+        vm.context.clone(),
+        vm.helpers.clone(),
+        vm.state.clone(),
+        job.app.clone(),
+        job.request_json,
+    );
     let mut coroutine = Coroutine::with_stack(stack, move |yielder, _begin: Resume| {
         suspend::enter(yielder);
         let script = context.with(|ctx| {
@@ -147,7 +153,8 @@ pub async fn run(
                     ctx.as_raw().as_ptr(),
                 ))
             };
-            run_script(&ctx, &helpers, &request_json, &source)
+            let source = app.main().expect("checked before the coroutine started");
+            run_script(&ctx, &helpers, &state.scripts, &request_json, source)
         });
         suspend::leave();
         script
@@ -224,16 +231,7 @@ pub async fn run(
     finished.fuel = slot.fuel;
     finished.interrupted = slot.timed_out || slot.signalled;
 
-    let reset = vm.context.with(|ctx| {
-        let reset: rquickjs::Result<bool> = vm
-            .helpers
-            .reset
-            .clone()
-            .restore(&ctx)
-            .and_then(|reset| reset.call(()));
-        reset.unwrap_or(false)
-    });
-    finished.healthy = reset && !vm.runtime.is_job_pending() && script.is_some();
+    finished.healthy = vm.reset() && !vm.runtime.is_job_pending() && script.is_some();
     finished.result = match script {
         _ if slot.timed_out || slot.signalled => {
             finished.healthy = false;
@@ -295,13 +293,18 @@ async fn interleave(env: &Env) {
     }
 }
 
-fn run_script(ctx: &Ctx<'_>, helpers: &Helpers, request_json: &str, source: &str) -> Script {
+fn run_script(
+    ctx: &Ctx<'_>,
+    helpers: &Helpers,
+    scripts: &ScriptCache,
+    request_json: &str,
+    source: &str,
+) -> Script {
     let outcome = (|| -> rquickjs::Result<String> {
         let request = ctx.json_parse(request_json)?;
         let begin: Function = helpers.begin.clone().restore(ctx)?;
         begin.call::<_, ()>((request,))?;
-        let run: Function = helpers.run.clone().restore(ctx)?;
-        let mut value: Value = run.call((source,))?;
+        let mut value = scripts.run_main(ctx, source)?;
         if let Some(promise) = value.as_promise().cloned() {
             value = promise_value(&promise)?;
         }

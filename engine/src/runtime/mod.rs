@@ -6,6 +6,7 @@
 //! | `contract.rs`, `error.rs` | request, response, logs, app code; error kinds |
 //! | `prelude.js` | the contract's globals in JavaScript, and the VM lockdown |
 //! | `vm.rs` | one VM: limits, host functions, interrupt handler |
+//! | `compile.rs` | scripts and modules compiled once per VM, run afresh each execution |
 //! | `execution.rs` | one execution in a coroutine, driven until it completes |
 //! | `suspend.rs` | the coroutine protocol: storage calls and time slices |
 //! | `storage_call.rs` | storage calls from JavaScript, performed by the driver |
@@ -18,6 +19,7 @@
 //! interrupt tick, which time-slices CPU-bound scripts) while its driver awaits the
 //! work. A `Runtime` is not `Send`: the real server runs one per core.
 
+mod compile;
 mod contract;
 mod error;
 mod execution;

@@ -54,11 +54,11 @@
   globalThis.require = function require(name) {
     const path = resolve(name);
     if (modules.has(path)) return modules.get(path).exports;
-    const source = host.source(path);
-    if (source === undefined) throw new Error("Cannot find module '" + name + "' (looked for " + path + ')');
+    // A fresh instance of the module's factory, compiled once per VM.
+    const factory = host.module(path);
+    if (factory === undefined) throw new Error("Cannot find module '" + name + "' (looked for " + path + ')');
     const module = { exports: {} };
     modules.set(path, module);
-    const factory = (0, eval)('(function (module, exports, require) {' + source + '\n})');
     factory(module, module.exports, globalThis.require);
     return module.exports;
   };
@@ -103,17 +103,6 @@
   };
 
   // ----- the engine's helpers -----
-  function run(source) {
-    try {
-      return (0, eval)(source);
-    } catch (error) {
-      // Templates use a top-level `return respond(...)`: run those as a function body.
-      if (error instanceof SyntaxError && /return/.test(error.message)) {
-        return (0, eval)('(function () {' + source + '\n})()');
-      }
-      throw error;
-    }
-  }
   function finish(value) {
     if (value !== null && typeof value === 'object' && value[RESPONSE] === true) {
       const headers = {};
@@ -189,7 +178,7 @@
       }
     }
   }
-  // The globals existing now become read-only; scripts run as global indirect eval, so
+  // The globals existing now become read-only; scripts run as indirect-eval code, so
   // what they declare is deletable, and `reset` deletes it after every execution.
   const keep = new Set(Reflect.ownKeys(globalThis));
   for (const key of keep) {
@@ -221,5 +210,5 @@
     }
     return true;
   }
-  return { run, finish, begin, reset, describe };
+  return { finish, begin, reset, describe };
 })

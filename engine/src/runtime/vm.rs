@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use rquickjs::{Ctx, Exception, Function, Object, Persistent, Value};
 
+use super::compile::ScriptCache;
 use super::contract::{AppCode, LogEntry, LogLevel};
 use super::suspend::{suspend, Resume, Suspend};
 use crate::env::{Clock, Instant, Rng};
@@ -57,6 +58,8 @@ pub struct VmState {
     /// execution through its own coroutine (`Resume::Cancel`), so they are keyed by
     /// construction and cannot stop another execution.
     pub interrupt: Cell<Option<u64>>,
+    /// The scripts and modules this VM has compiled.
+    pub scripts: ScriptCache,
 }
 
 impl VmState {
@@ -67,17 +70,21 @@ impl VmState {
 
 /// The prelude's helpers, kept across executions.
 pub struct Helpers {
-    pub run: Persistent<Function<'static>>,
     pub finish: Persistent<Function<'static>>,
     pub begin: Persistent<Function<'static>>,
     pub reset: Persistent<Function<'static>>,
     pub describe: Persistent<Function<'static>>,
+    /// The hardened global object's own keys and prototype, for [`Vm::reset`]'s check.
+    pub global_keys: usize,
+    pub global_prototype: Persistent<Value<'static>>,
+    /// The VM's heap limit (`VmLimits::memory_bytes`).
+    pub memory_bytes: usize,
 }
 
 /// One VM. Not `Send`: it lives on the thread that made it.
 ///
-/// Fields drop in declaration order, and QuickJS asserts that no value outlives its
-/// runtime: the saved helpers go first, the runtime last.
+/// Fields drop in declaration order, and no value may outlive its runtime: the compiled
+/// scripts are dropped first (`Drop`), then the saved helpers, the runtime last.
 pub struct Vm {
     pub helpers: Rc<Helpers>,
     pub context: rquickjs::Context,
@@ -105,6 +112,7 @@ impl Vm {
             rng,
             slot: RefCell::new(None),
             interrupt: Cell::new(None),
+            scripts: ScriptCache::default(),
         });
         runtime.set_interrupt_handler(Some(interrupt_handler(state.clone())));
         let context = rquickjs::Context::full(&runtime)?;
@@ -115,12 +123,16 @@ impl Vm {
             let get = |name: &str| -> rquickjs::Result<Persistent<Function<'static>>> {
                 Ok(Persistent::save(&ctx, helpers.get::<_, Function>(name)?))
             };
+            let global_keys = own_keys(&ctx, &ctx.globals())
+                .ok_or_else(|| rquickjs::Error::new_from_js("global object", "keys"))?;
             Ok(Helpers {
-                run: get("run")?,
                 finish: get("finish")?,
                 begin: get("begin")?,
                 reset: get("reset")?,
                 describe: get("describe")?,
+                global_keys,
+                global_prototype: Persistent::save(&ctx, prototype(&ctx, &ctx.globals())),
+                memory_bytes: limits.memory_bytes,
             })
         })?;
         Ok(Vm {
@@ -131,6 +143,92 @@ impl Vm {
             helpers: Rc::new(helpers),
             executions: 0,
         })
+    }
+}
+
+impl Vm {
+    /// Makes the VM ready for the next execution: deletes the globals the last one
+    /// added. False when it cannot (the VM must go).
+    ///
+    /// The prelude's `reset` does it in JavaScript, listing the global object's keys;
+    /// most executions add no global, so it is only called when the cheaper check here
+    /// (same number of own keys, same prototype, still extensible) sees a change. Every
+    /// global an execution can add is an own key (the kept ones cannot be deleted), so
+    /// an unchanged count means nothing was added.
+    pub fn reset(&self) -> bool {
+        self.context.with(|ctx| {
+            let global = ctx.globals();
+            let context = ctx.as_raw().as_ptr();
+            // SAFETY: the global object belongs to `ctx`.
+            let extensible = unsafe { rquickjs::qjs::JS_IsExtensible(context, global.as_raw()) };
+            let unchanged = extensible == 1
+                && own_keys(&ctx, &global) == Some(self.helpers.global_keys)
+                && self
+                    .helpers
+                    .global_prototype
+                    .clone()
+                    .restore(&ctx)
+                    .is_ok_and(|kept| same_object(&kept, &prototype(&ctx, &global)));
+            unchanged
+                || self
+                    .helpers
+                    .reset
+                    .clone()
+                    .restore(&ctx)
+                    .and_then(|reset| reset.call(()))
+                    .unwrap_or(false)
+        })
+    }
+}
+
+/// The number of own property keys (strings and symbols) of `object`; `None` when
+/// QuickJS could not list them (the exception is cleared).
+fn own_keys(ctx: &Ctx<'_>, object: &Object<'_>) -> Option<usize> {
+    let mut table = std::ptr::null_mut();
+    let mut length = 0u32;
+    let flags = (rquickjs::qjs::JS_GPN_STRING_MASK | rquickjs::qjs::JS_GPN_SYMBOL_MASK) as i32;
+    let context = ctx.as_raw().as_ptr();
+    // SAFETY: `object` belongs to `ctx`; the table QuickJS fills is freed with its length.
+    let listed = unsafe {
+        rquickjs::qjs::JS_GetOwnPropertyNames(
+            context,
+            &mut table,
+            &mut length,
+            object.as_raw(),
+            flags,
+        )
+    };
+    if listed < 0 {
+        let _ = ctx.catch();
+        return None;
+    }
+    // SAFETY: as above.
+    unsafe { rquickjs::qjs::JS_FreePropertyEnum(context, table, length) };
+    Some(length as usize)
+}
+
+/// `object`'s prototype (without running a proxy trap: the global object is none).
+fn prototype<'js>(ctx: &Ctx<'js>, object: &Object<'js>) -> Value<'js> {
+    // SAFETY: `JS_GetPrototype` returns an owned value for an object of `ctx`.
+    unsafe {
+        let value = rquickjs::qjs::JS_GetPrototype(ctx.as_raw().as_ptr(), object.as_raw());
+        Value::from_raw(ctx.clone(), value)
+    }
+}
+
+fn same_object(a: &Value<'_>, b: &Value<'_>) -> bool {
+    // SAFETY: reading the pointers of two live values.
+    unsafe {
+        a.is_object()
+            && b.is_object()
+            && rquickjs::qjs::JS_VALUE_GET_PTR(a.as_raw())
+                == rquickjs::qjs::JS_VALUE_GET_PTR(b.as_raw())
+    }
+}
+
+impl Drop for Vm {
+    fn drop(&mut self) {
+        self.state.scripts.clear();
     }
 }
 
@@ -199,11 +297,19 @@ fn host_object<'js>(ctx: &Ctx<'js>, state: &Rc<VmState>) -> rquickjs::Result<Obj
     )?;
     let s = state.clone();
     host.set(
-        "source",
-        Function::new(ctx.clone(), move |path: String| {
-            s.with_slot(|slot| slot.app.files.get(&path).cloned())
-                .flatten()
-        })?,
+        "module",
+        Function::new(
+            ctx.clone(),
+            move |ctx: Ctx<'js>, path: String| -> rquickjs::Result<Option<Function<'js>>> {
+                let Some(app) = s.with_slot(|slot| slot.app.clone()) else {
+                    return Ok(None);
+                };
+                match app.files.get(&path) {
+                    Some(source) => s.scripts.module_factory(&ctx, source).map(Some),
+                    None => Ok(None),
+                }
+            },
+        )?,
     )?;
     let s = state.clone();
     host.set(
@@ -269,14 +375,24 @@ fn host_object<'js>(ctx: &Ctx<'js>, state: &Rc<VmState>) -> rquickjs::Result<Obj
     Ok(host)
 }
 
+/// Heap the VM may use beyond its limit while describing what a script threw, so that
+/// an out-of-memory error can still be read when the script filled the heap.
+pub const DESCRIBE_HEADROOM_BYTES: usize = 1 << 20;
+
 /// Reads a value for diagnostics.
 pub fn describe<'js>(helpers: &Helpers, ctx: &Ctx<'js>, value: Value<'js>) -> String {
-    helpers
+    // SAFETY: the runtime of a live context.
+    let runtime = unsafe { rquickjs::qjs::JS_GetRuntime(ctx.as_raw().as_ptr()) };
+    let set_limit = |bytes: usize| unsafe { rquickjs::qjs::JS_SetMemoryLimit(runtime, bytes as _) };
+    set_limit(helpers.memory_bytes + DESCRIBE_HEADROOM_BYTES);
+    let described = helpers
         .describe
         .clone()
         .restore(ctx)
         .and_then(|describe| describe.call((value,)))
         .unwrap_or_else(|_| {
             r#"{"name":"Error","message":"unreadable error","stack":""}"#.to_owned()
-        })
+        });
+    set_limit(helpers.memory_bytes);
+    described
 }

@@ -1,0 +1,183 @@
+//! Scripts compiled once per VM and run many times: an app's `api/main.js` and the
+//! modules it `require`s.
+//!
+//! Each source is compiled the way JavaScript's indirect `eval` compiles it (QuickJS's
+//! `JS_EVAL_TYPE_INDIRECT` with `JS_EVAL_FLAG_COMPILE_ONLY`: the same compiler path as
+//! `(0, eval)(source)`), and each execution runs the bytecode afresh. So the script's
+//! completion value is its result, its top-level `var`s and functions are deletable
+//! properties of the global object (the VM's reset removes them), its `let`/`const`/
+//! `class` live in a scope of that run only, and line numbers are the source's own.
+//! QuickJS's public `JS_Eval` asserts that callers ask for global or module code only,
+//! so the workspace builds rquickjs with `disable-assertions`.
+//!
+//! A script with a top-level `return` does not compile as eval code; it is compiled as
+//! the body of `(function () { ... })`, and each run calls a fresh instance of that
+//! function. A module is compiled as `(function (module, exports, require) { ... })`.
+//! Bytecode is immutable and every run makes its own closure, so nothing one run does
+//! is visible to the next: only the compilation is shared.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+use rquickjs::{qjs, CatchResultExt, CaughtError, Ctx, Function, Persistent, Value};
+
+/// Most bytes of source whose bytecode one VM keeps. Past it the cache is emptied and
+/// refilled by the executions that follow (simple, deterministic, and within the VM's
+/// heap limit).
+pub const CACHE_SOURCE_BYTES_MAX: usize = 4 << 20;
+
+/// The file name QuickJS gives indirect-eval code in stack traces.
+const FILE_NAME: &std::ffi::CStr = c"<input>";
+
+/// Whether a source is an app's entry point or a module.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Role {
+    Main,
+    Module,
+}
+
+/// One compiled source.
+struct Compiled {
+    bytecode: Persistent<Value<'static>>,
+    /// Running the bytecode gives a function, which is then called.
+    function: bool,
+}
+
+/// The compiled scripts and modules of one VM, keyed by role and source text.
+///
+/// Holds values of the VM's runtime: the VM empties it ([`Self::clear`]) before its
+/// runtime is freed.
+#[derive(Default)]
+pub struct ScriptCache {
+    entries: RefCell<BTreeMap<Role, BTreeMap<Box<str>, Rc<Compiled>>>>,
+    source_bytes: std::cell::Cell<usize>,
+}
+
+impl ScriptCache {
+    /// Runs an app's entry point: its completion value, the value of its top-level
+    /// `return`, or what it threw (pending in `ctx`).
+    pub fn run_main<'js>(&self, ctx: &Ctx<'js>, source: &str) -> rquickjs::Result<Value<'js>> {
+        let compiled = self.get_or_compile(ctx, Role::Main, source)?;
+        let value = evaluate(ctx, &compiled)?;
+        if compiled.function {
+            let function: Function = value.get()?;
+            return function.call(());
+        }
+        Ok(value)
+    }
+
+    /// A fresh factory `function (module, exports, require)` for a module's source.
+    pub fn module_factory<'js>(
+        &self,
+        ctx: &Ctx<'js>,
+        source: &str,
+    ) -> rquickjs::Result<Function<'js>> {
+        let compiled = self.get_or_compile(ctx, Role::Module, source)?;
+        evaluate(ctx, &compiled)?.get()
+    }
+
+    /// Drops every compiled value; call while the runtime is alive.
+    pub fn clear(&self) {
+        self.entries.borrow_mut().clear();
+        self.source_bytes.set(0);
+    }
+
+    fn get_or_compile(
+        &self,
+        ctx: &Ctx<'_>,
+        role: Role,
+        source: &str,
+    ) -> rquickjs::Result<Rc<Compiled>> {
+        if let Some(compiled) = self
+            .entries
+            .borrow()
+            .get(&role)
+            .and_then(|sources| sources.get(source))
+        {
+            return Ok(compiled.clone());
+        }
+        let (bytecode, function) = match role {
+            Role::Main => match compile(ctx, source).catch(ctx) {
+                Ok(bytecode) => (bytecode, false),
+                // Templates use a top-level `return respond(...)`: run those as a
+                // function body.
+                Err(CaughtError::Exception(error))
+                    if error.get::<_, String>("name").ok().as_deref() == Some("SyntaxError")
+                        && error.message().is_some_and(|m| m.contains("return")) =>
+                {
+                    (
+                        compile(ctx, &format!("(function () {{{source}\n}})"))?,
+                        true,
+                    )
+                }
+                Err(error) => return Err(error.throw(ctx)),
+            },
+            Role::Module => (
+                compile(
+                    ctx,
+                    &format!("(function (module, exports, require) {{{source}\n}})"),
+                )?,
+                true,
+            ),
+        };
+        let compiled = Rc::new(Compiled {
+            bytecode: Persistent::save(ctx, bytecode),
+            function,
+        });
+        if self.source_bytes.get() + source.len() > CACHE_SOURCE_BYTES_MAX {
+            self.clear();
+        }
+        self.source_bytes
+            .set(self.source_bytes.get() + source.len());
+        self.entries
+            .borrow_mut()
+            .entry(role)
+            .or_default()
+            .insert(source.into(), compiled.clone());
+        Ok(compiled)
+    }
+}
+
+/// Compiles `code` as indirect-eval code, without running it.
+fn compile<'js>(ctx: &Ctx<'js>, code: &str) -> rquickjs::Result<Value<'js>> {
+    // QuickJS reads the source up to its length and wants a NUL after it; a NUL inside
+    // is an ordinary (invalid) character, as in `eval`.
+    let mut text = Vec::with_capacity(code.len() + 1);
+    text.extend_from_slice(code.as_bytes());
+    text.push(0);
+    let flags = (qjs::JS_EVAL_TYPE_INDIRECT | qjs::JS_EVAL_FLAG_COMPILE_ONLY) as i32;
+    // SAFETY: `text` is NUL-terminated and outlives the call; the result is owned.
+    unsafe {
+        let value = qjs::JS_Eval(
+            ctx.as_raw().as_ptr(),
+            text.as_ptr().cast(),
+            code.len() as _,
+            FILE_NAME.as_ptr(),
+            flags,
+        );
+        owned(ctx, value)
+    }
+}
+
+/// Runs compiled code once, as indirect `eval` would: its completion value.
+fn evaluate<'js>(ctx: &Ctx<'js>, compiled: &Compiled) -> rquickjs::Result<Value<'js>> {
+    let bytecode = compiled.bytecode.clone().restore(ctx)?;
+    // SAFETY: `JS_EvalFunction` consumes a reference: the one `JS_DupValue` adds.
+    unsafe {
+        let context = ctx.as_raw().as_ptr();
+        let value = qjs::JS_EvalFunction(context, qjs::JS_DupValue(context, bytecode.as_raw()));
+        owned(ctx, value)
+    }
+}
+
+/// An owned value returned by QuickJS, or the exception it left pending.
+///
+/// # Safety
+/// `value` must be owned and belong to `ctx`'s runtime.
+unsafe fn owned<'js>(ctx: &Ctx<'js>, value: qjs::JSValue) -> rquickjs::Result<Value<'js>> {
+    if qjs::JS_IsException(value) {
+        return Err(rquickjs::Error::Exception);
+    }
+    Ok(Value::from_raw(ctx.clone(), value))
+}
