@@ -1350,3 +1350,27 @@ async fn a_redeployed_script_runs_its_new_source() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn every_kind_of_added_global_is_deleted() {
+    local(async {
+        let f = Fixture::one_vm().await;
+        let adder = app(
+            "adder",
+            "globalThis[0] = 'index';\nglobalThis[Symbol.for('fazt.test')] = 'symbol';\nObject.defineProperty(globalThis, 'hidden', {value: 1, configurable: true, enumerable: false});\nObject.defineProperty(globalThis, 'getter', {get() { return 2 }, configurable: true});\n[globalThis[0], globalThis[Symbol.for('fazt.test')], hidden, getter].join()",
+        );
+        let inspect = app(
+            "other",
+            "[typeof globalThis[0], typeof globalThis[Symbol.for('fazt.test')], typeof hidden, typeof getter].join()",
+        );
+        for _ in 0..2 {
+            assert_eq!(f.ok(&adder).await.response.body, json!("index,symbol,1,2"));
+            assert_eq!(
+                f.ok(&inspect).await.response.body,
+                json!("undefined,undefined,undefined,undefined")
+            );
+        }
+        assert_eq!(f.runtime.metrics().discarded, 0);
+    })
+    .await;
+}

@@ -311,7 +311,7 @@ fn run_script(
         let finish: Function = helpers.finish.clone().restore(ctx)?;
         finish.call((value,))
     })();
-    match outcome.catch(ctx) {
+    let script = match outcome.catch(ctx) {
         Ok(json) => Script::Response(json),
         Err(CaughtError::Exception(exception)) => Script::Threw {
             described: describe(helpers, ctx, exception.into_value()),
@@ -328,7 +328,16 @@ fn run_script(
                     .to_string(),
             null_exception: false,
         },
+    };
+    // Let go of the request (and this execution's modules) until the next one.
+    let end = helpers.begin.clone().restore(ctx);
+    if end
+        .and_then(|begin| begin.call::<_, ()>((Value::new_null(ctx.clone()),)))
+        .is_err()
+    {
+        let _ = ctx.catch();
     }
+    script
 }
 
 fn promise_value<'js>(promise: &Promise<'js>) -> rquickjs::Result<Value<'js>> {

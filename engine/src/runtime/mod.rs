@@ -6,6 +6,7 @@
 //! | `contract.rs`, `error.rs` | request, response, logs, app code; error kinds |
 //! | `prelude.js` | the contract's globals in JavaScript, and the VM lockdown |
 //! | `vm.rs` | one VM: limits, host functions, interrupt handler |
+//! | `globals.rs` | the global object as the prelude left it, restored after each execution |
 //! | `compile.rs` | scripts and modules compiled once per VM, run afresh each execution |
 //! | `execution.rs` | one execution in a coroutine, driven until it completes |
 //! | `suspend.rs` | the coroutine protocol: storage calls and time slices |
@@ -23,6 +24,7 @@ mod compile;
 mod contract;
 mod error;
 mod execution;
+mod globals;
 mod legacy_watchdog;
 mod pool;
 mod storage_call;

@@ -113,9 +113,10 @@
     return stringify({ status: 200, headers: {}, body: value, empty: false });
   }
   // `request` is one permanent read-only global, so that an execution adds no global
-  // of its own and `reset` stays on its fast path.
+  // of its own for the engine's reset (globals.rs) to delete.
   let currentRequest = null;
   Object.defineProperty(globalThis, 'request', { get() { return currentRequest; }, enumerable: true, configurable: false });
+  // Called with the request before the script, and with null after it.
   function begin(request) {
     currentRequest = request;
     if (modules.size > 0) modules = new Map();
@@ -179,9 +180,9 @@
     }
   }
   // The globals existing now become read-only; scripts run as indirect-eval code, so
-  // what they declare is deletable, and `reset` deletes it after every execution.
-  const keep = new Set(Reflect.ownKeys(globalThis));
-  for (const key of keep) {
+  // what they declare is deletable, and the engine deletes it after every execution
+  // (globals.rs).
+  for (const key of Reflect.ownKeys(globalThis)) {
     const descriptor = Object.getOwnPropertyDescriptor(globalThis, key);
     if ('value' in descriptor && key !== 'globalThis') harden(descriptor.value);
     Object.defineProperty(globalThis, key, 'value' in descriptor ? { writable: false, configurable: false } : { configurable: false });
@@ -194,21 +195,5 @@
     new Set()[Symbol.iterator](), /x/[Symbol.matchAll]('')];
   if (typeof Iterator === 'function') hidden.push([].values().map((x) => x), Iterator.from({ next() {} }));
   for (const value of hidden) harden(Object.getPrototypeOf(value));
-  const ownKeys = Reflect.ownKeys;
-  const size = keep.size;
-  const globalPrototype = Object.getPrototypeOf(globalThis);
-  const getPrototypeOf = Object.getPrototypeOf;
-  const isExtensible = Object.isExtensible;
-  function reset() {
-    currentRequest = null;
-    // A global object made non-extensible or given another prototype cannot be reset.
-    if (!isExtensible(globalThis) || getPrototypeOf(globalThis) !== globalPrototype) return false;
-    const keys = ownKeys(globalThis);
-    if (keys.length === size) return true;
-    for (const key of keys) {
-      if (!keep.has(key) && !delete globalThis[key]) return false;
-    }
-    return true;
-  }
-  return { finish, begin, reset, describe };
+  return { finish, begin, describe };
 })

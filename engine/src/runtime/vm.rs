@@ -9,6 +9,7 @@ use rquickjs::{Ctx, Exception, Function, Object, Persistent, Value};
 
 use super::compile::ScriptCache;
 use super::contract::{AppCode, LogEntry, LogLevel};
+use super::globals::GlobalBaseline;
 use super::suspend::{suspend, Resume, Suspend};
 use crate::env::{Clock, Instant, Rng};
 
@@ -72,11 +73,9 @@ impl VmState {
 pub struct Helpers {
     pub finish: Persistent<Function<'static>>,
     pub begin: Persistent<Function<'static>>,
-    pub reset: Persistent<Function<'static>>,
     pub describe: Persistent<Function<'static>>,
-    /// The hardened global object's own keys and prototype, for [`Vm::reset`]'s check.
-    pub global_keys: usize,
-    pub global_prototype: Persistent<Value<'static>>,
+    /// The global object as the prelude left it, for [`Vm::reset`].
+    pub globals: GlobalBaseline,
     /// The VM's heap limit (`VmLimits::memory_bytes`).
     pub memory_bytes: usize,
 }
@@ -123,15 +122,11 @@ impl Vm {
             let get = |name: &str| -> rquickjs::Result<Persistent<Function<'static>>> {
                 Ok(Persistent::save(&ctx, helpers.get::<_, Function>(name)?))
             };
-            let global_keys = own_keys(&ctx, &ctx.globals())
-                .ok_or_else(|| rquickjs::Error::new_from_js("global object", "keys"))?;
             Ok(Helpers {
                 finish: get("finish")?,
                 begin: get("begin")?,
-                reset: get("reset")?,
                 describe: get("describe")?,
-                global_keys,
-                global_prototype: Persistent::save(&ctx, prototype(&ctx, &ctx.globals())),
+                globals: GlobalBaseline::capture(&ctx)?,
                 memory_bytes: limits.memory_bytes,
             })
         })?;
@@ -149,80 +144,8 @@ impl Vm {
 impl Vm {
     /// Makes the VM ready for the next execution: deletes the globals the last one
     /// added. False when it cannot (the VM must go).
-    ///
-    /// The prelude's `reset` does it in JavaScript, listing the global object's keys;
-    /// most executions add no global, so it is only called when the cheaper check here
-    /// (same number of own keys, same prototype, still extensible) sees a change. Every
-    /// global an execution can add is an own key (the kept ones cannot be deleted), so
-    /// an unchanged count means nothing was added.
     pub fn reset(&self) -> bool {
-        self.context.with(|ctx| {
-            let global = ctx.globals();
-            let context = ctx.as_raw().as_ptr();
-            // SAFETY: the global object belongs to `ctx`.
-            let extensible = unsafe { rquickjs::qjs::JS_IsExtensible(context, global.as_raw()) };
-            let unchanged = extensible == 1
-                && own_keys(&ctx, &global) == Some(self.helpers.global_keys)
-                && self
-                    .helpers
-                    .global_prototype
-                    .clone()
-                    .restore(&ctx)
-                    .is_ok_and(|kept| same_object(&kept, &prototype(&ctx, &global)));
-            unchanged
-                || self
-                    .helpers
-                    .reset
-                    .clone()
-                    .restore(&ctx)
-                    .and_then(|reset| reset.call(()))
-                    .unwrap_or(false)
-        })
-    }
-}
-
-/// The number of own property keys (strings and symbols) of `object`; `None` when
-/// QuickJS could not list them (the exception is cleared).
-fn own_keys(ctx: &Ctx<'_>, object: &Object<'_>) -> Option<usize> {
-    let mut table = std::ptr::null_mut();
-    let mut length = 0u32;
-    let flags = (rquickjs::qjs::JS_GPN_STRING_MASK | rquickjs::qjs::JS_GPN_SYMBOL_MASK) as i32;
-    let context = ctx.as_raw().as_ptr();
-    // SAFETY: `object` belongs to `ctx`; the table QuickJS fills is freed with its length.
-    let listed = unsafe {
-        rquickjs::qjs::JS_GetOwnPropertyNames(
-            context,
-            &mut table,
-            &mut length,
-            object.as_raw(),
-            flags,
-        )
-    };
-    if listed < 0 {
-        let _ = ctx.catch();
-        return None;
-    }
-    // SAFETY: as above.
-    unsafe { rquickjs::qjs::JS_FreePropertyEnum(context, table, length) };
-    Some(length as usize)
-}
-
-/// `object`'s prototype (without running a proxy trap: the global object is none).
-fn prototype<'js>(ctx: &Ctx<'js>, object: &Object<'js>) -> Value<'js> {
-    // SAFETY: `JS_GetPrototype` returns an owned value for an object of `ctx`.
-    unsafe {
-        let value = rquickjs::qjs::JS_GetPrototype(ctx.as_raw().as_ptr(), object.as_raw());
-        Value::from_raw(ctx.clone(), value)
-    }
-}
-
-fn same_object(a: &Value<'_>, b: &Value<'_>) -> bool {
-    // SAFETY: reading the pointers of two live values.
-    unsafe {
-        a.is_object()
-            && b.is_object()
-            && rquickjs::qjs::JS_VALUE_GET_PTR(a.as_raw())
-                == rquickjs::qjs::JS_VALUE_GET_PTR(b.as_raw())
+        self.context.with(|ctx| self.helpers.globals.restore(&ctx))
     }
 }
 
