@@ -16,7 +16,7 @@
 //! Bytecode is immutable and every run makes its own closure, so nothing one run does
 //! is visible to the next: only the compilation is shared.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
@@ -31,7 +31,7 @@ pub const CACHE_SOURCE_BYTES_MAX: usize = 4 << 20;
 const FILE_NAME: &std::ffi::CStr = c"<input>";
 
 /// Whether a source is an app's entry point or a module.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Role {
     Main,
     Module,
@@ -44,14 +44,18 @@ struct Compiled {
     function: bool,
 }
 
-/// The compiled scripts and modules of one VM, keyed by role and source text.
+/// Compiled sources by their text.
+type BySource = BTreeMap<Box<str>, Rc<Compiled>>;
+
+/// The compiled scripts and modules of one VM, keyed by source text.
 ///
 /// Holds values of the VM's runtime: the VM empties it ([`Self::clear`]) before its
 /// runtime is freed.
 #[derive(Default)]
 pub struct ScriptCache {
-    entries: RefCell<BTreeMap<Role, BTreeMap<Box<str>, Rc<Compiled>>>>,
-    source_bytes: std::cell::Cell<usize>,
+    main: RefCell<BySource>,
+    modules: RefCell<BySource>,
+    source_bytes: Cell<usize>,
 }
 
 impl ScriptCache {
@@ -79,7 +83,8 @@ impl ScriptCache {
 
     /// Drops every compiled value; call while the runtime is alive.
     pub fn clear(&self) {
-        self.entries.borrow_mut().clear();
+        self.main.borrow_mut().clear();
+        self.modules.borrow_mut().clear();
         self.source_bytes.set(0);
     }
 
@@ -89,12 +94,11 @@ impl ScriptCache {
         role: Role,
         source: &str,
     ) -> rquickjs::Result<Rc<Compiled>> {
-        if let Some(compiled) = self
-            .entries
-            .borrow()
-            .get(&role)
-            .and_then(|sources| sources.get(source))
-        {
+        let entries = match role {
+            Role::Main => &self.main,
+            Role::Module => &self.modules,
+        };
+        if let Some(compiled) = entries.borrow().get(source) {
             return Ok(compiled.clone());
         }
         let (bytecode, function) = match role {
@@ -130,11 +134,7 @@ impl ScriptCache {
         }
         self.source_bytes
             .set(self.source_bytes.get() + source.len());
-        self.entries
-            .borrow_mut()
-            .entry(role)
-            .or_default()
-            .insert(source.into(), compiled.clone());
+        entries.borrow_mut().insert(source.into(), compiled.clone());
         Ok(compiled)
     }
 }
