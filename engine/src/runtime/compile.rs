@@ -181,3 +181,56 @@ unsafe fn owned<'js>(ctx: &Ctx<'js>, value: qjs::JSValue) -> rquickjs::Result<Va
     }
     Ok(Value::from_raw(ctx.clone(), value))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_context(test: impl FnOnce(&Ctx<'_>, &ScriptCache)) {
+        let runtime = rquickjs::Runtime::new().unwrap();
+        let context = rquickjs::Context::full(&runtime).unwrap();
+        let cache = ScriptCache::default();
+        context.with(|ctx| test(&ctx, &cache));
+        cache.clear();
+    }
+
+    #[test]
+    fn a_cached_script_runs_afresh_each_time() {
+        with_context(|ctx, cache| {
+            for _ in 0..3 {
+                let value = cache.run_main(ctx, "let n = 1; n + 1").unwrap();
+                assert_eq!(value.as_int(), Some(2));
+                let value = cache.run_main(ctx, "var m = 40; return m + 2").unwrap();
+                assert_eq!(value.as_int(), Some(42));
+            }
+            assert_eq!(cache.main.borrow().len(), 2, "each compiled once");
+        });
+    }
+
+    #[test]
+    fn the_cache_keeps_at_most_its_byte_budget() {
+        with_context(|ctx, cache| {
+            let padding = " ".repeat(CACHE_SOURCE_BYTES_MAX / 3);
+            for n in 0..5 {
+                let source = format!("{padding}{n}");
+                assert_eq!(cache.run_main(ctx, &source).unwrap().as_int(), Some(n));
+                assert!(cache.source_bytes.get() <= CACHE_SOURCE_BYTES_MAX);
+            }
+            assert!(cache.main.borrow().len() < 5, "older entries were dropped");
+        });
+    }
+
+    #[test]
+    fn a_syntax_error_is_thrown_and_not_cached() {
+        with_context(|ctx, cache| {
+            let Err(CaughtError::Exception(error)) = cache.run_main(ctx, "var = 1").catch(ctx)
+            else {
+                panic!("a syntax error is an exception");
+            };
+            let name: String = error.get("name").unwrap();
+            assert_eq!(name, "SyntaxError");
+            assert!(error.stack().unwrap().contains("<input>:1:5"));
+            assert!(cache.main.borrow().is_empty());
+        });
+    }
+}
