@@ -45,6 +45,17 @@ pub fn root_cause(trace: &Trace, request_id: &str, kind: &str) -> String {
     };
     let f = fields(&failed.what);
     let vm = f.get("vm").copied().unwrap_or("?");
+    let waited_on_storage = matches!(
+        (f.get("kind").copied(), f.get("interrupted").copied()),
+        (Some("StorageError"), _) | (Some("TimeoutError"), Some("true"))
+    );
+    if waited_on_storage {
+        if let Some(events) = analytics_flush_in_the_way(trace, &execution_text) {
+            return format!(
+                "analytics-flush (the write of execution {execution} waited on the write lock of an analytics batch of {events} events flushed outside the queue)"
+            );
+        }
+    }
     match (f.get("kind").copied(), f.get("interrupted").copied()) {
         (Some("TimeoutError"), Some("false")) => match previous_watcher_on(trace, vm, execution) {
             Some((previous, end)) if end == "LateInterruptedPooledVm" => {
@@ -118,6 +129,85 @@ fn direct_write_lock_holders(trace: &Trace, execution: &str) -> Option<Vec<Strin
     Some(holders)
 }
 
+/// Whether the analytics batch flushed outside the write queue (fazt 0.10.10's bypass
+/// connection, `write=analytics.flush` on the direct-write path) holds the write lock
+/// at each event of the trace: the batch's size then (`?` when not traced), or `None`.
+fn analytics_lock_held(trace: &Trace) -> Vec<Option<&str>> {
+    let mut held = None;
+    let mut states = Vec::with_capacity(trace.events.len());
+    for event in &trace.events {
+        if event.actor == "fazt::storage" {
+            let what = event.what.as_str();
+            let analytics = fields(what).get("write") == Some(&"analytics.flush");
+            if analytics && what.starts_with("direct write started") {
+                held = Some("?");
+            } else if analytics
+                && (what.starts_with("direct write committing")
+                    || what.starts_with("direct write busy"))
+            {
+                held = None;
+            }
+        }
+        states.push(held);
+    }
+    // The batch size is only traced after the flush ("analytics flushed events=N").
+    let mut size = None;
+    for (state, event) in states.iter_mut().zip(&trace.events).rev() {
+        if event.what.starts_with("analytics flushed")
+            || event.what.starts_with("analytics flush failed")
+        {
+            size = fields(&event.what).get("events").copied();
+        }
+        if state.is_some() {
+            *state = Some(size.unwrap_or("?"));
+        }
+    }
+    states
+}
+
+/// For each time the queue's writer met SQLITE_BUSY (index of its `writer busy`
+/// event): the size of the analytics batch flushed outside the queue that held the
+/// write lock when that attempt began (its `group started` event), if one did.
+fn writer_busy_by_analytics(trace: &Trace) -> Vec<(usize, &str)> {
+    let held = analytics_lock_held(trace);
+    let mut group_started = None;
+    let mut found = Vec::new();
+    for (at, event) in trace.events.iter().enumerate() {
+        if is(event, "fazt::storage", "group started") {
+            group_started = Some(at);
+        } else if is(event, "fazt::storage", "writer busy") {
+            if let Some(size) = group_started.and_then(|g| held[g]) {
+                found.push((at, size));
+            }
+        }
+    }
+    found
+}
+
+/// When the queue's writer met the write lock of an analytics batch flushed outside
+/// the queue between `execution`'s first queued write and its end: the batch's size.
+fn analytics_flush_in_the_way<'a>(trace: &'a Trace, execution: &str) -> Option<&'a str> {
+    let events = &trace.events;
+    let of_execution = |event: &Event| fields(&event.what).get("execution") == Some(&execution);
+    let queued = events
+        .iter()
+        .position(|e| is(e, "fazt::storage", "write queued") && of_execution(e))?;
+    let ended = events
+        .iter()
+        .position(|e| is(e, "fazt::server", "request") && of_execution(e))
+        .unwrap_or(events.len());
+    writer_busy_by_analytics(trace)
+        .into_iter()
+        .find(|&(at, _)| (queued..ended).contains(&at))
+        .map(|(_, size)| size)
+}
+
+/// Times the queue's writer met the write lock of an analytics batch flushed outside
+/// the queue.
+pub fn writer_busy_during_analytics_flush(trace: &Trace) -> u64 {
+    writer_busy_by_analytics(trace).len() as u64
+}
+
 /// A cause without the per-request details (which execution, which VM), for counting:
 /// `stale-interrupt (watcher of execution 3 ...)` counts as `stale-interrupt`.
 pub fn cause_class(cause: &str) -> String {
@@ -175,6 +265,44 @@ mod tests {
         assert_eq!(
             root_cause(&trace, "r-99", "TimeoutError"),
             "TimeoutError (no execution)"
+        );
+    }
+
+    #[test]
+    fn a_write_stalled_by_an_analytics_batch_outside_the_queue_is_blamed_on_it() {
+        let mut trace = Trace::default();
+        for (actor, what) in [
+            (
+                "fazt::storage",
+                "write queued write=ds.insert waiting=1 execution=5",
+            ),
+            (
+                "fazt::storage",
+                "direct write started write=analytics.flush",
+            ),
+            ("fazt::storage", "group started writes=1"),
+            (
+                "fazt::storage",
+                "direct write committing write=analytics.flush",
+            ),
+            ("fazt::storage", "analytics flushed events=1000 path=bypass"),
+            ("fazt::storage", "writer busy writes=1 attempt=1"),
+            (
+                "fazt::runtime",
+                "execution failed execution=5 vm=1 kind=StorageError cause=- interrupted=false",
+            ),
+            (
+                "fazt::server",
+                "request request_id=w-5 execution=5 outcome=StorageError",
+            ),
+        ] {
+            trace.record(1, actor, what);
+        }
+        assert_eq!(writer_busy_during_analytics_flush(&trace), 1);
+        let cause = root_cause(&trace, "w-5", "StorageError");
+        assert!(
+            cause.starts_with("analytics-flush (the write of execution 5 waited on the write lock of an analytics batch of 1000 events"),
+            "{cause}"
         );
     }
 

@@ -15,6 +15,10 @@ pub const NETWORK_LATENCY: Duration = Duration::ZERO;
 /// Longest virtual time a run may take before turmoil stops it as stuck.
 pub const RUN_LIMIT: Duration = Duration::from_secs(600);
 
+/// Capacity of a host's TCP buffers, the listen backlog included: Linux's default
+/// `somaxconn` (4096). turmoil's default (64) panics when more clients connect at once.
+pub const TCP_CAPACITY: usize = 4096;
+
 /// A simulation with pinned epoch, seed, tick, network latency and duration.
 pub fn build<'a>(seed: u64) -> turmoil::Sim<'a> {
     turmoil::Builder::new()
@@ -23,6 +27,7 @@ pub fn build<'a>(seed: u64) -> turmoil::Sim<'a> {
         .min_message_latency(NETWORK_LATENCY)
         .max_message_latency(NETWORK_LATENCY)
         .simulation_duration(RUN_LIMIT)
+        .tcp_capacity(TCP_CAPACITY)
         .rng_seed(seed)
         .build()
 }

@@ -28,7 +28,7 @@ use crate::trace::Trace;
 #[derive(Clone, Debug)]
 pub struct Outcome {
     /// The part of the workload it belongs to (one phase per test of a seed document).
-    pub phase: &'static str,
+    pub phase: String,
     pub request_id: String,
     /// The HTTP status; 0 when the connection failed before an answer.
     pub status: u16,
@@ -77,12 +77,7 @@ impl Recorder {
 
     /// Sends one request to `app` on `client` and records its outcome in `phase`.
     /// Returns the status (0 when the connection failed: the caller should reconnect).
-    pub async fn send(
-        &self,
-        client: &mut HttpClient,
-        phase: &'static str,
-        request: Request<'_>,
-    ) -> u16 {
+    pub async fn send(&self, client: &mut HttpClient, phase: &str, request: Request<'_>) -> u16 {
         let host = format!("{}.{DOMAIN}", request.app);
         let started = self.now_us();
         self.capture
@@ -115,7 +110,7 @@ impl Recorder {
             format!("answer {} status={status}", request.id),
         );
         self.outcomes.borrow_mut().push(Outcome {
-            phase,
+            phase: phase.to_owned(),
             request_id: request.id.to_owned(),
             status,
             kind,
@@ -240,10 +235,10 @@ impl Observed {
             &latencies,
             self.virtual_ms,
         );
-        let mut phases: Vec<&'static str> = Vec::new();
+        let mut phases: Vec<&str> = Vec::new();
         for outcome in &self.outcomes {
-            if !phases.contains(&outcome.phase) {
-                phases.push(outcome.phase);
+            if !phases.contains(&outcome.phase.as_str()) {
+                phases.push(&outcome.phase);
             }
             let failure = failure(outcome);
             report.count(failure.as_ref().map(|(k, c)| (k.as_str(), c.clone())));

@@ -30,9 +30,12 @@ enum Command {
         /// CPUs of the simulated machine.
         #[arg(long, default_value_t = 1)]
         cpus: u32,
-        /// Requests (or writers) instead of the scenario's default.
+        /// Requests (or writers, or users) instead of the scenario's default.
         #[arg(long)]
         requests: Option<u64>,
+        /// Seconds of load instead of the scenario's default (capacity).
+        #[arg(long, value_name = "SECONDS")]
+        duration_s: Option<u64>,
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
@@ -106,6 +109,7 @@ fn main() -> ExitCode {
             seed,
             cpus,
             requests,
+            duration_s,
             json,
             trace,
             schedule,
@@ -127,7 +131,12 @@ fn main() -> ExitCode {
                     return ExitCode::from(2);
                 }
             };
-            let run = (scenario.run)(&profile, seed, &scenarios::Sizes { requests, schedule });
+            let sizes = scenarios::Sizes {
+                requests,
+                schedule,
+                duration_s,
+            };
+            let run = (scenario.run)(&profile, seed, &sizes);
             eprintln!("seed {seed}; replay: {}", run.report.replay_command());
             if let Some(path) = trace {
                 if let Err(error) = std::fs::write(&path, run.trace.to_json_lines()) {

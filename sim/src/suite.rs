@@ -14,6 +14,7 @@ use crate::scenarios::cashflow_stress::{
     CONCURRENT_WRITES, SEQUENTIAL_READS, SEQUENTIAL_WRITES, THROTTLED_WRITES,
 };
 use crate::scenarios::interrupt_storm::{LONG_LOOP, SPIN_FOREVER, TRIVIAL};
+use mechanisms::detail;
 
 /// One cell of the matrix.
 pub struct Cell {
@@ -22,6 +23,8 @@ pub struct Cell {
     pub seed: u64,
     /// CPUs of the simulated machine.
     pub cpus: u32,
+    /// The run's size (`fazt-sim run --requests N`), when not the scenario's default.
+    pub requests: Option<u64>,
     /// What the cell must show, in words (printed in the table).
     pub expectation: &'static str,
     pub check: fn(&Report) -> Result<(), String>,
@@ -150,6 +153,40 @@ fn no_failures(report: &Report) -> Result<(), String> {
     }
 }
 
+/// Seed 000's targets (Plan 21's "Expected Outcomes"), phase by phase.
+fn cashflow_meets_targets(r: &Report) -> Result<(), String> {
+    no_violations(r)?;
+    phase_at_least(r, SEQUENTIAL_WRITES, 98.0, 100.0)?;
+    phase_at_least(r, CONCURRENT_WRITES, 90.0, 100.0)?;
+    phase_at_least(r, SEQUENTIAL_READS, 98.0, 100.0)?;
+    phase_at_least(r, THROTTLED_WRITES, 100.0, 100.0)
+}
+
+/// Seed 000's table's causes: stale interrupts in the sequential phases, SQLITE_BUSY
+/// (beside stale interrupts) in the concurrent one.
+fn cashflow_fails_by_stale_interrupts_and_busy(r: &Report) -> Result<(), String> {
+    no_violations(r)?;
+    for name in [SEQUENTIAL_WRITES, SEQUENTIAL_READS, THROTTLED_WRITES] {
+        phase_fails_by(r, name, &["stale-interrupt"])?;
+    }
+    phase_fails_by(r, CONCURRENT_WRITES, &["sqlite-busy", "stale-interrupt"])
+}
+
+/// Every trivial request succeeds, every CPU-bound one ends by its own deadline, and
+/// the VM pool checks hold.
+fn storm_is_contained(r: &Report) -> Result<(), String> {
+    no_violations(r)?;
+    phase_at_least(r, TRIVIAL, 100.0, f64::INFINITY)?;
+    phase_all_fail_by(r, SPIN_FOREVER, "TimeoutError", "deadline")?;
+    phase_all_fail_by(r, LONG_LOOP, "TimeoutError", "deadline")
+}
+
+/// Trivial requests fail from stale interrupts: VMs handed out poisoned, none leaked.
+fn storm_poisons_vms(r: &Report) -> Result<(), String> {
+    phase_fails_by(r, TRIVIAL, &["stale-interrupt"])?;
+    only_violations_of(r, "poisoned-vm")
+}
+
 /// Every cell.
 pub fn cells() -> Vec<Cell> {
     let mut cells = Vec::new();
@@ -159,6 +196,7 @@ pub fn cells() -> Vec<Cell> {
             profile: "fazt-0.10.5",
             seed,
             cpus: 1,
+            requests: None,
             expectation: "35-65% fail, all TimeoutError from stale interrupts",
             check: |r| {
                 let rate = failure_rate(r);
@@ -173,6 +211,7 @@ pub fn cells() -> Vec<Cell> {
             profile: "fazt-0.10.5",
             seed,
             cpus: 4,
+            requests: None,
             expectation: "some fail (at most 65%), all TimeoutError from stale interrupts",
             check: |r| {
                 let rate = failure_rate(r);
@@ -188,67 +227,92 @@ pub fn cells() -> Vec<Cell> {
                 profile: "hardened",
                 seed,
                 cpus,
+                requests: None,
                 expectation: "0 failures",
                 check: no_failures,
             });
         }
-        cells.push(Cell {
-            scenario: "cashflow-stress",
-            profile: "hardened",
-            seed,
-            cpus: 1,
-            expectation: "seed 000's targets: >=98% / >=90% / >=98% / 100%, mean < 100 ms",
-            check: |r| {
-                no_violations(r)?;
-                phase_at_least(r, SEQUENTIAL_WRITES, 98.0, 100.0)?;
-                phase_at_least(r, CONCURRENT_WRITES, 90.0, 100.0)?;
-                phase_at_least(r, SEQUENTIAL_READS, 98.0, 100.0)?;
-                phase_at_least(r, THROTTLED_WRITES, 100.0, 100.0)
-            },
-        });
-        cells.push(Cell {
-            scenario: "cashflow-stress",
-            profile: "fazt-0.10.5",
-            seed,
-            cpus: 1,
-            expectation: "stale interrupts in every phase; SQLITE_BUSY in concurrent writes",
-            check: |r| {
-                no_violations(r)?;
-                for name in [SEQUENTIAL_WRITES, SEQUENTIAL_READS, THROTTLED_WRITES] {
-                    phase_fails_by(r, name, &["stale-interrupt"])?;
-                }
-                phase_fails_by(r, CONCURRENT_WRITES, &["sqlite-busy", "stale-interrupt"])
-            },
-        });
-        cells.push(Cell {
-            scenario: "interrupt-storm",
-            profile: "hardened",
-            seed,
-            cpus: 1,
-            expectation: "trivial all ok; CPU-bound all TimeoutError by own deadline; pool sound",
-            check: |r| {
-                no_violations(r)?;
-                phase_at_least(r, TRIVIAL, 100.0, f64::INFINITY)?;
-                phase_all_fail_by(r, SPIN_FOREVER, "TimeoutError", "deadline")?;
-                phase_all_fail_by(r, LONG_LOOP, "TimeoutError", "deadline")
-            },
-        });
-        cells.push(Cell {
-            scenario: "interrupt-storm",
-            profile: "fazt-0.10.5",
-            seed,
-            cpus: 1,
-            expectation: "trivial ones fail by stale interrupts; poisoned VMs, none leaked",
-            check: |r| {
-                phase_fails_by(r, TRIVIAL, &["stale-interrupt"])?;
-                only_violations_of(r, "poisoned-vm")
-            },
-        });
+        for (profile, expectation, check) in [
+            (
+                "hardened",
+                "seed 000's targets: >=98% / >=90% / >=98% / 100%, mean < 100 ms",
+                cashflow_meets_targets as fn(&Report) -> Result<(), String>,
+            ),
+            (
+                "fazt-0.10.10",
+                "Plan 21's fixes meet seed 000's targets too",
+                cashflow_meets_targets,
+            ),
+            (
+                "fazt-0.10.5",
+                "stale interrupts in every phase; SQLITE_BUSY in concurrent writes",
+                cashflow_fails_by_stale_interrupts_and_busy,
+            ),
+            (
+                "fazt-0.10.6",
+                "as 0.10.5: busy_timeout on one connection spares no concurrent writer",
+                cashflow_fails_by_stale_interrupts_and_busy,
+            ),
+            (
+                "mech-stale-interrupt",
+                "stale interrupts in every phase, nothing else",
+                |r| {
+                    no_violations(r)?;
+                    for name in [SEQUENTIAL_WRITES, SEQUENTIAL_READS, THROTTLED_WRITES] {
+                        phase_fails_by(r, name, &["stale-interrupt"])?;
+                    }
+                    only_stale_interrupts(r)
+                },
+            ),
+        ] {
+            cells.push(Cell {
+                scenario: "cashflow-stress",
+                profile,
+                seed,
+                cpus: 1,
+                requests: None,
+                expectation,
+                check,
+            });
+        }
+        for (profile, expectation, check) in [
+            (
+                "hardened",
+                "trivial all ok; CPU-bound all TimeoutError by own deadline; pool sound",
+                storm_is_contained as fn(&Report) -> Result<(), String>,
+            ),
+            (
+                "fazt-0.10.10",
+                "as hardened: the watcher fix, interrupted VMs discarded",
+                storm_is_contained,
+            ),
+            (
+                "fazt-0.10.5",
+                "trivial ones fail by stale interrupts; poisoned VMs, none leaked",
+                storm_poisons_vms,
+            ),
+            (
+                "mech-stale-interrupt",
+                "as 0.10.5: the watcher alone poisons VMs",
+                storm_poisons_vms,
+            ),
+        ] {
+            cells.push(Cell {
+                scenario: "interrupt-storm",
+                profile,
+                seed,
+                cpus: 1,
+                requests: None,
+                expectation,
+                check,
+            });
+        }
         cells.push(Cell {
             scenario: "write-contention",
             profile: "hardened",
             seed,
             cpus: 1,
+            requests: None,
             expectation: "0 failures, though the writer met SQLITE_BUSY",
             check: |r| {
                 no_failures(r)?;
@@ -263,6 +327,7 @@ pub fn cells() -> Vec<Cell> {
             profile: "no-busy-wait",
             seed,
             cpus: 1,
+            requests: None,
             expectation: "BUSY failures, each caused by the lock holder",
             check: |r| {
                 no_violations(r)?;
@@ -286,6 +351,7 @@ pub fn cells() -> Vec<Cell> {
             profile: "hardened",
             seed,
             cpus: 1,
+            requests: None,
             expectation: "the server restarted; nothing acknowledged lost, no invariant broken",
             check: |r| {
                 no_violations(r)?;
@@ -300,6 +366,7 @@ pub fn cells() -> Vec<Cell> {
             profile: "hardened",
             seed,
             cpus: 1,
+            requests: None,
             expectation: "no request outlives its budget, no ghost write, no invariant broken",
             check: |r| {
                 no_violations(r)?;
@@ -320,7 +387,69 @@ pub fn cells() -> Vec<Cell> {
     for seed in SEEDS {
         cells.extend(mechanisms::cells(seed));
     }
+    // Seed 002's load test at a twentieth of its size: the full size takes a minute of
+    // real time in a debug build (`fazt-sim run capacity` runs it).
+    for (profile, expectation, check) in [
+        (
+            "hardened",
+            ">=99.9% ok, the rest fast 503s; analytics through the queue",
+            capacity_holds as fn(&Report) -> Result<(), String>,
+        ),
+        (
+            "fazt-0.10.10",
+            "analytics flushed outside the queue; any failure caused by it",
+            capacity_analytics_bypass,
+        ),
+    ] {
+        cells.push(Cell {
+            scenario: "capacity",
+            profile,
+            seed: SEEDS[0],
+            cpus: 1,
+            requests: Some(CAPACITY_SUITE_USERS),
+            expectation,
+            check,
+        });
+    }
     cells
+}
+
+/// Users of the capacity cells' first phase (the second has twice as many).
+pub const CAPACITY_SUITE_USERS: u64 = 50;
+
+/// At least 99.9% succeed; every failure is a 503 answered within a second; the
+/// analytics buffer goes through the write queue.
+fn capacity_holds(r: &Report) -> Result<(), String> {
+    no_violations(r)?;
+    if r.success_percent() < 99.9 {
+        return Err(format!("{:.2}% ok: {:?}", r.success_percent(), r.causes));
+    }
+    if detail(r, "status_503") != r.failed {
+        return Err(format!("failures other than 503: {:?}", r.details));
+    }
+    if detail(r, "failed_latency_max_ms") > 1000 {
+        return Err(format!(
+            "a failure took {} ms",
+            detail(r, "failed_latency_max_ms")
+        ));
+    }
+    if detail(r, "analytics_flushes_outside_queue") > 0 {
+        return Err("an analytics batch bypassed the write queue".into());
+    }
+    Ok(())
+}
+
+/// The analytics buffer is flushed outside the write queue, and every failure is
+/// attributed to it.
+fn capacity_analytics_bypass(r: &Report) -> Result<(), String> {
+    no_violations(r)?;
+    if detail(r, "analytics_flushes_outside_queue") == 0 {
+        return Err("no analytics batch was flushed outside the queue".into());
+    }
+    match r.causes.keys().find(|cause| *cause != "analytics-flush") {
+        Some(other) => Err(format!("a failure caused by {other:?}: {:?}", r.causes)),
+        None => Ok(()),
+    }
 }
 
 /// Replays every case of the regression corpus (see [`crate::regression`]): one row
@@ -357,7 +486,11 @@ pub fn run_all() -> Result<Vec<CellResult>, String> {
 pub fn run_cell(cell: &Cell) -> Result<CellResult, String> {
     let scenario = scenarios::by_name(cell.scenario)?;
     let profile = profile::by_name(cell.profile, cell.cpus)?;
-    let report = (scenario.run)(&profile, cell.seed, &scenarios::Sizes::default()).report;
+    let sizes = scenarios::Sizes {
+        requests: cell.requests,
+        ..scenarios::Sizes::default()
+    };
+    let report = (scenario.run)(&profile, cell.seed, &sizes).report;
     let verdict = (cell.check)(&report);
     Ok(CellResult {
         report,
@@ -370,7 +503,7 @@ pub fn run_cell(cell: &Cell) -> Result<CellResult, String> {
 /// snapshot leaves it out).
 pub fn render_table(results: &[CellResult], with_wall: bool) -> String {
     let mut out = format!(
-        "{:<18} {:<14} {:>4} {:>4} {:>7} {:>8} {:>9} {:>9}  {:<16} {:<18} {}\n",
+        "{:<18} {:<20} {:>4} {:>4} {:>7} {:>8} {:>9} {:>9}  {:<16} {:<18} {}\n",
         "scenario",
         "profile",
         "seed",
@@ -391,7 +524,7 @@ pub fn render_table(results: &[CellResult], with_wall: bool) -> String {
             Err(why) => format!("FAIL ({why})"),
         };
         out += &format!(
-            "{:<18} {:<14} {:>4} {:>4} {:>7.1} {:>8} {:>9.3} {:>9.3}  {:<16} {:<18} {verdict}: {}\n",
+            "{:<18} {:<20} {:>4} {:>4} {:>7.1} {:>8} {:>9.3} {:>9.3}  {:<16} {:<18} {verdict}: {}\n",
             r.scenario,
             r.profile,
             r.seed,

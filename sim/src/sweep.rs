@@ -29,7 +29,7 @@ pub fn run(
         bar.set_message(format!("seed {seed}"));
         let sizes = Sizes {
             requests,
-            schedule: None,
+            ..Sizes::default()
         };
         reports.push((scenario.run)(profile, seed, &sizes).report);
         bar.inc(1);

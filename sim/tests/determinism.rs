@@ -17,7 +17,8 @@ fn every_scenario_replays_from_its_seed() {
         for profile_name in ["hardened", "fazt-0.10.5"] {
             let profile = profile::by_name(profile_name, 1).unwrap();
             let sizes = Sizes {
-                requests: Some(10),
+                requests: Some(5),
+                duration_s: Some(2),
                 ..Sizes::default()
             };
             for seed in 1..=4 {

@@ -368,6 +368,9 @@ async fn commit_group(
         if pending.is_empty() {
             return;
         }
+        // Traced before the group's job runs (in simulation, as it is submitted), so a
+        // trace shows who held the write lock when this attempt met SQLITE_BUSY.
+        tracing::debug!(target: super::TRACE, writes = pending.len(), "group started");
         let (returned, outcome) = if failpoints::fired(failpoints::STORAGE_BEFORE_BEGIN) {
             let error = StorageError::RolledBack("injected fault before BEGIN".into());
             (pending, GroupOutcome::RolledBack(error))

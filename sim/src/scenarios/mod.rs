@@ -1,6 +1,7 @@
 //! Named workloads. Each runs the real engine on virtual time and returns a report.
 
 pub mod busy_timeout_one_conn;
+pub mod capacity;
 pub mod cashflow_stress;
 pub mod crash_restart;
 pub mod deferred_upgrade;
@@ -29,6 +30,9 @@ pub struct Sizes {
     pub requests: Option<u64>,
     /// Faults instead of the scenario's own (scenarios that take faults).
     pub schedule: Option<fazt_chaos::Schedule>,
+    /// Seconds of load instead of the scenario's default (scenarios that run for a
+    /// time: `capacity`).
+    pub duration_s: Option<u64>,
 }
 
 /// A scenario the CLI can run by name.
@@ -73,6 +77,21 @@ pub fn all() -> Vec<Scenario> {
                     ..defaults
                 };
                 interrupt_storm::run(profile, seed, &options)
+            },
+        },
+        Scenario {
+            name: "capacity",
+            summary: capacity::SUMMARY,
+            run: |profile, seed, sizes| {
+                let defaults = capacity::Options::default();
+                let options = capacity::Options {
+                    users: sizes.requests.unwrap_or(defaults.users),
+                    duration: sizes
+                        .duration_s
+                        .map_or(defaults.duration, std::time::Duration::from_secs),
+                    ..defaults
+                };
+                capacity::run(profile, seed, &options)
             },
         },
         Scenario {

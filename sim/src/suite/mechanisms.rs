@@ -19,7 +19,7 @@ fn all_failures_are(report: &Report, kind: &str, cause: &str) -> Result<(), Stri
     Ok(())
 }
 
-fn detail(report: &Report, name: &str) -> u64 {
+pub(super) fn detail(report: &Report, name: &str) -> u64 {
     report.details.get(name).copied().unwrap_or(0)
 }
 
@@ -32,6 +32,7 @@ pub(super) fn cells(seed: u64) -> Vec<Cell> {
         profile,
         seed,
         cpus: 1,
+        requests: None,
         expectation,
         check,
     };
