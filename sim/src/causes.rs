@@ -4,10 +4,13 @@
 //! a request, on which VM, and how each legacy watcher ended; a cause names the
 //! mechanism and the earlier actor responsible, e.g. `stale-interrupt` naming the
 //! execution whose watcher fired on the VM before it served this request.
+//!
+//! [`Causes`] indexes a trace once, so that a run with thousands of failures does not
+//! scan its trace once per failure.
 
 use std::collections::BTreeMap;
 
-use crate::trace::{Event, Trace};
+use crate::trace::Trace;
 
 /// The `key=value` fields of an event's text.
 pub fn fields(what: &str) -> BTreeMap<&str, &str> {
@@ -16,196 +19,16 @@ pub fn fields(what: &str) -> BTreeMap<&str, &str> {
         .collect()
 }
 
-fn is(event: &Event, actor: &str, message: &str) -> bool {
-    event.actor == actor && event.what.starts_with(message)
-}
-
-/// The execution that served request `request_id`, from the server's request event.
-pub fn execution_of(trace: &Trace, request_id: &str) -> Option<u64> {
-    trace.events.iter().find_map(|event| {
-        let f = fields(&event.what);
-        (is(event, "fazt::server", "request") && f.get("request_id") == Some(&request_id))
-            .then(|| f.get("execution")?.parse().ok())
-            .flatten()
-    })
-}
-
-/// The cause of a failed request with error `kind` (the JSON body's `kind`).
+/// The cause of a failed request with error `kind` (the JSON body's `kind`). Index the
+/// trace with [`Causes::new`] instead when asking about many requests.
 pub fn root_cause(trace: &Trace, request_id: &str, kind: &str) -> String {
-    let Some(execution) = execution_of(trace, request_id) else {
-        return format!("{kind} (no execution)");
-    };
-    let execution_text = execution.to_string();
-    let failed = trace.events.iter().find(|event| {
-        is(event, "fazt::runtime", "execution failed")
-            && fields(&event.what).get("execution") == Some(&execution_text.as_str())
-    });
-    let Some(failed) = failed else {
-        return kind.to_owned();
-    };
-    let f = fields(&failed.what);
-    let vm = f.get("vm").copied().unwrap_or("?");
-    let waited_on_storage = matches!(
-        (f.get("kind").copied(), f.get("interrupted").copied()),
-        (Some("StorageError"), _) | (Some("TimeoutError"), Some("true"))
-    );
-    if waited_on_storage {
-        if let Some(events) = analytics_flush_in_the_way(trace, &execution_text) {
-            return format!(
-                "analytics-flush (the write of execution {execution} waited on the write lock of an analytics batch of {events} events flushed outside the queue)"
-            );
-        }
-    }
-    match (f.get("kind").copied(), f.get("interrupted").copied()) {
-        (Some("TimeoutError"), Some("false")) => match previous_watcher_on(trace, vm, execution) {
-            Some((previous, end)) if end == "LateInterruptedPooledVm" => {
-                format!("stale-interrupt (watcher of execution {previous} fired after VM {vm} returned to the pool)")
-            }
-            _ => "TimeoutError before running (no stale interrupt in the trace)".to_owned(),
-        },
-        (Some("TimeoutError"), _) => "deadline (the execution ran out of time)".to_owned(),
-        (Some("StorageError"), _) => match direct_write_lock_holders(trace, &execution_text) {
-            Some(holders) if !holders.is_empty() => format!(
-                "sqlite-busy (DEFERRED write of execution {execution} met the write lock held by execution {})",
-                holders.join(", ")
-            ),
-            Some(_) => "sqlite-busy (lock holder not in trace)".to_owned(),
-            None => kind.to_owned(),
-        },
-        (Some(other), _) => other.to_owned(),
-        (None, _) => kind.to_owned(),
-    }
-}
-
-/// The storage layer's direct-write events (the legacy write path, `direct_writes.rs`)
-/// and the execution each served (`-` for the server's own writes).
-fn direct_write_events(trace: &Trace) -> Vec<(&str, &str)> {
-    trace
-        .events
-        .iter()
-        .filter(|event| event.actor == "fazt::storage")
-        .filter_map(|event| {
-            let step = ["started", "committing", "busy"]
-                .into_iter()
-                .find(|step| event.what.starts_with(&format!("direct write {step}")))?;
-            Some((
-                step,
-                fields(&event.what).get("execution").copied().unwrap_or("-"),
-            ))
-        })
-        .collect()
-}
-
-/// When `execution`'s last direct write failed with SQLITE_BUSY: the executions whose
-/// DEFERRED transaction held the write lock as that write began (began before it, had
-/// not committed yet, and went on to commit: a write that itself met BUSY held
-/// nothing). `None` when the execution met no BUSY on the direct path.
-///
-/// In simulation each job runs as it is submitted, right after its event, so the order
-/// of these events is the order in which SQLite saw the transactions.
-fn direct_write_lock_holders(trace: &Trace, execution: &str) -> Option<Vec<String>> {
-    let events = direct_write_events(trace);
-    let busy = events
-        .iter()
-        .rposition(|&(step, who)| step == "busy" && who == execution)?;
-    let started = events[..busy]
-        .iter()
-        .rposition(|&(step, who)| step == "started" && who == execution)?;
-    let mut holders = Vec::new();
-    for (index, &(step, who)) in events[..started].iter().enumerate() {
-        if step != "started" || who == execution {
-            continue;
-        }
-        let next = events[index + 1..]
-            .iter()
-            .position(|&(_, other)| other == who)
-            .map(|offset| (index + 1 + offset, events[index + 1 + offset].0));
-        if let Some((at, "committing")) = next {
-            if at > started && !holders.iter().any(|h: &String| h == who) {
-                holders.push(who.to_owned());
-            }
-        }
-    }
-    Some(holders)
-}
-
-/// Whether the analytics batch flushed outside the write queue (fazt 0.10.10's bypass
-/// connection, `write=analytics.flush` on the direct-write path) holds the write lock
-/// at each event of the trace: the batch's size then (`?` when not traced), or `None`.
-fn analytics_lock_held(trace: &Trace) -> Vec<Option<&str>> {
-    let mut held = None;
-    let mut states = Vec::with_capacity(trace.events.len());
-    for event in &trace.events {
-        if event.actor == "fazt::storage" {
-            let what = event.what.as_str();
-            let analytics = fields(what).get("write") == Some(&"analytics.flush");
-            if analytics && what.starts_with("direct write started") {
-                held = Some("?");
-            } else if analytics
-                && (what.starts_with("direct write committing")
-                    || what.starts_with("direct write busy"))
-            {
-                held = None;
-            }
-        }
-        states.push(held);
-    }
-    // The batch size is only traced after the flush ("analytics flushed events=N").
-    let mut size = None;
-    for (state, event) in states.iter_mut().zip(&trace.events).rev() {
-        if event.what.starts_with("analytics flushed")
-            || event.what.starts_with("analytics flush failed")
-        {
-            size = fields(&event.what).get("events").copied();
-        }
-        if state.is_some() {
-            *state = Some(size.unwrap_or("?"));
-        }
-    }
-    states
-}
-
-/// For each time the queue's writer met SQLITE_BUSY (index of its `writer busy`
-/// event): the size of the analytics batch flushed outside the queue that held the
-/// write lock when that attempt began (its `group started` event), if one did.
-fn writer_busy_by_analytics(trace: &Trace) -> Vec<(usize, &str)> {
-    let held = analytics_lock_held(trace);
-    let mut group_started = None;
-    let mut found = Vec::new();
-    for (at, event) in trace.events.iter().enumerate() {
-        if is(event, "fazt::storage", "group started") {
-            group_started = Some(at);
-        } else if is(event, "fazt::storage", "writer busy") {
-            if let Some(size) = group_started.and_then(|g| held[g]) {
-                found.push((at, size));
-            }
-        }
-    }
-    found
-}
-
-/// When the queue's writer met the write lock of an analytics batch flushed outside
-/// the queue between `execution`'s first queued write and its end: the batch's size.
-fn analytics_flush_in_the_way<'a>(trace: &'a Trace, execution: &str) -> Option<&'a str> {
-    let events = &trace.events;
-    let of_execution = |event: &Event| fields(&event.what).get("execution") == Some(&execution);
-    let queued = events
-        .iter()
-        .position(|e| is(e, "fazt::storage", "write queued") && of_execution(e))?;
-    let ended = events
-        .iter()
-        .position(|e| is(e, "fazt::server", "request") && of_execution(e))
-        .unwrap_or(events.len());
-    writer_busy_by_analytics(trace)
-        .into_iter()
-        .find(|&(at, _)| (queued..ended).contains(&at))
-        .map(|(_, size)| size)
+    Causes::new(trace).root_cause(request_id, kind)
 }
 
 /// Times the queue's writer met the write lock of an analytics batch flushed outside
 /// the queue.
 pub fn writer_busy_during_analytics_flush(trace: &Trace) -> u64 {
-    writer_busy_by_analytics(trace).len() as u64
+    Causes::new(trace).analytics_busy.len() as u64
 }
 
 /// A cause without the per-request details (which execution, which VM), for counting:
@@ -214,20 +37,227 @@ pub fn cause_class(cause: &str) -> String {
     cause.split(" (").next().unwrap_or(cause).to_owned()
 }
 
-/// The execution that used `vm` last before `execution`, and how its watcher ended.
-fn previous_watcher_on(trace: &Trace, vm: &str, execution: u64) -> Option<(u64, String)> {
-    trace
-        .events
-        .iter()
-        .rev()
-        .filter(|event| is(event, "fazt::runtime", "watcher"))
-        .filter_map(|event| {
-            let f = fields(&event.what);
-            let earlier: u64 = f.get("execution")?.parse().ok()?;
-            (f.get("vm") == Some(&vm) && earlier < execution)
-                .then(|| (earlier, f.get("end").copied().unwrap_or("").to_owned()))
-        })
-        .next()
+/// One step of a write on the legacy direct path (`direct_writes.rs`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Step {
+    Started,
+    Committing,
+    Busy,
+}
+
+/// A trace, indexed for root causes.
+pub struct Causes<'a> {
+    /// Request id → the execution that served it, and the index of its `request`
+    /// event (the request's end).
+    requests: BTreeMap<&'a str, (u64, usize)>,
+    /// Execution → the fields of its `execution failed` event.
+    failed: BTreeMap<u64, BTreeMap<&'a str, &'a str>>,
+    /// Execution → the index of its first queued write.
+    queued: BTreeMap<u64, usize>,
+    /// VM → the watchers of the executions it served, in order: (execution, end).
+    watchers: BTreeMap<&'a str, Vec<(u64, &'a str)>>,
+    /// Direct-path write steps, in order: (step, execution or `-` for the server's
+    /// own writes, index in this list of the same executor's next step).
+    direct: Vec<(Step, &'a str, Option<usize>)>,
+    /// For each time the queue's writer met SQLITE_BUSY while an analytics batch
+    /// flushed outside the queue held the write lock: (index of its `writer busy`
+    /// event, the batch's size).
+    analytics_busy: Vec<(usize, &'a str)>,
+}
+
+impl<'a> Causes<'a> {
+    /// Indexes `trace` in one pass (two for the analytics batches' sizes).
+    pub fn new(trace: &'a Trace) -> Causes<'a> {
+        let mut causes = Causes {
+            requests: BTreeMap::new(),
+            failed: BTreeMap::new(),
+            queued: BTreeMap::new(),
+            watchers: BTreeMap::new(),
+            direct: Vec::new(),
+            analytics_busy: Vec::new(),
+        };
+        // Whether an analytics batch outside the queue holds the lock (its index
+        // among the flushes), and that at the writer's latest `group started`.
+        let mut analytics_held: Option<usize> = None;
+        let mut held_at_group_start: Option<usize> = None;
+        let mut busy_by_flush: Vec<(usize, usize)> = Vec::new();
+        let mut flush_sizes: Vec<&'a str> = Vec::new();
+        let mut flushes_started = 0;
+        for (at, event) in trace.events.iter().enumerate() {
+            let what = event.what.as_str();
+            let execution = || fields(what).get("execution")?.parse::<u64>().ok();
+            match event.actor.as_str() {
+                "fazt::server" if what.starts_with("request") => {
+                    let f = fields(what);
+                    if let (Some(id), Some(Ok(execution))) =
+                        (f.get("request_id"), f.get("execution").map(|e| e.parse()))
+                    {
+                        causes.requests.entry(id).or_insert((execution, at));
+                    }
+                }
+                "fazt::runtime" if what.starts_with("execution failed") => {
+                    if let Some(execution) = execution() {
+                        causes
+                            .failed
+                            .entry(execution)
+                            .or_insert_with(|| fields(what));
+                    }
+                }
+                "fazt::runtime" if what.starts_with("watcher") => {
+                    let f = fields(what);
+                    if let (Some(vm), Some(Ok(execution))) =
+                        (f.get("vm"), f.get("execution").map(|e| e.parse()))
+                    {
+                        let end = f.get("end").copied().unwrap_or("");
+                        causes
+                            .watchers
+                            .entry(vm)
+                            .or_default()
+                            .push((execution, end));
+                    }
+                }
+                "fazt::storage" => {
+                    if what.starts_with("write queued") {
+                        if let Some(execution) = execution() {
+                            causes.queued.entry(execution).or_insert(at);
+                        }
+                    } else if what.starts_with("group started") {
+                        held_at_group_start = analytics_held;
+                    } else if what.starts_with("writer busy") {
+                        if let Some(flush) = held_at_group_start {
+                            busy_by_flush.push((at, flush));
+                        }
+                    } else if what.starts_with("analytics flushed")
+                        || what.starts_with("analytics flush failed")
+                    {
+                        flush_sizes.push(fields(what).get("events").copied().unwrap_or("?"));
+                    }
+                    let step = [
+                        (Step::Started, "direct write started"),
+                        (Step::Committing, "direct write committing"),
+                        (Step::Busy, "direct write busy"),
+                    ]
+                    .into_iter()
+                    .find(|(_, message)| what.starts_with(message));
+                    if let Some((step, _)) = step {
+                        let f = fields(what);
+                        if f.get("write") == Some(&"analytics.flush") {
+                            analytics_held = (step == Step::Started).then(|| {
+                                flushes_started += 1;
+                                flushes_started - 1
+                            });
+                        }
+                        let who = f.get("execution").copied().unwrap_or("-");
+                        causes.direct.push((step, who, None));
+                    }
+                }
+                _ => {}
+            }
+        }
+        let mut next_of: BTreeMap<&str, usize> = BTreeMap::new();
+        for index in (0..causes.direct.len()).rev() {
+            let who = causes.direct[index].1;
+            causes.direct[index].2 = next_of.insert(who, index);
+        }
+        causes.analytics_busy = busy_by_flush
+            .into_iter()
+            .map(|(at, flush)| (at, flush_sizes.get(flush).copied().unwrap_or("?")))
+            .collect();
+        causes
+    }
+
+    /// The cause of the failed request `request_id` with error `kind` (the JSON body's
+    /// `kind`).
+    pub fn root_cause(&self, request_id: &str, kind: &str) -> String {
+        let Some(&(execution, ended)) = self.requests.get(request_id) else {
+            return format!("{kind} (no execution)");
+        };
+        let Some(f) = self.failed.get(&execution) else {
+            return kind.to_owned();
+        };
+        let vm = f.get("vm").copied().unwrap_or("?");
+        let (failed_kind, interrupted) = (f.get("kind").copied(), f.get("interrupted").copied());
+        let waited_on_storage = matches!(
+            (failed_kind, interrupted),
+            (Some("StorageError"), _) | (Some("TimeoutError"), Some("true"))
+        );
+        if waited_on_storage {
+            if let Some(events) = self.analytics_flush_in_the_way(execution, ended) {
+                return format!(
+                    "analytics-flush (the write of execution {execution} waited on the write lock of an analytics batch of {events} events flushed outside the queue)"
+                );
+            }
+        }
+        match (failed_kind, interrupted) {
+            (Some("TimeoutError"), Some("false")) => match self.previous_watcher_on(vm, execution) {
+                Some((previous, "LateInterruptedPooledVm")) => {
+                    format!("stale-interrupt (watcher of execution {previous} fired after VM {vm} returned to the pool)")
+                }
+                _ => "TimeoutError before running (no stale interrupt in the trace)".to_owned(),
+            },
+            (Some("TimeoutError"), _) => "deadline (the execution ran out of time)".to_owned(),
+            (Some("StorageError"), _) => match self.direct_write_lock_holders(&execution.to_string()) {
+                Some(holders) if !holders.is_empty() => format!(
+                    "sqlite-busy (DEFERRED write of execution {execution} met the write lock held by execution {})",
+                    holders.join(", ")
+                ),
+                Some(_) => "sqlite-busy (lock holder not in trace)".to_owned(),
+                None => kind.to_owned(),
+            },
+            (Some(other), _) => other.to_owned(),
+            (None, _) => kind.to_owned(),
+        }
+    }
+
+    /// When `execution`'s last direct write failed with SQLITE_BUSY: the executions
+    /// whose DEFERRED transaction held the write lock as that write began (began before
+    /// it, had not committed yet, and went on to commit: a write that itself met BUSY
+    /// held nothing). `None` when the execution met no BUSY on the direct path.
+    ///
+    /// In simulation each job runs as it is submitted, right after its event, so the
+    /// order of these events is the order in which SQLite saw the transactions.
+    fn direct_write_lock_holders(&self, execution: &str) -> Option<Vec<String>> {
+        let events = &self.direct;
+        let busy = events
+            .iter()
+            .rposition(|&(step, who, _)| step == Step::Busy && who == execution)?;
+        let started = events[..busy]
+            .iter()
+            .rposition(|&(step, who, _)| step == Step::Started && who == execution)?;
+        let mut holders: Vec<String> = Vec::new();
+        for &(step, who, next) in &events[..started] {
+            if step != Step::Started || who == execution {
+                continue;
+            }
+            let committed_later =
+                next.is_some_and(|at| at > started && events[at].0 == Step::Committing);
+            if committed_later && !holders.iter().any(|h| h == who) {
+                holders.push(who.to_owned());
+            }
+        }
+        Some(holders)
+    }
+
+    /// When the queue's writer met the write lock of an analytics batch flushed
+    /// outside the queue between `execution`'s first queued write and its end (the
+    /// event at `ended`): the batch's size.
+    fn analytics_flush_in_the_way(&self, execution: u64, ended: usize) -> Option<&'a str> {
+        let queued = *self.queued.get(&execution)?;
+        self.analytics_busy
+            .iter()
+            .find(|&&(at, _)| (queued..ended).contains(&at))
+            .map(|&(_, size)| size)
+    }
+
+    /// The execution that used `vm` last before `execution`, and how its watcher ended.
+    fn previous_watcher_on(&self, vm: &str, execution: u64) -> Option<(u64, &'a str)> {
+        self.watchers
+            .get(vm)?
+            .iter()
+            .rev()
+            .find(|&&(earlier, _)| earlier < execution)
+            .copied()
+    }
 }
 
 #[cfg(test)]

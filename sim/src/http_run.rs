@@ -14,7 +14,7 @@ use fazt_engine::config::Config;
 use fazt_engine::env::{Clock, Env, Instant};
 
 use crate::capture::Capture;
-use crate::causes::{cause_class, root_cause};
+use crate::causes::{cause_class, Causes};
 use crate::client::HttpClient;
 use crate::env::sim_env;
 use crate::harness;
@@ -220,9 +220,10 @@ impl Observed {
     /// The report of `scenario`: every outcome counted with its root cause from the
     /// trace, and one phase per distinct [`Outcome::phase`] when there are several.
     pub fn into_run(self, scenario: &str, profile: &Profile, seed: u64) -> Run {
+        let causes = Causes::new(&self.trace);
         let failure = |outcome: &Outcome| {
             outcome.kind.as_deref().map(|kind| {
-                let cause = root_cause(&self.trace, &outcome.request_id, kind);
+                let cause = causes.root_cause(&outcome.request_id, kind);
                 (kind.to_owned(), cause_class(&cause))
             })
         };

@@ -9,7 +9,8 @@
 //!
 //! The deadline: the engine has no per-request deadline knob, so the scenario sets the
 //! runtime timeout in its copy of the profile's Config ([`Options::deadline`], default
-//! 5 ms; any value from 1 to 10 ms is meant to work), the same for every profile.
+//! 5 ms), the same for every profile. `tests/interrupt_storm.rs` checks `hardened` at
+//! 1 and 10 ms too.
 //!
 //! Checked after the run, as violations: from the trace, every `vm checkout` has its
 //! `vm return` and no execution failed from a stale interrupt (`fazt_chaos`'s VM-pool
