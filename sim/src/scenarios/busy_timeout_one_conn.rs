@@ -9,14 +9,13 @@
 //! failure's cause names the connection and why it had no busy timeout, from the
 //! engine's busy events.
 
-use std::cell::Cell;
 use std::rc::Rc;
 use std::time::Duration;
 
 use fazt_engine::storage::StorageError;
 use serde_json::json;
 
-use super::storage_world::{self, Finished, Outcome, World};
+use super::storage_world::{self, Finished, LockHolder, Outcome, World};
 use crate::causes::fields;
 use crate::profile::Profile;
 use crate::report::{wall_clock_ms_since, wall_clock_start, Report};
@@ -52,17 +51,7 @@ impl Default for Options {
 
 /// One phase: the adversary and the writers, until the writers are done.
 async fn phase(world: Rc<World>, name: &'static str, options: &Options) -> Vec<Outcome> {
-    let done = Rc::new(Cell::new(false));
-    let adversary = tokio::task::spawn_local({
-        let (world, done, options) = (world.clone(), done.clone(), options.clone());
-        async move {
-            while !done.get() {
-                world.sleep(options.lock_every - options.lock_hold).await;
-                world.hold_lock(options.lock_hold).await?;
-            }
-            Ok::<(), StorageError>(())
-        }
-    });
+    let adversary = LockHolder::start(&world, options.lock_every, options.lock_hold);
     let writers: Vec<_> = (0..options.writers)
         .map(|writer| {
             let (world, options) = (world.clone(), options.clone());
@@ -87,11 +76,7 @@ async fn phase(world: Rc<World>, name: &'static str, options: &Options) -> Vec<O
     for writer in writers {
         outcomes.extend(writer.await.expect("a writer ends"));
     }
-    done.set(true);
-    adversary
-        .await
-        .expect("the adversary ends")
-        .expect("the adversary's lock");
+    adversary.stop().await;
     outcomes
 }
 

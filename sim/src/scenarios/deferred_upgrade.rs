@@ -11,15 +11,13 @@
 //!
 //! Checked after the run: every document's counter equals its acknowledged updates.
 
-use std::cell::Cell;
-use std::rc::Rc;
 use std::time::Duration;
 
 use fazt_engine::env::Deadline;
 use fazt_engine::storage::{Db, StorageError};
 use serde_json::json;
 
-use super::storage_world::{self, last_event, Finished, Outcome};
+use super::storage_world::{self, last_event, Finished, LockHolder, Outcome};
 use crate::profile::Profile;
 use crate::report::{wall_clock_ms_since, wall_clock_start, Report};
 use crate::scenarios::Run;
@@ -73,17 +71,7 @@ pub fn run(profile: &Profile, seed: u64, options: &Options) -> Run {
                     .await
                     .expect("setup insert");
             }
-            let done = Rc::new(Cell::new(false));
-            let adversary = tokio::task::spawn_local({
-                let (world, done, options) = (world.clone(), done.clone(), options.clone());
-                async move {
-                    while !done.get() {
-                        world.sleep(options.lock_every - options.lock_hold).await;
-                        world.hold_lock(options.lock_hold).await?;
-                    }
-                    Ok::<(), StorageError>(())
-                }
-            });
+            let adversary = LockHolder::start(&world, options.lock_every, options.lock_hold);
             let writers: Vec<_> = (0..options.writers)
                 .map(|writer| {
                     let (world, options) = (world.clone(), options.clone());
@@ -108,11 +96,7 @@ pub fn run(profile: &Profile, seed: u64, options: &Options) -> Run {
             for writer in writers {
                 outcomes.extend(writer.await.expect("a writer ends"));
             }
-            done.set(true);
-            adversary
-                .await
-                .expect("the adversary ends")
-                .expect("the adversary's lock");
+            adversary.stop().await;
             outcomes
         },
     );

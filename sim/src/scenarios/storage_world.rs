@@ -109,6 +109,37 @@ impl World {
     }
 }
 
+/// An adversary taking the write lock periodically, until [`LockHolder::stop`].
+pub struct LockHolder {
+    done: Rc<std::cell::Cell<bool>>,
+    task: tokio::task::JoinHandle<Result<(), StorageError>>,
+}
+
+impl LockHolder {
+    /// Starts an adversary that, every `every`, takes the lock and holds it for `hold`.
+    pub fn start(world: &Rc<World>, every: Duration, hold: Duration) -> LockHolder {
+        let done = Rc::new(std::cell::Cell::new(false));
+        let (world, stop) = (world.clone(), done.clone());
+        let task = tokio::task::spawn_local(async move {
+            while !stop.get() {
+                world.sleep(every.saturating_sub(hold)).await;
+                world.hold_lock(hold).await?;
+            }
+            Ok(())
+        });
+        LockHolder { done, task }
+    }
+
+    /// Lets the current round finish, then ends the adversary.
+    pub async fn stop(self) {
+        self.done.set(true);
+        self.task
+            .await
+            .expect("the adversary ends")
+            .expect("the adversary's lock");
+    }
+}
+
 /// What the host hands back: outcomes, virtual ms, storage counters.
 type Observed = (Vec<Outcome>, u64, BTreeMap<String, u64>);
 
