@@ -3,7 +3,7 @@
 //! the trace and the final database file.
 
 use std::cell::RefCell;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::rc::Rc;
 use std::time::Duration;
@@ -110,11 +110,21 @@ pub fn run(profile: &Profile, seed: u64, workload: &Workload, schedule: &Schedul
         .collect();
     let virtual_ms = ops.iter().map(|op| op.completed_us).max().unwrap_or(0) / 1000;
     let mut report = Report::new("property", profile, seed, &trace, &latencies, virtual_ms);
+    // Requests told "failed" whose write landed anyway.
+    let ghosts: BTreeSet<&str> = violations
+        .iter()
+        .filter(|v| v.invariant == "failed-write-landed")
+        .flat_map(|v| v.involved.iter().map(String::as_str))
+        .collect();
     for (op, kind) in observed.iter() {
         let failure = match (&op.outcome, kind) {
             // A 409 is the app's answer to an insert over an existing id.
             (Outcome::Ok, _) => None,
             (Outcome::Failed, Some(kind)) if kind == "HTTP 409" => None,
+            (Outcome::Failed, kind) if ghosts.contains(op.request.as_str()) => Some((
+                kind.as_deref().unwrap_or("Failed"),
+                "ghost write (reported failed, landed)".to_owned(),
+            )),
             (Outcome::Failed, kind) => Some((
                 kind.as_deref().unwrap_or("Failed"),
                 "definite failure".to_owned(),

@@ -383,6 +383,29 @@ pub fn cells() -> Vec<Cell> {
                 Ok(())
             },
         });
+        cells.push(Cell {
+            scenario: "slow-query",
+            profile: "fazt-0.10.10",
+            seed,
+            cpus: 1,
+            requests: None,
+            expectation: "ghost writes: a write abandoned at its deadline commits after the hold",
+            check: |r| {
+                if !r
+                    .causes
+                    .keys()
+                    .any(|cause| cause.starts_with("ghost write"))
+                {
+                    return Err("no ghost write".into());
+                }
+                match r.violations.iter().find(|v| {
+                    !v.starts_with("failed-write-landed") && !v.starts_with("linearizable")
+                }) {
+                    Some(other) => Err(format!("a violation other than the ghost write: {other}")),
+                    None => Ok(()),
+                }
+            },
+        });
     }
     for seed in SEEDS {
         cells.extend(mechanisms::cells(seed));
