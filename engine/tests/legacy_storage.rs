@@ -10,8 +10,8 @@ use std::time::Duration;
 use fazt_engine::config::Config;
 use fazt_engine::env::{Deadline, Env, Executor, Job, RealClock, Rng};
 use fazt_engine::storage::{
-    AnalyticsEvent, AnalyticsFlush, BackgroundWrites, Db, QueueAdmission, Storage, StorageConfig,
-    StorageError,
+    AnalyticsEvent, AnalyticsFlush, BackgroundWrites, Db, QueueAdmission, RequestLogEntry, Storage,
+    StorageConfig, StorageError,
 };
 use futures::future::BoxFuture;
 use serde_json::json;
@@ -214,4 +214,49 @@ async fn the_analytics_buffer_flushes_a_full_batch_by_either_path() {
             .unwrap();
         assert_eq!(rows, 4, "{background:?}");
     }
+}
+
+fn request_log_entry(n: u32) -> RequestLogEntry {
+    RequestLogEntry {
+        app_id: "a".into(),
+        request_id: format!("r-{n}"),
+        method: "GET".into(),
+        path: "/api".into(),
+        status: 200,
+        duration_us: 10,
+        at_ms: 0,
+    }
+}
+
+fn request_log_rows(fixture: &Fixture) -> i64 {
+    let db = Db::open(&fixture.dir.path().join("fazt.db")).unwrap();
+    db.conn()
+        .query_row("SELECT count(*) FROM request_log", [], |r| r.get(0))
+        .unwrap()
+}
+
+#[tokio::test(start_paused = true)]
+async fn fazt_0_10_10_writes_a_request_log_row_per_request_outside_the_queue() {
+    // hardened: the request log stays in memory.
+    let fixture = open(StorageConfig::default()).await;
+    fixture.storage.log_request(request_log_entry(1));
+    fixture.sleep_ms(10).await;
+    assert_eq!(request_log_rows(&fixture), 0);
+    fixture.storage.shutdown().await;
+
+    let fixture = open(storage_of("fazt-0.10.10")).await;
+    fixture.storage.log_request(request_log_entry(1));
+    fixture.storage.log_request(request_log_entry(2));
+    fixture.sleep_ms(10).await;
+    assert_eq!(request_log_rows(&fixture), 2);
+    // Outside the queue, DEFERRED, no retry: while another connection holds the write
+    // lock, the row meets SQLITE_BUSY and is dropped; the queue never saw it.
+    let holder = fixture.hold_the_lock();
+    fixture.storage.log_request(request_log_entry(3));
+    fixture.sleep_ms(10).await;
+    holder.conn().execute_batch("COMMIT").unwrap();
+    fixture.sleep_ms(10).await;
+    assert_eq!(request_log_rows(&fixture), 2);
+    assert_eq!(fixture.storage.stats().groups_committed, 0);
+    fixture.storage.shutdown().await;
 }

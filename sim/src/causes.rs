@@ -25,10 +25,39 @@ pub fn root_cause(trace: &Trace, request_id: &str, kind: &str) -> String {
     Causes::new(trace).root_cause(request_id, kind)
 }
 
-/// Times the queue's writer met the write lock of an analytics batch flushed outside
-/// the queue.
-pub fn writer_busy_during_analytics_flush(trace: &Trace) -> u64 {
-    Causes::new(trace).analytics_busy.len() as u64
+/// Times the queue's writer met the write lock of a background write outside the queue,
+/// by its cause class: `analytics-flush` and `request-log`.
+pub fn writer_busy_by_background_writes(trace: &Trace) -> BTreeMap<&'static str, u64> {
+    let mut counts = BTreeMap::from([(ANALYTICS_FLUSH, 0), (REQUEST_LOG, 0)]);
+    for (_, blocker) in Causes::new(trace).background_busy {
+        *counts.entry(blocker.class()).or_default() += 1;
+    }
+    counts
+}
+
+/// The cause class of a write stalled by an analytics batch flushed outside the queue.
+pub const ANALYTICS_FLUSH: &str = "analytics-flush";
+/// The cause class of a write stalled by a request-log row written outside the queue.
+pub const REQUEST_LOG: &str = "request-log";
+
+/// A background write outside the queue that held the write lock when the queue's
+/// writer met SQLITE_BUSY.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Blocker<'a> {
+    /// An analytics batch, with its number of events.
+    AnalyticsBatch {
+        events: &'a str,
+    },
+    RequestLogRow,
+}
+
+impl Blocker<'_> {
+    fn class(self) -> &'static str {
+        match self {
+            Blocker::AnalyticsBatch { .. } => ANALYTICS_FLUSH,
+            Blocker::RequestLogRow => REQUEST_LOG,
+        }
+    }
 }
 
 /// A cause without the per-request details (which execution, which VM), for counting:
@@ -45,6 +74,14 @@ enum Step {
     Busy,
 }
 
+/// A background write outside the queue holding the write lock while the trace is
+/// indexed (an analytics batch: its index among the flushes).
+#[derive(Clone, Copy)]
+enum Held {
+    AnalyticsBatch(usize),
+    RequestLogRow,
+}
+
 /// A trace, indexed for root causes.
 pub struct Causes<'a> {
     /// Request id → the execution that served it, and the index of its `request`
@@ -59,10 +96,10 @@ pub struct Causes<'a> {
     /// Direct-path write steps, in order: (step, execution or `-` for the server's
     /// own writes, index in this list of the same executor's next step).
     direct: Vec<(Step, &'a str, Option<usize>)>,
-    /// For each time the queue's writer met SQLITE_BUSY while an analytics batch
-    /// flushed outside the queue held the write lock: (index of its `writer busy`
-    /// event, the batch's size).
-    analytics_busy: Vec<(usize, &'a str)>,
+    /// For each time the queue's writer met SQLITE_BUSY while a background write
+    /// outside the queue held the write lock: (index of its `writer busy` event, that
+    /// write).
+    background_busy: Vec<(usize, Blocker<'a>)>,
 }
 
 impl<'a> Causes<'a> {
@@ -74,13 +111,14 @@ impl<'a> Causes<'a> {
             queued: BTreeMap::new(),
             watchers: BTreeMap::new(),
             direct: Vec::new(),
-            analytics_busy: Vec::new(),
+            background_busy: Vec::new(),
         };
-        // Whether an analytics batch outside the queue holds the lock (its index
-        // among the flushes), and that at the writer's latest `group started`.
-        let mut analytics_held: Option<usize> = None;
-        let mut held_at_group_start: Option<usize> = None;
-        let mut busy_by_flush: Vec<(usize, usize)> = Vec::new();
+        // Which background write outside the queue holds the lock (an analytics batch:
+        // its index among the flushes), and which held it at the writer's latest
+        // `group started`.
+        let mut background_held: Option<Held> = None;
+        let mut held_at_group_start: Option<Held> = None;
+        let mut busy_by_background: Vec<(usize, Held)> = Vec::new();
         let mut flush_sizes: Vec<&'a str> = Vec::new();
         let mut flushes_started = 0;
         for (at, event) in trace.events.iter().enumerate() {
@@ -122,10 +160,10 @@ impl<'a> Causes<'a> {
                             causes.queued.entry(execution).or_insert(at);
                         }
                     } else if what.starts_with("group started") {
-                        held_at_group_start = analytics_held;
+                        held_at_group_start = background_held;
                     } else if what.starts_with("writer busy") {
-                        if let Some(flush) = held_at_group_start {
-                            busy_by_flush.push((at, flush));
+                        if let Some(held) = held_at_group_start {
+                            busy_by_background.push((at, held));
                         }
                     } else if what.starts_with("analytics flushed")
                         || what.starts_with("analytics flush failed")
@@ -141,11 +179,19 @@ impl<'a> Causes<'a> {
                     .find(|(_, message)| what.starts_with(message));
                     if let Some((step, _)) = step {
                         let f = fields(what);
-                        if f.get("write") == Some(&"analytics.flush") {
-                            analytics_held = (step == Step::Started).then(|| {
-                                flushes_started += 1;
-                                flushes_started - 1
-                            });
+                        let background = match f.get("write") {
+                            Some(&"analytics.flush") => Some(Held::AnalyticsBatch(flushes_started)),
+                            Some(&"request_log.insert") => Some(Held::RequestLogRow),
+                            _ => None,
+                        };
+                        if let Some(held) = background {
+                            if step == Step::Started {
+                                flushes_started +=
+                                    usize::from(matches!(held, Held::AnalyticsBatch(_)));
+                                background_held = Some(held);
+                            } else {
+                                background_held = None;
+                            }
                         }
                         let who = f.get("execution").copied().unwrap_or("-");
                         causes.direct.push((step, who, None));
@@ -159,9 +205,17 @@ impl<'a> Causes<'a> {
             let who = causes.direct[index].1;
             causes.direct[index].2 = next_of.insert(who, index);
         }
-        causes.analytics_busy = busy_by_flush
+        causes.background_busy = busy_by_background
             .into_iter()
-            .map(|(at, flush)| (at, flush_sizes.get(flush).copied().unwrap_or("?")))
+            .map(|(at, held)| {
+                let blocker = match held {
+                    Held::AnalyticsBatch(flush) => Blocker::AnalyticsBatch {
+                        events: flush_sizes.get(flush).copied().unwrap_or("?"),
+                    },
+                    Held::RequestLogRow => Blocker::RequestLogRow,
+                };
+                (at, blocker)
+            })
             .collect();
         causes
     }
@@ -182,10 +236,14 @@ impl<'a> Causes<'a> {
             (Some("StorageError"), _) | (Some("TimeoutError"), Some("true"))
         );
         if waited_on_storage {
-            if let Some(events) = self.analytics_flush_in_the_way(execution, ended) {
-                return format!(
-                    "analytics-flush (the write of execution {execution} waited on the write lock of an analytics batch of {events} events flushed outside the queue)"
-                );
+            match self.background_write_in_the_way(execution, ended) {
+                Some(Blocker::AnalyticsBatch { events }) => return format!(
+                    "{ANALYTICS_FLUSH} (the write of execution {execution} waited on the write lock of an analytics batch of {events} events flushed outside the queue)"
+                ),
+                Some(Blocker::RequestLogRow) => return format!(
+                    "{REQUEST_LOG} (the write of execution {execution} waited on the write lock of a request-log row written outside the queue)"
+                ),
+                None => {}
             }
         }
         match (failed_kind, interrupted) {
@@ -238,15 +296,15 @@ impl<'a> Causes<'a> {
         Some(holders)
     }
 
-    /// When the queue's writer met the write lock of an analytics batch flushed
-    /// outside the queue between `execution`'s first queued write and its end (the
-    /// event at `ended`): the batch's size.
-    fn analytics_flush_in_the_way(&self, execution: u64, ended: usize) -> Option<&'a str> {
+    /// The first background write outside the queue whose write lock the queue's
+    /// writer met between `execution`'s first queued write and its end (the event at
+    /// `ended`).
+    fn background_write_in_the_way(&self, execution: u64, ended: usize) -> Option<Blocker<'a>> {
         let queued = *self.queued.get(&execution)?;
-        self.analytics_busy
+        self.background_busy
             .iter()
             .find(|&&(at, _)| (queued..ended).contains(&at))
-            .map(|&(_, size)| size)
+            .map(|&(_, blocker)| blocker)
     }
 
     /// The execution that used `vm` last before `execution`, and how its watcher ended.
@@ -328,10 +386,44 @@ mod tests {
         ] {
             trace.record(1, actor, what);
         }
-        assert_eq!(writer_busy_during_analytics_flush(&trace), 1);
+        assert_eq!(writer_busy_by_background_writes(&trace)[ANALYTICS_FLUSH], 1);
         let cause = root_cause(&trace, "w-5", "StorageError");
         assert!(
             cause.starts_with("analytics-flush (the write of execution 5 waited on the write lock of an analytics batch of 1000 events"),
+            "{cause}"
+        );
+    }
+
+    #[test]
+    fn a_write_stalled_by_a_request_log_row_outside_the_queue_is_blamed_on_it() {
+        let mut trace = Trace::default();
+        for what in [
+            "write queued write=kv.set waiting=1 execution=8",
+            "direct write started write=request_log.insert",
+            "group started writes=1",
+            "writer busy writes=1 attempt=1",
+            "direct write committing write=request_log.insert",
+            // The writer's retry, with no background write in the way: not counted.
+            "group started writes=1",
+            "writer busy writes=1 attempt=2",
+        ] {
+            trace.record(1, "fazt::storage", what);
+        }
+        trace.record(
+            2,
+            "fazt::runtime",
+            "execution failed execution=8 vm=1 kind=StorageError cause=- interrupted=false",
+        );
+        trace.record(
+            2,
+            "fazt::server",
+            "request request_id=w-8 execution=8 outcome=StorageError",
+        );
+        let counts = writer_busy_by_background_writes(&trace);
+        assert_eq!((counts[REQUEST_LOG], counts[ANALYTICS_FLUSH]), (1, 0));
+        let cause = root_cause(&trace, "w-8", "StorageError");
+        assert!(
+            cause.starts_with("request-log (the write of execution 8"),
             "{cause}"
         );
     }

@@ -136,7 +136,7 @@ fn main() -> ExitCode {
                 schedule,
                 duration_s,
             };
-            let run = (scenario.run)(&profile, seed, &sizes);
+            let run = scenario.execute(&profile, seed, &sizes);
             eprintln!("seed {seed}; replay: {}", run.report.replay_command());
             if let Some(path) = trace {
                 if let Err(error) = std::fs::write(&path, run.trace.to_json_lines()) {

@@ -68,6 +68,9 @@ pub struct Report {
     /// Multi-phase scenarios: each phase's own figures, in the order they ran.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub phases: Vec<Phase>,
+    /// The run's size options (`--requests N ...`), for its replay command.
+    #[serde(skip)]
+    pub replay_args: String,
 }
 
 /// One phase of a multi-phase scenario (e.g. one test of a seed document's table).
@@ -200,6 +203,7 @@ impl Report {
             details: BTreeMap::new(),
             violations: Vec::new(),
             phases: Vec::new(),
+            replay_args: String::new(),
         }
     }
 
@@ -221,8 +225,8 @@ impl Report {
             return "cargo test -p fazt-sim --test regressions".to_owned();
         }
         format!(
-            "cargo run --release --bin fazt-sim -- run {} --profile {} --seed {} --cpus {}",
-            self.scenario, self.profile, self.seed, self.cpus
+            "cargo run --release --bin fazt-sim -- run {} --profile {} --seed {} --cpus {}{}",
+            self.scenario, self.profile, self.seed, self.cpus, self.replay_args
         )
     }
 

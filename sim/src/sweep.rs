@@ -31,7 +31,7 @@ pub fn run(
             requests,
             ..Sizes::default()
         };
-        reports.push((scenario.run)(profile, seed, &sizes).report);
+        reports.push(scenario.execute(profile, seed, &sizes).report);
         bar.inc(1);
     }
     bar.finish_and_clear();

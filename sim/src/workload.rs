@@ -129,35 +129,46 @@ pub fn workloads(clients_max: usize, steps_max: usize) -> impl Strategy<Value = 
 /// Schedules of up to `faults_max` faults within `duration_ms`: storage and server
 /// failpoints, network holds and partitions, and at most one server crash.
 pub fn schedules(duration_ms: u64, faults_max: usize) -> impl Strategy<Value = Schedule> {
-    schedules_over(duration_ms, faults_max, fazt_engine::failpoints::ALL, true)
+    schedules_over(
+        duration_ms,
+        faults_max,
+        fazt_engine::failpoints::ALL,
+        300,
+        true,
+    )
 }
 
-/// Schedules of up to `faults_max` faults within `duration_ms` from `points` only.
+/// Schedules of up to `faults_max` faults within `duration_ms` from `points` only, with
+/// arguments (a slow statement's hold, ...) below `argument_max`: longer than a request
+/// budget lets a slow statement outlive its callers' deadlines.
 pub fn failpoint_schedules(
     duration_ms: u64,
     faults_max: usize,
     points: &'static [&'static str],
+    argument_max: u64,
 ) -> impl Strategy<Value = Schedule> {
-    schedules_over(duration_ms, faults_max, points, false)
+    schedules_over(duration_ms, faults_max, points, argument_max, false)
 }
 
 fn schedules_over(
     duration_ms: u64,
     faults_max: usize,
     points: &'static [&'static str],
+    argument_max: u64,
     network_and_crashes: bool,
 ) -> impl Strategy<Value = Schedule> {
     let others = if network_and_crashes { 1 } else { 0 };
     let points = proptest::sample::select(points);
-    let failpoint = (points, 1u32..3, 1u64..300).prop_map(|(point, times, argument)| {
-        let takes_argument =
-            fazt_chaos::catalog::entry(point).is_some_and(|e| e.argument.is_some());
-        Action::Failpoint {
-            point: point.to_owned(),
-            times,
-            argument: takes_argument.then_some(argument),
-        }
-    });
+    let failpoint =
+        (points, 1u32..3, 1..argument_max.max(2)).prop_map(|(point, times, argument)| {
+            let takes_argument =
+                fazt_chaos::catalog::entry(point).is_some_and(|e| e.argument.is_some());
+            Action::Failpoint {
+                point: point.to_owned(),
+                times,
+                argument: takes_argument.then_some(argument),
+            }
+        });
     let action = prop_oneof![
         6 => failpoint,
         others => (1u64..100).prop_map(|ms| Action::Hold { ms }),

@@ -9,6 +9,8 @@
 //! `hunt` (ignored by default) points the same search at a legacy profile to find and
 //! store a minimal reproduction of its mechanism:
 //! `FAZT_HUNT_PROFILE=fazt-0.10.5 cargo test -p fazt-sim --test properties -- --ignored hunt`.
+//! With `FAZT_HUNT_FAULTS=storage` it draws storage failpoints only, with slow
+//! statements of up to 12 virtual seconds (past every profile's request budget).
 
 use fail::FailScenario;
 use fazt_chaos::Schedule;
@@ -102,7 +104,7 @@ fn hardened_keeps_every_invariant_under_faults() {
 #[test]
 fn hardened_keeps_every_invariant_under_storage_faults() {
     let scenario = FailScenario::setup();
-    let storage = failpoint_schedules(300, 6, STORAGE_POINTS);
+    let storage = failpoint_schedules(300, 6, STORAGE_POINTS, 300);
     let result = search("hardened", &mut runner(32, 11), storage);
     scenario.teardown();
     if let Err(failure) = result {
@@ -133,7 +135,15 @@ fn the_same_case_replays_to_the_same_trace() {
 fn hunt() {
     let scenario = FailScenario::setup();
     let profile_name = std::env::var("FAZT_HUNT_PROFILE").unwrap_or_else(|_| "fazt-0.10.5".into());
-    let result = search(&profile_name, &mut runner(64, 1), schedules(400, 4));
+    let mut runner = runner(64, 1);
+    let result = match std::env::var("FAZT_HUNT_FAULTS").as_deref() {
+        Ok("storage") => search(
+            &profile_name,
+            &mut runner,
+            failpoint_schedules(400, 4, STORAGE_POINTS, 12_000),
+        ),
+        _ => search(&profile_name, &mut runner, schedules(400, 4)),
+    };
     scenario.teardown();
     match result {
         Ok(()) => panic!("no case broke an invariant under {profile_name}"),

@@ -7,7 +7,7 @@ use super::Config;
 use crate::runtime::{RuntimeConfig, VmLimits, VmReuse, Watchdog};
 use crate::storage::{
     BackgroundWrites, BeginMode, BusyPolicy, BusyTimeoutPragma, DeadlinePolicy, QueueAdmission,
-    StorageConfig, StoragePolicy, WritePath,
+    RequestLogWrites, StorageConfig, StoragePolicy, WritePath,
 };
 
 /// Go's `SetConnMaxLifetime(5 * time.Minute)` in fazt's pool.
@@ -50,7 +50,8 @@ pub fn fazt_0_10_6(cpus: u32) -> Config {
 /// (5 retries, 20-320 ms), `busy_timeout=2000` once through a pool of 10 connections
 /// (the writer, the bypass connection and 8 readers), the deadline propagated but
 /// abandoned mid-write (ghost writes), runtime timeout 5 s under a 10 s request, and
-/// the analytics flush and kv sweep outside the queue.
+/// the analytics flush, the kv sweep and a request-log row per request outside the
+/// queue.
 ///
 /// The runtime is fazt's FIFO pool of 10 pre-warmed VMs, with the watcher fix (waiting
 /// for the watcher before `cancel()`) taken as in place: seed 002's 80-90% success
@@ -74,6 +75,7 @@ pub fn fazt_0_10_10() -> Config {
                 deadline: DeadlinePolicy::AbandonAtDeadline,
                 admission: QueueAdmission::fazt(),
                 background: BackgroundWrites::BypassQueue,
+                request_log: RequestLogWrites::PerRequest,
                 readers: 8,
                 ..StoragePolicy::default()
             },

@@ -7,6 +7,7 @@ use super::Config;
 use crate::runtime::{GoScheduler, Watchdog};
 use crate::storage::{
     BackgroundWrites, BeginMode, BusyPolicy, BusyTimeoutPragma, DeadlinePolicy, QueueAdmission,
+    RequestLogWrites,
 };
 
 /// One mechanism of §4.
@@ -24,7 +25,8 @@ pub enum Mechanism {
     GhostWrites,
     /// §4.6: busy timeout = runtime timeout = request budget.
     TimeoutHierarchy,
-    /// §4.7: background writers take the write lock outside the queue.
+    /// §4.7: background writers (analytics flush, kv sweep, a request-log row per
+    /// request) take the write lock outside the queue.
     WritersBypassQueue,
     /// §4.8: fazt's queue admission rule.
     QueueAdmission,
@@ -98,7 +100,10 @@ impl Mechanism {
                 config.runtime.timeout = FAZT_BUSY_TIMEOUT;
                 config.request_timeout = FAZT_BUSY_TIMEOUT;
             }
-            Mechanism::WritersBypassQueue => storage.background = BackgroundWrites::BypassQueue,
+            Mechanism::WritersBypassQueue => {
+                storage.background = BackgroundWrites::BypassQueue;
+                storage.request_log = RequestLogWrites::PerRequest;
+            }
             Mechanism::QueueAdmission => storage.admission = QueueAdmission::fazt(),
             Mechanism::DeferredUpgrade => storage.begin = BeginMode::Deferred,
         }

@@ -21,7 +21,7 @@ use super::state::Server;
 use super::traces::{micros, Trace};
 use super::{admin, request_id, static_files};
 use crate::env::Instant;
-use crate::storage::AnalyticsEvent;
+use crate::storage::{AnalyticsEvent, RequestLogEntry};
 
 /// Headers on every response unless the handler chose its own.
 const SECURITY_HEADERS: [(&str, &str); 3] = [
@@ -101,6 +101,15 @@ where
     );
     server.storage.record_request(AnalyticsEvent {
         app_id: trace.app.clone().unwrap_or_default(),
+        path: trace.path.clone(),
+        status: trace.status,
+        duration_us: trace.duration_us,
+        at_ms: trace.at_ms,
+    });
+    server.storage.log_request(RequestLogEntry {
+        app_id: trace.app.clone().unwrap_or_default(),
+        request_id: request_id.to_owned(),
+        method: parts.method.to_string(),
         path: trace.path.clone(),
         status: trace.status,
         duration_us: trace.duration_us,

@@ -19,9 +19,12 @@ use super::ds::{self, FindOptions, NewDocument, Order, Page, Selection};
 use super::error::{Result, StorageError};
 use super::kv::{self, KvEntry};
 use super::limits::{check_collection, Limits};
-use super::policy::{BackgroundWrites, BusyPolicy, DeadlinePolicy, StoragePolicy, WritePath};
+use super::policy::{
+    BackgroundWrites, BusyPolicy, DeadlinePolicy, RequestLogWrites, StoragePolicy, WritePath,
+};
 use super::query::{FieldPath, Filter};
 use super::readers::ReaderPool;
+use super::request_log::RequestLogEntry;
 use super::s3::{self, Blob, BlobMeta, NewBlob};
 use super::schema::DOC_INDEX_LIST;
 use super::site::{self, Site, SiteFile};
@@ -292,12 +295,30 @@ impl Storage {
         self.shared.analytics.push(event, batch);
     }
 
+    /// Persists one request's log row when the policy says so
+    /// ([`RequestLogWrites::PerRequest`]): written in the background, as fazt's request
+    /// logger did, so the request does not wait for it; a failed row is dropped.
+    pub fn log_request(&self, entry: RequestLogEntry) {
+        if self.shared.config.policy.request_log != RequestLogWrites::PerRequest {
+            return;
+        }
+        let storage = self.clone();
+        tokio::spawn(async move {
+            match storage.write_background(Write::RequestLog { entry }).await {
+                Ok(_) | Err(StorageError::Closed) => {}
+                Err(error) => {
+                    tracing::debug!(target: super::TRACE, kind = error.kind(), "request log write failed");
+                }
+            }
+        });
+    }
+
     /// Analytics events not yet written.
     pub fn analytics_buffered(&self) -> usize {
         self.shared.analytics.waiting()
     }
 
-    /// A background write (analytics flush, kv sweep), by [`BackgroundWrites`]: through
+    /// A background write (analytics flush, kv sweep, request log), by [`BackgroundWrites`]: through
     /// the write path, or on the bypass connection, in its own DEFERRED transaction
     /// with no retry (fazt's analytics writer logged a failed batch and dropped it).
     async fn write_background(&self, write: Write) -> Result<WriteOutput> {

@@ -31,6 +31,7 @@ mod limits;
 mod policy;
 mod query;
 mod readers;
+mod request_log;
 mod retry;
 mod s3;
 mod schema;
@@ -51,7 +52,8 @@ pub use kv::KvEntry;
 pub use limits::Limits;
 pub use policy::{
     AnalyticsFlush, BackgroundWrites, BeginMode, BusyPolicy, BusyTimeoutPragma, DeadlinePolicy,
-    QueueAdmission, StoragePolicy, WritePath,
+    QueueAdmission, RequestLogWrites, StoragePolicy, WritePath,
 };
+pub use request_log::RequestLogEntry;
 pub use s3::{sha256_hex, Blob, BlobMeta, DEFAULT_MIME};
 pub use site::{Site, SiteFile};

@@ -25,6 +25,8 @@ pub struct StoragePolicy {
     pub background: BackgroundWrites,
     /// The analytics buffer: one event per HTTP request, flushed in batches.
     pub analytics: AnalyticsFlush,
+    /// Whether each request also writes a request-log row of its own.
+    pub request_log: RequestLogWrites,
     /// Reader connections in the pool. Default 4.
     pub readers: usize,
     /// How often expired kv entries are swept. Default 60 s.
@@ -42,6 +44,7 @@ impl Default for StoragePolicy {
             admission: QueueAdmission::Estimate,
             background: BackgroundWrites::ThroughQueue,
             analytics: AnalyticsFlush::default(),
+            request_log: RequestLogWrites::InMemory,
             readers: 4,
             kv_sweep_interval: Duration::from_secs(60),
         }
@@ -209,6 +212,18 @@ pub enum BackgroundWrites {
     /// fazt 0.10.10 (§4.7): each in its own DEFERRED transaction on another pooled
     /// connection, taking the write lock outside the queue.
     BypassQueue,
+}
+
+/// Where the request log goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RequestLogWrites {
+    /// Kept in memory (`/api/_debug/traces`); no write per request. The hardened
+    /// default: the analytics buffer already persists one event per request, batched.
+    InMemory,
+    /// fazt 0.10.10 (§4.7): a `request_log` row per request, written as the request
+    /// ends in a transaction of its own, as a background write (so outside the queue
+    /// under [`BackgroundWrites::BypassQueue`]). A row that meets SQLITE_BUSY is dropped.
+    PerRequest,
 }
 
 /// When the analytics buffer (fazt's `internal/analytics/buffer.go`) is written out.

@@ -63,6 +63,18 @@ pub const MIGRATIONS: &[&str] = &[
         duration_us INTEGER NOT NULL,
         at_ms INTEGER NOT NULL
     );",
+    // 4: the request log fazt 0.10.10 persisted, one row per request, each its own
+    // write (`RequestLogWrites::PerRequest`).
+    "CREATE TABLE request_log (
+        id INTEGER PRIMARY KEY,
+        app_id TEXT NOT NULL,
+        request_id TEXT NOT NULL,
+        method TEXT NOT NULL,
+        path TEXT NOT NULL,
+        status INTEGER NOT NULL,
+        duration_us INTEGER NOT NULL,
+        at_ms INTEGER NOT NULL
+    );",
 ];
 
 pub const KV_GET: &str = "SELECT value FROM app_kv
@@ -110,6 +122,10 @@ pub const BLOB_LIST: &str = "SELECT path, mime_type, size_bytes, updated_at FROM
 
 pub const ANALYTICS_INSERT: &str = "INSERT INTO analytics_events
     (app_id, path, status, duration_us, at_ms) VALUES (?1, ?2, ?3, ?4, ?5)";
+
+pub const REQUEST_LOG_INSERT: &str = "INSERT INTO request_log
+    (app_id, request_id, method, path, status, duration_us, at_ms)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
 
 pub const SITE_UPSERT: &str = "INSERT INTO sites (app_id, version, deployed_at) VALUES (?1, 1, ?2)
     ON CONFLICT (app_id) DO UPDATE SET version = version + 1, deployed_at = excluded.deployed_at";

@@ -11,6 +11,7 @@ use super::error::Result;
 use super::kv;
 use super::limits::Limits;
 use super::query::{FieldPath, Filter};
+use super::request_log::{self, RequestLogEntry};
 use super::s3::{self, NewBlob};
 use super::site::{self, SiteFile};
 
@@ -79,6 +80,10 @@ pub enum Write {
     AnalyticsBatch {
         events: Vec<AnalyticsEvent>,
     },
+    /// One request's row of the persisted request log.
+    RequestLog {
+        entry: RequestLogEntry,
+    },
 }
 
 /// What an applied write returns to its caller.
@@ -113,6 +118,7 @@ impl Write {
             Write::BlobDelete { .. } => "s3.delete",
             Write::SiteDeploy { .. } => "deploy",
             Write::AnalyticsBatch { .. } => "analytics.flush",
+            Write::RequestLog { .. } => "request_log.insert",
         }
     }
 
@@ -186,6 +192,9 @@ impl Write {
             }
             Write::AnalyticsBatch { events } => {
                 analytics::insert(db, events).map(WriteOutput::Count)
+            }
+            Write::RequestLog { entry } => {
+                request_log::insert(db, entry).map(|()| WriteOutput::Done)
             }
         }
     }

@@ -35,11 +35,37 @@ pub struct Sizes {
     pub duration_s: Option<u64>,
 }
 
+impl Sizes {
+    /// These sizes as `fazt-sim run` options (empty for the defaults).
+    pub fn args(&self) -> String {
+        let mut args = String::new();
+        if let Some(n) = self.requests {
+            args += &format!(" --requests {n}");
+        }
+        if let Some(s) = self.duration_s {
+            args += &format!(" --duration-s {s}");
+        }
+        if self.schedule.is_some() {
+            args += " --schedule <the same file>";
+        }
+        args
+    }
+}
+
 /// A scenario the CLI can run by name.
 pub struct Scenario {
     pub name: &'static str,
     pub summary: &'static str,
     pub run: fn(&Profile, u64, &Sizes) -> Run,
+}
+
+impl Scenario {
+    /// Runs the scenario; the report's replay command carries `sizes`.
+    pub fn execute(&self, profile: &Profile, seed: u64, sizes: &Sizes) -> Run {
+        let mut run = (self.run)(profile, seed, sizes);
+        run.report.replay_args = sizes.args();
+        run
+    }
 }
 
 /// Every scenario, in display order.
