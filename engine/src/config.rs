@@ -46,7 +46,7 @@ pub const PROFILES: &[ProfileInfo] = &[
     },
     ProfileInfo {
         name: "fazt-0.10.10",
-        summary: "unbatched DEFERRED write queue of 1000 with fazt's admission rule, 5 retries 20-320 ms, busy_timeout 2 s on one of 10 connections, ghost writes, 5 s under 10 s, analytics flush outside the queue",
+        summary: "unbatched DEFERRED write queue of 1000 with fazt's admission rule, 5 retries 20-320 ms, busy_timeout 2 s on one of 10 connections, ghost writes, 5 s under 10 s, analytics flush and a request-log row per request outside the queue",
     },
     ProfileInfo {
         name: "mech-stale-interrupt",
