@@ -9,6 +9,7 @@
 //! failure's cause names the connection and why it had no busy timeout, from the
 //! engine's busy events.
 
+use std::collections::BTreeMap;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -18,7 +19,7 @@ use serde_json::json;
 use super::storage_world::{self, Finished, LockHolder, Outcome, World};
 use crate::causes::fields;
 use crate::profile::Profile;
-use crate::report::{wall_clock_ms_since, wall_clock_start, Report};
+use crate::report::wall_clock_start;
 use crate::scenarios::Run;
 
 pub const SUMMARY: &str =
@@ -96,29 +97,17 @@ pub fn run(profile: &Profile, seed: u64, options: &Options) -> Run {
             outcomes
         },
     );
-    let latencies: Vec<u64> = finished.outcomes.iter().map(Outcome::latency_us).collect();
-    let mut report = Report::new(
-        "busy-timeout-one-conn",
-        profile,
-        seed,
-        &finished.trace,
-        &latencies,
-        finished.virtual_ms,
-    );
-    report.details = finished.details.clone();
-    for outcome in &finished.outcomes {
-        let failure = outcome.error.as_ref().map(|error| {
-            let phase = outcome.label.split('-').next().unwrap_or("?");
-            *report.details.entry(format!("failed_{phase}")).or_default() += 1;
-            (error.kind(), root_cause(error, outcome, &finished))
-        });
-        report.count(failure);
-    }
-    report.wall_ms = wall_clock_ms_since(wall);
-    Run {
-        report,
-        trace: finished.trace,
-    }
+    let mut report = finished.report("busy-timeout-one-conn", profile, seed);
+    let mut failed_by_phase: BTreeMap<String, u64> = BTreeMap::new();
+    finished.count_failures(&mut report, |error, outcome| {
+        let phase = outcome.label.split('-').next().unwrap_or("?");
+        *failed_by_phase
+            .entry(format!("failed_{phase}"))
+            .or_default() += 1;
+        root_cause(error, outcome, &finished)
+    });
+    report.details.extend(failed_by_phase);
+    finished.into_run(report, wall)
 }
 
 /// For SQLITE_BUSY: which connection met it and why it had no busy timeout.

@@ -19,7 +19,7 @@ use serde_json::json;
 
 use super::storage_world::{self, last_event, Finished, LockHolder, Outcome};
 use crate::profile::Profile;
-use crate::report::{wall_clock_ms_since, wall_clock_start, Report};
+use crate::report::wall_clock_start;
 use crate::scenarios::Run;
 
 pub const SUMMARY: &str =
@@ -100,29 +100,12 @@ pub fn run(profile: &Profile, seed: u64, options: &Options) -> Run {
             outcomes
         },
     );
-    let latencies: Vec<u64> = finished.outcomes.iter().map(Outcome::latency_us).collect();
-    let mut report = Report::new(
-        "deferred-upgrade",
-        profile,
-        seed,
-        &finished.trace,
-        &latencies,
-        finished.virtual_ms,
-    );
-    report.details = finished.details.clone();
+    let mut report = finished.report("deferred-upgrade", profile, seed);
     report.violations = check_counters(&finished, documents);
-    for outcome in &finished.outcomes {
-        let failure = outcome
-            .error
-            .as_ref()
-            .map(|error| (error.kind(), root_cause(error, outcome, &finished)));
-        report.count(failure);
-    }
-    report.wall_ms = wall_clock_ms_since(wall);
-    Run {
-        report,
-        trace: finished.trace,
-    }
+    finished.count_failures(&mut report, |error, outcome| {
+        root_cause(error, outcome, &finished)
+    });
+    finished.into_run(report, wall)
 }
 
 /// For SQLITE_BUSY: whether it met the upgrade of a DEFERRED transaction or a lock wait.

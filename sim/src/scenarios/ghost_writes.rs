@@ -18,9 +18,9 @@ use fazt_engine::env::Deadline;
 use fazt_engine::storage::{Db, StorageError};
 use serde_json::json;
 
-use super::storage_world::{self, Finished, Outcome};
+use super::storage_world::{self, Finished};
 use crate::profile::Profile;
-use crate::report::{wall_clock_ms_since, wall_clock_start, Report};
+use crate::report::wall_clock_start;
 use crate::scenarios::Run;
 
 pub const SUMMARY: &str =
@@ -100,36 +100,21 @@ pub fn run(profile: &Profile, seed: u64, options: &Options) -> Run {
         },
     );
     let landed = landed_writes(&finished);
-    let latencies: Vec<u64> = finished.outcomes.iter().map(Outcome::latency_us).collect();
-    let mut report = Report::new(
-        "ghost-writes",
-        profile,
-        seed,
-        &finished.trace,
-        &latencies,
-        finished.virtual_ms,
-    );
-    report.details = finished.details.clone();
-    for outcome in &finished.outcomes {
-        let has_landed = landed.contains(&outcome.label);
-        let failure = outcome.error.as_ref().map(|error| {
-            let definite = error.kind() != "OutcomeUnknown";
-            if definite && has_landed {
-                report.violations.push(format!(
-                    "{} was told {} but its update landed",
-                    outcome.label,
-                    error.kind()
-                ));
-            }
-            (error.kind(), root_cause(error, definite && has_landed))
-        });
-        report.count(failure);
-    }
-    report.wall_ms = wall_clock_ms_since(wall);
-    Run {
-        report,
-        trace: finished.trace,
-    }
+    let mut report = finished.report("ghost-writes", profile, seed);
+    let mut ghosts = Vec::new();
+    finished.count_failures(&mut report, |error, outcome| {
+        let ghost = error.kind() != "OutcomeUnknown" && landed.contains(&outcome.label);
+        if ghost {
+            ghosts.push(format!(
+                "{} was told {} but its update landed",
+                outcome.label,
+                error.kind()
+            ));
+        }
+        root_cause(error, ghost)
+    });
+    report.violations.extend(ghosts);
+    finished.into_run(report, wall)
 }
 
 fn root_cause(error: &StorageError, ghost: bool) -> String {

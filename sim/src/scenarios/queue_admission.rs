@@ -16,7 +16,7 @@ use serde_json::json;
 use super::storage_world::{self, last_event, Outcome};
 use crate::causes::fields;
 use crate::profile::Profile;
-use crate::report::{wall_clock_ms_since, wall_clock_start, Report};
+use crate::report::wall_clock_start;
 use crate::scenarios::Run;
 
 pub const SUMMARY: &str =
@@ -82,16 +82,7 @@ pub fn run(profile: &Profile, seed: u64, options: &Options) -> Run {
             outcomes
         },
     );
-    let latencies: Vec<u64> = finished.outcomes.iter().map(Outcome::latency_us).collect();
-    let mut report = Report::new(
-        "queue-admission",
-        profile,
-        seed,
-        &finished.trace,
-        &latencies,
-        finished.virtual_ms,
-    );
-    report.details = finished.details.clone();
+    let mut report = finished.report("queue-admission", profile, seed);
     let last_commit_us = finished
         .outcomes
         .iter()
@@ -113,18 +104,10 @@ pub fn run(profile: &Profile, seed: u64, options: &Options) -> Run {
     if let Some(waiting) = refused_at {
         report.details.insert("refused_min_queued".into(), waiting);
     }
-    for outcome in &finished.outcomes {
-        let failure = outcome
-            .error
-            .as_ref()
-            .map(|error| (error.kind(), root_cause(error, outcome, &finished)));
-        report.count(failure);
-    }
-    report.wall_ms = wall_clock_ms_since(wall);
-    Run {
-        report,
-        trace: finished.trace,
-    }
+    finished.count_failures(&mut report, |error, outcome| {
+        root_cause(error, outcome, &finished)
+    });
+    finished.into_run(report, wall)
 }
 
 /// For a refusal: the engine's refusal event, from the trace.

@@ -16,6 +16,9 @@ use fazt_engine::storage::{Db, Storage, StorageConfig, StorageError};
 use crate::capture::Capture;
 use crate::env::sim_env;
 use crate::harness;
+use crate::profile::Profile;
+use crate::report::{wall_clock_ms_since, Report};
+use crate::scenarios::Run;
 use crate::trace::Trace;
 
 /// The storage under test and the run's clock and trace.
@@ -54,6 +57,59 @@ pub struct Finished {
 impl Finished {
     pub fn db_path(&self) -> PathBuf {
         self.dir.path().join("fazt.db")
+    }
+
+    /// `scenario`'s report over this run's outcomes: their latencies, the run's trace
+    /// and details. Failures are the caller's to count ([`Finished::count_failures`]).
+    pub fn report(&self, scenario: &str, profile: &Profile, seed: u64) -> Report {
+        let latencies: Vec<u64> = self.outcomes.iter().map(Outcome::latency_us).collect();
+        self.report_with_latencies(scenario, profile, seed, &latencies)
+    }
+
+    /// As [`Finished::report`], for a scenario whose requests are not this run's
+    /// storage outcomes (clients over HTTP).
+    pub fn report_with_latencies(
+        &self,
+        scenario: &str,
+        profile: &Profile,
+        seed: u64,
+        latencies_us: &[u64],
+    ) -> Report {
+        let mut report = Report::new(
+            scenario,
+            profile,
+            seed,
+            &self.trace,
+            latencies_us,
+            self.virtual_ms,
+        );
+        report.details = self.details.clone();
+        report
+    }
+
+    /// Counts every outcome in `report`, a failure with its error kind and the cause
+    /// `cause` gives it.
+    pub fn count_failures(
+        &self,
+        report: &mut Report,
+        mut cause: impl FnMut(&StorageError, &Outcome) -> String,
+    ) {
+        for outcome in &self.outcomes {
+            let failure = outcome
+                .error
+                .as_ref()
+                .map(|error| (error.kind(), cause(error, outcome)));
+            report.count(failure);
+        }
+    }
+
+    /// The run, with `report` and the real time since `wall`.
+    pub fn into_run(self, mut report: Report, wall: std::time::Instant) -> Run {
+        report.wall_ms = wall_clock_ms_since(wall);
+        Run {
+            report,
+            trace: self.trace,
+        }
     }
 }
 

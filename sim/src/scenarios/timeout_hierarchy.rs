@@ -18,7 +18,7 @@ use serde_json::json;
 use super::storage_world::{self, World};
 use crate::causes::fields;
 use crate::profile::Profile;
-use crate::report::{wall_clock_ms_since, wall_clock_start, Report};
+use crate::report::wall_clock_start;
 use crate::scenarios::Run;
 use crate::trace::Trace;
 
@@ -152,15 +152,7 @@ pub fn run(profile: &Profile, seed: u64, options: &Options) -> Run {
     );
     let outcomes = result.borrow();
     let latencies: Vec<u64> = outcomes.iter().map(|o| o.ended_us - o.started_us).collect();
-    let mut report = Report::new(
-        "timeout-hierarchy",
-        profile,
-        seed,
-        &finished.trace,
-        &latencies,
-        finished.virtual_ms,
-    );
-    report.details = finished.details.clone();
+    let mut report = finished.report_with_latencies("timeout-hierarchy", profile, seed, &latencies);
     report
         .details
         .insert("budget_ms".into(), budget.as_millis() as u64);
@@ -170,11 +162,7 @@ pub fn run(profile: &Profile, seed: u64, options: &Options) -> Run {
             .map(|kind| (kind, root_cause(kind, outcome, &finished.trace, budget)));
         report.count(failure);
     }
-    report.wall_ms = wall_clock_ms_since(wall);
-    Run {
-        report,
-        trace: finished.trace,
-    }
+    finished.into_run(report, wall)
 }
 
 /// For a timed-out request: how long its last attempt waited on the lock, and whose
