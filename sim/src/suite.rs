@@ -407,6 +407,24 @@ pub fn cells() -> Vec<Cell> {
                 }
             },
         });
+        cells.push(Cell {
+            scenario: "slow-query",
+            profile: "mech-deadline-ignored",
+            seed,
+            cpus: 1,
+            requests: None,
+            expectation: "storage ignores the deadline: a request outlives its budget",
+            check: |r| {
+                let budget = r.details.get("budget_ms").copied().unwrap_or(0) as f64;
+                if r.latency_ms.max <= budget {
+                    return Err(format!(
+                        "every request ended within its {budget} ms budget (max {} ms)",
+                        r.latency_ms.max
+                    ));
+                }
+                Ok(())
+            },
+        });
     }
     for seed in SEEDS {
         cells.extend(mechanisms::cells(seed));

@@ -13,10 +13,12 @@
 //! statements of up to 12 virtual seconds (past every profile's request budget).
 
 use fail::FailScenario;
-use fazt_chaos::Schedule;
+use fazt_chaos::{Action, Fault, Schedule};
 use fazt_engine::failpoints;
 use fazt_sim::regression::{self, Case};
-use fazt_sim::workload::{failpoint_schedules, schedules, workloads, Workload};
+use fazt_sim::workload::{
+    failpoint_schedules, schedules, workloads, Operation, Space, Step, Verb, Workload,
+};
 use fazt_sim::{profile, property};
 use proptest::strategy::Strategy;
 use proptest::test_runner::{Config, RngSeed, TestCaseError, TestError, TestRunner};
@@ -149,4 +151,49 @@ fn hunt() {
         Ok(()) => panic!("no case broke an invariant under {profile_name}"),
         Err(found) => println!("{found}"),
     }
+}
+
+/// fazt's legacy write path has no outcome-unknown: a COMMIT that fails after reaching
+/// the disk is a plain error, so the client is told "failed" for a write that landed.
+/// The hardened writer answers the same fault with outcome-unknown.
+#[test]
+fn a_commit_error_on_fazts_direct_path_is_a_ghost_write() {
+    let scenario = FailScenario::setup();
+    let workload = Workload {
+        clients: vec![vec![Step {
+            think_ms: 5,
+            op: Operation {
+                space: Space::Kv,
+                verb: Verb::Put,
+                key: "a".into(),
+            },
+        }]],
+    };
+    let schedule = Schedule {
+        // After the server's start (its fixture deploys are writes too), before the put.
+        faults: vec![Fault {
+            at_ms: 2,
+            action: Action::Failpoint {
+                point: failpoints::STORAGE_COMMIT_ERROR.to_owned(),
+                times: 1,
+                argument: None,
+            },
+        }],
+    };
+    let run = |name: &str| {
+        let profile = profile::by_name(name, 1).unwrap();
+        property::run(&profile, 1, &workload, &schedule).report
+    };
+    let (legacy, hardened) = (run("fazt-0.10.5"), run("hardened"));
+    scenario.teardown();
+    assert!(
+        legacy
+            .violations
+            .iter()
+            .any(|v| v.starts_with("failed-write-landed")),
+        "{:?}",
+        legacy.violations
+    );
+    assert!(hardened.violations.is_empty(), "{:?}", hardened.violations);
+    assert_eq!(hardened.causes.get("outcome unknown"), Some(&1));
 }

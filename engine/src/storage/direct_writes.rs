@@ -18,12 +18,33 @@ use tokio::sync::Semaphore;
 
 use super::busy_timeout::{ConnectionBusyTimeout, SqliteBusyWait};
 use super::connection::Db;
-use super::error::{Result, StorageError};
+use super::error::{injected_busy_error, injected_io_error, Result, StorageError};
 use super::limits::Limits;
 use super::policy::{BusyPolicy, BusyTimeoutPragma};
 use super::retry::Backoff;
 use super::write::{ApplyContext, Write, WriteOutput};
 use crate::env::{run_blocking, timeout_at, Deadline, Env, Instant};
+use crate::failpoints;
+
+/// Whether the storage failpoints act on a [`DirectWriters`] pool's writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Faults {
+    Armed,
+    Ignored,
+}
+
+impl Faults {
+    fn fired(self, point: &str) -> bool {
+        self == Faults::Armed && failpoints::fired(point)
+    }
+
+    fn fired_with_ms(self, point: &str) -> Option<std::time::Duration> {
+        match self {
+            Faults::Armed => failpoints::fired_with_ms(point),
+            Faults::Ignored => None,
+        }
+    }
+}
 
 /// A pooled connection and its busy timeout.
 type Pooled = (Db, ConnectionBusyTimeout);
@@ -33,6 +54,10 @@ pub struct DirectWriters {
     idle: Arc<Mutex<Vec<Pooled>>>,
     permits: Arc<Semaphore>,
     size: usize,
+    /// Whether the storage failpoints act on these writes: on the legacy pool that
+    /// carries requests' writes, not on the connection background writes bypass the
+    /// queue with (faults aim at requests' writes, as in the writer).
+    faults: Faults,
     limits: Limits,
     indexed: Arc<RwLock<BTreeSet<String>>>,
 }
@@ -43,6 +68,7 @@ impl DirectWriters {
     pub fn new(
         connections: Vec<Db>,
         pragma: BusyTimeoutPragma,
+        faults: Faults,
         first_index: usize,
         now: Instant,
         limits: Limits,
@@ -60,6 +86,7 @@ impl DirectWriters {
             idle: Arc::new(Mutex::new(idle)),
             permits: Arc::new(Semaphore::new(size)),
             size,
+            faults,
             limits,
             indexed,
         }
@@ -89,8 +116,13 @@ impl DirectWriters {
             .map_err(|_| StorageError::QueueFull { depth: self.size })?
             .map_err(|_| StorageError::Closed)?;
         let mut backoff = Backoff::new(busy, &env.rng);
-        let mut write = write;
+        let (mut write, faults) = (write, self.faults);
         loop {
+            if faults.fired(failpoints::STORAGE_BEFORE_BEGIN) {
+                return Err(StorageError::RolledBack(
+                    "injected fault before BEGIN".into(),
+                ));
+            }
             let (mut db, mut busy_timeout) = self
                 .idle
                 .lock()
@@ -116,12 +148,19 @@ impl DirectWriters {
                         };
                         db.count_statement();
                         db.take_busy_handler_called();
+                        // An injected BUSY: the first write statement meets another
+                        // connection's lock, where SQLite would call its busy handler.
+                        let injected_busy = faults.fired(failpoints::STORAGE_BUSY);
                         let applied = db
                             .conn()
                             .execute_batch("BEGIN DEFERRED")
+                            .and_then(|()| match injected_busy {
+                                true => Err(injected_busy_error(write.name())),
+                                false => Ok(()),
+                            })
                             .map_err(StorageError::from)
                             .and_then(|()| write.apply(&mut db, &apply_context));
-                        let lock_wait = db.take_busy_handler_called();
+                        let lock_wait = db.take_busy_handler_called() || injected_busy;
                         if applied.is_err() {
                             let _ = db.conn().execute_batch("ROLLBACK");
                         }
@@ -159,15 +198,29 @@ impl DirectWriters {
             // Job 2: COMMIT (the lock is released here).
             let (db, committed) = match applied {
                 Ok(output) => {
+                    // A slow statement: the transaction stays open, holding the lock.
+                    if let Some(hold) = faults.fired_with_ms(failpoints::STORAGE_SLOW_STATEMENT) {
+                        clock.sleep(hold).await;
+                    }
                     tracing::debug!(target: super::TRACE, write = write.name(), "direct write committing");
                     run_blocking(env.executor.as_ref(), move || {
                         let mut db = db;
                         let before = db.work();
                         db.count_statement();
-                        let committed = db
-                            .conn()
-                            .execute_batch("COMMIT")
-                            .map_err(StorageError::from);
+                        // fazt's path has no outcome-unknown: a COMMIT that fails after
+                        // reaching the disk is returned as a plain error.
+                        let committed = if faults.fired(failpoints::STORAGE_BEFORE_COMMIT) {
+                            Err(StorageError::RolledBack(
+                                "injected fault before COMMIT".into(),
+                            ))
+                        } else {
+                            match db.conn().execute_batch("COMMIT") {
+                                Ok(()) if faults.fired(failpoints::STORAGE_COMMIT_ERROR) => {
+                                    Err(injected_io_error("COMMIT").into())
+                                }
+                                other => other.map_err(StorageError::from),
+                            }
+                        };
                         if committed.is_err() {
                             let _ = db.conn().execute_batch("ROLLBACK");
                         }
@@ -214,6 +267,7 @@ mod tests {
         let writers = DirectWriters::new(
             vec![Db::open(&path).unwrap()],
             BusyTimeoutPragma::Off,
+            Faults::Armed,
             0,
             env.clock.now(),
             Limits::default(),

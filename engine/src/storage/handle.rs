@@ -14,7 +14,7 @@ use super::analytics::{AnalyticsEvent, EventBuffer};
 use super::busy_timeout::ConnectionBusyTimeout;
 use super::changes::Changes;
 use super::connection::{ConnectionSettings, Db};
-use super::direct_writes::DirectWriters;
+use super::direct_writes::{DirectWriters, Faults};
 use super::ds::{self, FindOptions, NewDocument, Order, Page, Selection};
 use super::error::{Result, StorageError};
 use super::kv::{self, KvEntry};
@@ -133,6 +133,7 @@ impl Storage {
                     bypass = Some(DirectWriters::new(
                         writer_dbs,
                         policy.busy_timeout,
+                        Faults::Ignored,
                         1,
                         opened_at,
                         config.limits.clone(),
@@ -144,6 +145,7 @@ impl Storage {
             WritePath::DirectPool { .. } => Writes::Direct(DirectWriters::new(
                 writer_dbs,
                 policy.busy_timeout,
+                Faults::Armed,
                 0,
                 opened_at,
                 config.limits.clone(),

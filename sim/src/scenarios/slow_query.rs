@@ -6,7 +6,8 @@
 //! reported as outcome-unknown and queued ones as definite failures that never land:
 //! no invariant breaks. A profile whose storage lets a caller give up on a write that
 //! then commits (`fazt-0.10.10`, `mech-ghost-writes`) shows ghost writes, named by the
-//! `failed-write-landed` invariant.
+//! `failed-write-landed` invariant; one whose storage ignores deadlines
+//! (`mech-deadline-ignored`, `fazt-0.10.5`) lets requests outlive their budget.
 //!
 //! Every write creates a register of its own and reads pick among the registers written
 //! before, so a write that lands after the hold stays in the final database for the
