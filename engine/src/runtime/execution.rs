@@ -13,8 +13,9 @@ use serde::Deserialize;
 use tracing::Instrument;
 
 use super::compile::ScriptCache;
-use super::contract::{AppCode, HandlerResponse, LogEntry};
+use super::contract::{AppCode, HandlerRequest, HandlerResponse, LogEntry};
 use super::error::{ErrorKind, ExecutionError};
+use super::json_value;
 use super::storage_call;
 use super::suspend::{self, Resume, Suspend};
 use super::vm::{describe, Helpers, Slot, Vm};
@@ -28,8 +29,8 @@ pub struct Job {
     /// The execution's number, for trace events.
     pub execution: u64,
     pub app: Arc<AppCode>,
-    /// The `request` global, as JSON.
-    pub request_json: String,
+    /// The `request` global.
+    pub request: HandlerRequest,
     pub deadline: Deadline,
     /// Storage for the app under the request's deadline (`None`: storage calls fail).
     pub scope: Option<Scope>,
@@ -136,12 +137,12 @@ pub async fn run(
         })
         .await;
 
-    let (context, helpers, state, app, request_json) = (
+    let (context, helpers, state, app, request) = (
         vm.context.clone(),
         vm.helpers.clone(),
         vm.state.clone(),
         job.app.clone(),
-        job.request_json,
+        job.request,
     );
     let mut coroutine = Coroutine::with_stack(stack, move |yielder, _begin: Resume| {
         suspend::enter(yielder);
@@ -154,7 +155,7 @@ pub async fn run(
                 ))
             };
             let source = app.main().expect("checked before the coroutine started");
-            run_script(&ctx, &helpers, &state.scripts, &request_json, source)
+            run_script(&ctx, &helpers, &state.scripts, &request, source)
         });
         suspend::leave();
         script
@@ -297,11 +298,11 @@ fn run_script(
     ctx: &Ctx<'_>,
     helpers: &Helpers,
     scripts: &ScriptCache,
-    request_json: &str,
+    request: &HandlerRequest,
     source: &str,
 ) -> Script {
     let outcome = (|| -> rquickjs::Result<String> {
-        let request = ctx.json_parse(request_json)?;
+        let request = json_value::request_to_js(ctx, request)?;
         let begin: Function = helpers.begin.clone().restore(ctx)?;
         begin.call::<_, ()>((request,))?;
         let mut value = scripts.run_main(ctx, source)?;

@@ -7,6 +7,7 @@
 //! | `prelude.js` | the contract's globals in JavaScript, and the VM lockdown |
 //! | `vm.rs` | one VM: limits, host functions, interrupt handler |
 //! | `globals.rs` | the global object as the prelude left it, restored after each execution |
+//! | `json_value.rs` | the `request` global built from Rust values, without JSON text |
 //! | `compile.rs` | scripts and modules compiled once per VM, run afresh each execution |
 //! | `execution.rs` | one execution in a coroutine, driven until it completes |
 //! | `suspend.rs` | the coroutine protocol: storage calls and time slices |
@@ -25,6 +26,7 @@ mod contract;
 mod error;
 mod execution;
 mod globals;
+mod json_value;
 mod legacy_watchdog;
 mod pool;
 mod storage_call;
@@ -274,7 +276,7 @@ impl Runtime {
         let job = Job {
             execution,
             app: app.clone(),
-            request_json: serde_json::to_string(request).expect("a handler request serializes"),
+            request: request.clone(),
             deadline,
             scope: self
                 .storage
