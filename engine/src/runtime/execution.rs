@@ -15,6 +15,7 @@ use tracing::Instrument;
 use super::compile::ScriptCache;
 use super::contract::{AppCode, HandlerRequest, HandlerResponse, LogEntry};
 use super::error::{ErrorKind, ExecutionError};
+use super::json_read::{self, FromJs};
 use super::json_value;
 use super::storage_call;
 use super::suspend::{self, Resume, Suspend};
@@ -55,8 +56,8 @@ pub struct Finished {
 
 /// What the script came to, inside the coroutine.
 enum Script {
-    /// `finish`'s JSON of the response.
-    Response(String),
+    /// The response `finish` made, as JSON.
+    Response(FromJs),
     /// `describe`'s JSON of what was thrown; `null_exception` for QuickJS's null
     /// (what it throws when it cannot even allocate the out-of-memory error).
     Threw {
@@ -176,7 +177,7 @@ pub async fn run(
                 let span = tracing::debug_span!(target: super::TRACE, "storage", execution = job.execution);
                 let answer = match &job.scope {
                     Some(scope) => {
-                        storage_call::perform(scope, &operation, &arguments)
+                        storage_call::perform(scope, &operation, arguments)
                             .instrument(span)
                             .await
                     }
@@ -256,7 +257,10 @@ pub async fn run(
                 "the engine failed",
             ))
         }
-        Some(Script::Response(json)) => match serde_json::from_str::<HandlerResponse>(&json) {
+        Some(Script::Response(json)) => match json
+            .into_value()
+            .and_then(serde_json::from_value::<HandlerResponse>)
+        {
             Ok(response) => Ok((response, slot.logs.clone())),
             Err(error) => Err(ExecutionError::new(
                 ErrorKind::Script {
@@ -301,7 +305,7 @@ fn run_script(
     request: &HandlerRequest,
     source: &str,
 ) -> Script {
-    let outcome = (|| -> rquickjs::Result<String> {
+    let outcome = (|| -> rquickjs::Result<FromJs> {
         let request = json_value::request_to_js(ctx, request)?;
         let begin: Function = helpers.begin.clone().restore(ctx)?;
         begin.call::<_, ()>((request,))?;
@@ -310,7 +314,9 @@ fn run_script(
             value = promise_value(&promise)?;
         }
         let finish: Function = helpers.finish.clone().restore(ctx)?;
-        finish.call((value,))
+        let response: Value = finish.call((value,))?;
+        Ok(json_read::read(ctx, response, &helpers.intrinsics)?
+            .unwrap_or(FromJs::Value(serde_json::Value::Null)))
     })();
     let script = match outcome.catch(ctx) {
         Ok(json) => Script::Response(json),

@@ -8,6 +8,7 @@
 //! | `vm.rs` | one VM: limits, host functions, interrupt handler |
 //! | `globals.rs` | the global object as the prelude left it, restored after each execution |
 //! | `json_value.rs` | the `request` global built from Rust values, without JSON text |
+//! | `json_read.rs` | storage arguments and responses read as `JSON.stringify` would, without text |
 //! | `compile.rs` | scripts and modules compiled once per VM, run afresh each execution |
 //! | `execution.rs` | one execution in a coroutine, driven until it completes |
 //! | `suspend.rs` | the coroutine protocol: storage calls and time slices |
@@ -26,6 +27,7 @@ mod contract;
 mod error;
 mod execution;
 mod globals;
+mod json_read;
 mod json_value;
 mod legacy_watchdog;
 mod pool;

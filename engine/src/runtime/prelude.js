@@ -64,8 +64,9 @@
   };
 
   // ----- fazt: app, env, storage -----
+  // The engine reads `args` as JSON.stringify would (json_value.rs).
   function call(operation, args) {
-    const answer = host.storage(operation, stringify(args));
+    const answer = host.storage(operation, args);
     return answer === undefined ? undefined : parse(answer);
   }
   const kv = {
@@ -103,14 +104,15 @@
   };
 
   // ----- the engine's helpers -----
+  // The response, which the engine reads as JSON.stringify would (json_value.rs).
   function finish(value) {
     if (value !== null && typeof value === 'object' && value[RESPONSE] === true) {
       const headers = {};
       for (const name of Object.keys(value.headers || {})) headers[name] = String(value.headers[name]);
-      return stringify({ status: value.status, headers, body: value.body === undefined ? null : value.body, empty: value.body === undefined });
+      return { status: value.status, headers, body: value.body === undefined ? null : value.body, empty: value.body === undefined };
     }
-    if (value === undefined) return stringify({ status: 204, headers: {}, body: null, empty: true });
-    return stringify({ status: 200, headers: {}, body: value, empty: false });
+    if (value === undefined) return { status: 204, headers: {}, body: null, empty: true };
+    return { status: 200, headers: {}, body: value, empty: false };
   }
   // `request` is one permanent read-only global, so that an execution adds no global
   // of its own for the engine's reset (globals.rs) to delete.

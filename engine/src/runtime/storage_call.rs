@@ -1,8 +1,10 @@
-//! Storage calls from JavaScript, performed by the driver: JSON arguments in, JSON
-//! answer out, so parsing and serializing happen off the coroutine's stack.
+//! Storage calls from JavaScript, performed by the driver: arguments as JSON values in
+//! (parsed here when they came as `JSON.stringify` text), a JSON answer out, so large
+//! parsing and serializing happen off the coroutine's stack.
 
 use serde_json::Value;
 
+use super::json_read::FromJs;
 use crate::storage::{FindOptions, Scope, StorageError};
 
 fn invalid(message: impl Into<String>) -> StorageError {
@@ -39,14 +41,19 @@ pub fn is_write(operation: &str) -> bool {
     )
 }
 
-/// Performs `operation` (`kv.get`, `ds.find`, ...) with JSON `arguments` on `scope`.
+/// Performs `operation` (`kv.get`, `ds.find`, ...) with `arguments` on `scope`.
 pub async fn perform(
     scope: &Scope,
     operation: &str,
-    arguments: &str,
+    arguments: FromJs,
 ) -> Result<Option<String>, StorageError> {
-    let arguments: Vec<Value> =
-        serde_json::from_str(arguments).map_err(|e| invalid(format!("arguments: {e}")))?;
+    let arguments: Vec<Value> = match arguments.into_value() {
+        Ok(Value::Array(arguments)) => arguments,
+        Ok(other) => {
+            serde_json::from_value(other).map_err(|e| invalid(format!("arguments: {e}")))?
+        }
+        Err(e) => return Err(invalid(format!("arguments: {e}"))),
+    };
     let args = arguments.as_slice();
     match operation {
         "kv.get" => match scope.kv_get(&string(args, 0, "key")?).await? {

@@ -6,14 +6,15 @@ use std::cell::Cell;
 
 use corosensei::Yielder;
 
+use super::json_read::FromJs;
 use crate::storage::StorageError;
 
 /// Why an execution stopped running.
 pub enum Suspend {
-    /// A storage call, as an operation name and its JSON arguments.
+    /// A storage call, as an operation name and its arguments (a JSON array).
     Storage {
         operation: String,
-        arguments: String,
+        arguments: FromJs,
     },
     /// A fuel tick: a time slice of CPU used, others may run now.
     Tick,

@@ -10,6 +10,7 @@ use rquickjs::{Ctx, Exception, Function, Object, Persistent, Value};
 use super::compile::ScriptCache;
 use super::contract::{AppCode, LogEntry, LogLevel};
 use super::globals::GlobalBaseline;
+use super::json_read::{read, FromJs, Intrinsics};
 use super::suspend::{suspend, Resume, Suspend};
 use crate::env::{Clock, Instant, Rng};
 
@@ -76,6 +77,8 @@ pub struct Helpers {
     pub describe: Persistent<Function<'static>>,
     /// The global object as the prelude left it, for [`Vm::reset`].
     pub globals: GlobalBaseline,
+    /// For reading the response without JSON text.
+    pub intrinsics: Intrinsics,
     /// The VM's heap limit (`VmLimits::memory_bytes`).
     pub memory_bytes: usize,
 }
@@ -116,7 +119,8 @@ impl Vm {
         runtime.set_interrupt_handler(Some(interrupt_handler(state.clone())));
         let context = rquickjs::Context::full(&runtime)?;
         let helpers = context.with(|ctx| -> rquickjs::Result<Helpers> {
-            let host = host_object(&ctx, &state)?;
+            let intrinsics = Intrinsics::capture(&ctx)?;
+            let host = host_object(&ctx, &state, intrinsics)?;
             let prelude: Function = ctx.eval(PRELUDE)?;
             let helpers: Object = prelude.call((host,))?;
             let get = |name: &str| -> rquickjs::Result<Persistent<Function<'static>>> {
@@ -127,6 +131,7 @@ impl Vm {
                 begin: get("begin")?,
                 describe: get("describe")?,
                 globals: GlobalBaseline::capture(&ctx)?,
+                intrinsics,
                 memory_bytes: limits.memory_bytes,
             })
         })?;
@@ -178,7 +183,11 @@ fn interrupt_handler(state: Rc<VmState>) -> Box<dyn FnMut() -> bool> {
 }
 
 /// The native functions the prelude builds the contract on. Never a global.
-fn host_object<'js>(ctx: &Ctx<'js>, state: &Rc<VmState>) -> rquickjs::Result<Object<'js>> {
+fn host_object<'js>(
+    ctx: &Ctx<'js>,
+    state: &Rc<VmState>,
+    intrinsics: Intrinsics,
+) -> rquickjs::Result<Object<'js>> {
     let host = Object::new(ctx.clone())?;
     let s = state.clone();
     host.set(
@@ -265,8 +274,10 @@ fn host_object<'js>(ctx: &Ctx<'js>, state: &Rc<VmState>) -> rquickjs::Result<Obj
             ctx.clone(),
             move |ctx: Ctx<'js>,
                   operation: String,
-                  arguments: String|
+                  arguments: Value<'js>|
                   -> rquickjs::Result<Option<String>> {
+                let arguments = read(&ctx, arguments, &intrinsics)?
+                    .unwrap_or(FromJs::Value(serde_json::Value::Null));
                 match suspend(Suspend::Storage {
                     operation,
                     arguments,
