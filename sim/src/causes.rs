@@ -66,6 +66,68 @@ pub fn cause_class(cause: &str) -> String {
     cause.split(" (").next().unwrap_or(cause).to_owned()
 }
 
+/// When each fault of a run was in effect, from the trace: the schedule's network
+/// faults and crashes (actor `fault`) and the failpoints as they fired in the engine
+/// (`fazt::fault`), a slow statement or a slow accept for its argument's milliseconds.
+pub struct FaultWindows {
+    /// (from µs, until µs, what), in the order they began.
+    windows: Vec<(u64, u64, String)>,
+}
+
+impl FaultWindows {
+    pub fn new(trace: &Trace) -> FaultWindows {
+        let mut windows = Vec::new();
+        for event in &trace.events {
+            let (at, what) = (event.at_us, event.what.as_str());
+            let ms = |text: &str| text.parse::<u64>().map_or(0, |ms| ms * 1000);
+            let window = match event.actor.as_str() {
+                "fault" => {
+                    let words: Vec<&str> = what.split(' ').collect();
+                    match words.as_slice() {
+                        ["crash,", "restart", "after", down, "ms"] => {
+                            Some((ms(down), format!("server crash at {} ms", at / 1000)))
+                        }
+                        ["hold" | "partition", n, "ms"] => {
+                            Some((ms(n), format!("network {} at {} ms", words[0], at / 1000)))
+                        }
+                        ["latency", _, "ms", "for", n, "ms"] => {
+                            Some((ms(n), format!("network latency at {} ms", at / 1000)))
+                        }
+                        _ => None,
+                    }
+                }
+                "fazt::fault" => {
+                    let f = fields(what);
+                    f.get("point").map(|point| {
+                        let lasts =
+                            matches!(*point, "storage-slow-statement" | "server-slow-accept");
+                        let length = if lasts {
+                            f.get("n").map_or(0, |n| ms(n))
+                        } else {
+                            0
+                        };
+                        (length, format!("{point} at {} ms", at / 1000))
+                    })
+                }
+                _ => None,
+            };
+            if let Some((length, name)) = window {
+                windows.push((at, at + length, name));
+            }
+        }
+        FaultWindows { windows }
+    }
+
+    /// The latest fault in effect at some time during `[invoked_us, completed_us]`.
+    pub fn during(&self, invoked_us: u64, completed_us: u64) -> Option<&str> {
+        self.windows
+            .iter()
+            .rev()
+            .find(|&&(from, until, _)| from <= completed_us && until >= invoked_us)
+            .map(|(_, _, name)| name.as_str())
+    }
+}
+
 /// One step of a write on the legacy direct path (`direct_writes.rs`).
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Step {
@@ -426,6 +488,30 @@ mod tests {
             cause.starts_with("request-log (the write of execution 8"),
             "{cause}"
         );
+    }
+
+    #[test]
+    fn a_failure_is_blamed_on_the_latest_fault_in_effect_during_it() {
+        let mut trace = Trace::default();
+        trace.record(1_000, "fault", "crash, restart after 20 ms");
+        trace.record(
+            30_000,
+            "fazt::fault",
+            "fault point=storage-slow-statement n=5000",
+        );
+        trace.record(40_000, "fazt::fault", "fault point=storage-before-begin");
+        let windows = FaultWindows::new(&trace);
+        assert_eq!(windows.during(0, 500), None);
+        assert_eq!(windows.during(10_000, 12_000), Some("server crash at 1 ms"));
+        assert_eq!(
+            windows.during(1_000_000, 2_000_000),
+            Some("storage-slow-statement at 30 ms")
+        );
+        assert_eq!(
+            windows.during(35_000, 45_000),
+            Some("storage-before-begin at 40 ms")
+        );
+        assert_eq!(windows.during(6_000_000, 7_000_000), None);
     }
 
     #[test]

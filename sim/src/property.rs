@@ -15,8 +15,9 @@ use fazt_engine::storage::Db;
 use serde_json::{json, Value};
 
 use crate::capture::Capture;
+use crate::causes::{Causes, FaultWindows};
 use crate::client::HttpClient;
-use crate::env::sim_env;
+use crate::env::{sim_env, TIMER_RESOLUTION};
 use crate::faults;
 use crate::harness;
 use crate::profile::Profile;
@@ -116,25 +117,37 @@ pub fn run(profile: &Profile, seed: u64, workload: &Workload, schedule: &Schedul
         .filter(|v| v.invariant == "failed-write-landed")
         .flat_map(|v| v.involved.iter().map(String::as_str))
         .collect();
+    let (faults, engine) = (FaultWindows::new(&trace), Causes::new(&trace));
     for (op, kind) in observed.iter() {
-        let failure = match (&op.outcome, kind) {
+        let (kind, what) = match (&op.outcome, kind) {
             // A 409 is the app's answer to an insert over an existing id.
-            (Outcome::Ok, _) => None,
-            (Outcome::Failed, Some(kind)) if kind == "HTTP 409" => None,
-            (Outcome::Failed, kind) if ghosts.contains(op.request.as_str()) => Some((
+            (Outcome::Ok, _) => {
+                report.count(None);
+                continue;
+            }
+            (Outcome::Failed, Some(kind)) if kind == "HTTP 409" => {
+                report.count(None);
+                continue;
+            }
+            (Outcome::Failed, kind) if ghosts.contains(op.request.as_str()) => (
                 kind.as_deref().unwrap_or("Failed"),
-                "ghost write (reported failed, landed)".to_owned(),
-            )),
-            (Outcome::Failed, kind) => Some((
-                kind.as_deref().unwrap_or("Failed"),
-                "definite failure".to_owned(),
-            )),
-            (Outcome::Unknown, kind) => Some((
-                kind.as_deref().unwrap_or("NoAnswer"),
-                "outcome unknown".to_owned(),
-            )),
+                "ghost write (reported failed, landed)",
+            ),
+            (Outcome::Failed, kind) => (kind.as_deref().unwrap_or("Failed"), "definite failure"),
+            (Outcome::Unknown, kind) => (kind.as_deref().unwrap_or("NoAnswer"), "outcome unknown"),
         };
-        report.count(failure);
+        // The fault behind it, when one was in effect while it ran. The clients read
+        // tokio's clock, which trails the engine's events by up to one timer tick.
+        let tick_us = TIMER_RESOLUTION.as_micros() as u64;
+        // Otherwise, what the engine's trace says (a stale interrupt, ...).
+        let cause = match faults.during(op.invoked_us, op.completed_us + tick_us) {
+            Some(fault) => format!("{what} ({fault})"),
+            None => match engine.root_cause(&op.request, kind) {
+                root if root == kind || root.ends_with("(no execution)") => what.to_owned(),
+                root => format!("{what}: {root}"),
+            },
+        };
+        report.count(Some((kind, cause)));
     }
     report.details.insert("registers".into(), summary.registers);
     report
