@@ -46,6 +46,10 @@ enum Command {
         /// scenario's own faults.
         #[arg(long, value_name = "FILE")]
         schedule: Option<std::path::PathBuf>,
+        /// Save the fault schedule the run applied to FILE (JSON), to edit and replay
+        /// with --schedule.
+        #[arg(long, value_name = "FILE")]
+        save_schedule: Option<std::path::PathBuf>,
     },
     /// Run one scenario over many seeds; print failure statistics and the seeds that
     /// broke an invariant (exit 1 if any did).
@@ -113,6 +117,7 @@ fn main() -> ExitCode {
             json,
             trace,
             schedule,
+            save_schedule,
         } => {
             let schedule = match schedule.as_deref().map(Schedule::load).transpose() {
                 Ok(schedule) => schedule,
@@ -144,6 +149,21 @@ fn main() -> ExitCode {
                         "error: cannot write the trace to {}: {error}",
                         path.display()
                     );
+                    return ExitCode::from(2);
+                }
+            }
+            if let Some(path) = save_schedule {
+                let saved = match &run.report.schedule {
+                    Some(applied) => applied.save(&path).map_err(|error| {
+                        format!("cannot write the schedule to {}: {error}", path.display())
+                    }),
+                    None => Err(format!(
+                        "scenario {} takes no fault schedule",
+                        run.report.scenario
+                    )),
+                };
+                if let Err(error) = saved {
+                    eprintln!("error: {error}");
                     return ExitCode::from(2);
                 }
             }

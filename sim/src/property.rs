@@ -157,6 +157,7 @@ pub fn run(profile: &Profile, seed: u64, workload: &Workload, schedule: &Schedul
         .details
         .insert("faults".into(), schedule.faults.len() as u64);
     report.violations = violations.iter().map(Violation::to_string).collect();
+    report.schedule = Some(schedule.clone());
     report.wall_ms = wall_clock_ms_since(wall);
     Run { report, trace }
 }

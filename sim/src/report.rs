@@ -71,6 +71,9 @@ pub struct Report {
     /// The run's size options (`--requests N ...`), for its replay command.
     #[serde(skip)]
     pub replay_args: String,
+    /// The fault schedule the run applied (scenarios that take one), to save and edit.
+    #[serde(skip)]
+    pub schedule: Option<fazt_chaos::Schedule>,
 }
 
 /// One phase of a multi-phase scenario (e.g. one test of a seed document's table).
@@ -204,6 +207,7 @@ impl Report {
             violations: Vec::new(),
             phases: Vec::new(),
             replay_args: String::new(),
+            schedule: None,
         }
     }
 

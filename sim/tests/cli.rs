@@ -1,0 +1,68 @@
+//! The `fazt-sim` binary: a run's fault schedule saved with `--save-schedule` replays
+//! to the same trace with `--schedule`.
+
+use std::process::Command;
+
+fn fazt_sim(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_fazt-sim"))
+        .args(args)
+        .output()
+        .expect("fazt-sim runs")
+}
+
+fn trace_hash(output: &std::process::Output) -> String {
+    let report: serde_json::Value =
+        serde_json::from_slice(&output.stdout).expect("a JSON report on stdout");
+    report["trace_hash"]
+        .as_str()
+        .expect("a trace hash")
+        .to_owned()
+}
+
+#[test]
+fn a_saved_schedule_replays_to_the_same_trace() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("faults.json");
+    let file = file.to_str().unwrap();
+    let run = [
+        "run",
+        "crash-restart",
+        "--seed",
+        "7",
+        "--requests",
+        "20",
+        "--json",
+    ];
+    let first = fazt_sim(&[&run[..], &["--save-schedule", file]].concat());
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let saved = std::fs::read_to_string(file).unwrap();
+    assert!(saved.contains("\"crash\""), "{saved}");
+    let replayed = fazt_sim(&[&run[..], &["--schedule", file]].concat());
+    assert!(replayed.status.success());
+    assert_eq!(trace_hash(&first), trace_hash(&replayed));
+}
+
+#[test]
+fn a_scenario_without_faults_has_no_schedule_to_save() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("faults.json");
+    let output = fazt_sim(&[
+        "run",
+        "momentum-seq",
+        "--requests",
+        "2",
+        "--save-schedule",
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("momentum-seq takes no fault schedule"),
+        "{stderr}"
+    );
+    assert!(!file.exists());
+}
