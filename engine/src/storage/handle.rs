@@ -15,6 +15,7 @@ use super::busy_timeout::ConnectionBusyTimeout;
 use super::changes::Changes;
 use super::connection::{ConnectionSettings, Db};
 use super::direct_writes::{DirectWriters, Faults};
+use super::doc_id;
 use super::ds::{self, FindOptions, NewDocument, Order, Page, Selection};
 use super::error::{Result, StorageError};
 use super::kv::{self, KvEntry};
@@ -538,14 +539,16 @@ impl Scope {
     /// non-empty string, else a fresh one). A duplicate id is an error.
     pub async fn ds_insert(&self, collection: &str, document: &Value) -> Result<String> {
         check_collection(collection)?;
-        let ids = &self.storage.shared.ids;
-        let document = NewDocument::from_client(document, self.limits(), || ids.id())?;
+        let (ids, now_ms) = (&self.storage.shared.ids, self.now_ms());
+        let document = NewDocument::from_client(document, self.limits(), || {
+            doc_id::time_ordered(now_ms, ids)
+        })?;
         let id = document.id.clone();
         self.write(Write::DocInsert {
             app: self.app.to_string(),
             collection: collection.to_owned(),
             document,
-            now_ms: self.now_ms(),
+            now_ms,
         })
         .await?;
         Ok(id)

@@ -22,6 +22,7 @@ mod busy_timeout;
 mod changes;
 mod connection;
 mod direct_writes;
+mod doc_id;
 mod ds;
 mod error;
 mod estimate;
