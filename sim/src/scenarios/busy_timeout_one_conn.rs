@@ -19,7 +19,6 @@ use serde_json::json;
 use super::storage_world::{self, Finished, LockHolder, Outcome, World};
 use crate::causes::fields;
 use crate::profile::Profile;
-use crate::report::wall_clock_start;
 use crate::scenarios::Run;
 
 pub const SUMMARY: &str =
@@ -82,7 +81,6 @@ async fn phase(world: Rc<World>, name: &'static str, options: &Options) -> Vec<O
 }
 
 pub fn run(profile: &Profile, seed: u64, options: &Options) -> Run {
-    let wall = wall_clock_start();
     let options = options.clone();
     let finished = storage_world::run(
         profile.config.storage.clone(),
@@ -107,7 +105,7 @@ pub fn run(profile: &Profile, seed: u64, options: &Options) -> Run {
         root_cause(error, outcome, &finished)
     });
     report.details.extend(failed_by_phase);
-    finished.into_run(report, wall)
+    finished.into_run(report)
 }
 
 /// For SQLITE_BUSY: which connection met it and why it had no busy timeout.

@@ -19,7 +19,6 @@ use serde_json::json;
 
 use super::storage_world::{self, last_event, Finished, LockHolder, Outcome};
 use crate::profile::Profile;
-use crate::report::wall_clock_start;
 use crate::scenarios::Run;
 
 pub const SUMMARY: &str =
@@ -56,7 +55,6 @@ fn document_id(n: usize) -> String {
 }
 
 pub fn run(profile: &Profile, seed: u64, options: &Options) -> Run {
-    let wall = wall_clock_start();
     let options = options.clone();
     let documents = options.documents;
     let finished = storage_world::run(
@@ -105,7 +103,7 @@ pub fn run(profile: &Profile, seed: u64, options: &Options) -> Run {
     finished.count_failures(&mut report, |error, outcome| {
         root_cause(error, outcome, &finished)
     });
-    finished.into_run(report, wall)
+    finished.into_run(report)
 }
 
 /// For SQLITE_BUSY: whether it met the upgrade of a DEFERRED transaction or a lock wait.

@@ -20,7 +20,6 @@ use serde_json::json;
 
 use super::storage_world::{self, Finished};
 use crate::profile::Profile;
-use crate::report::wall_clock_start;
 use crate::scenarios::Run;
 
 pub const SUMMARY: &str =
@@ -47,7 +46,6 @@ impl Default for Options {
 const APP: &str = "ghosts";
 
 pub fn run(profile: &Profile, seed: u64, options: &Options) -> Run {
-    let wall = wall_clock_start();
     let options = options.clone();
     let finished = storage_world::run(
         profile.config.storage.clone(),
@@ -114,7 +112,7 @@ pub fn run(profile: &Profile, seed: u64, options: &Options) -> Run {
         root_cause(error, ghost)
     });
     report.violations.extend(ghosts);
-    finished.into_run(report, wall)
+    finished.into_run(report)
 }
 
 fn root_cause(error: &StorageError, ghost: bool) -> String {

@@ -16,7 +16,6 @@ use serde_json::json;
 use super::storage_world::{self, last_event, Outcome};
 use crate::causes::fields;
 use crate::profile::Profile;
-use crate::report::wall_clock_start;
 use crate::scenarios::Run;
 
 pub const SUMMARY: &str =
@@ -45,7 +44,6 @@ impl Default for Options {
 }
 
 pub fn run(profile: &Profile, seed: u64, options: &Options) -> Run {
-    let wall = wall_clock_start();
     let options = options.clone();
     let finished = storage_world::run(
         profile.config.storage.clone(),
@@ -107,7 +105,7 @@ pub fn run(profile: &Profile, seed: u64, options: &Options) -> Run {
     finished.count_failures(&mut report, |error, outcome| {
         root_cause(error, outcome, &finished)
     });
-    finished.into_run(report, wall)
+    finished.into_run(report)
 }
 
 /// For a refusal: the engine's refusal event, from the trace.

@@ -17,7 +17,7 @@ use crate::capture::Capture;
 use crate::env::sim_env;
 use crate::harness;
 use crate::profile::Profile;
-use crate::report::{wall_clock_ms_since, Report};
+use crate::report::{wall_clock_ms_since, wall_clock_start, Report};
 use crate::scenarios::Run;
 use crate::trace::Trace;
 
@@ -52,6 +52,8 @@ pub struct Finished {
     pub details: BTreeMap<String, u64>,
     /// Holds the database file until the scenario has checked it.
     pub dir: tempfile::TempDir,
+    /// When the run started in real time, for the report's wall time.
+    wall_started: std::time::Instant,
 }
 
 impl Finished {
@@ -103,9 +105,9 @@ impl Finished {
         }
     }
 
-    /// The run, with `report` and the real time since `wall`.
-    pub fn into_run(self, mut report: Report, wall: std::time::Instant) -> Run {
-        report.wall_ms = wall_clock_ms_since(wall);
+    /// The run, with `report` and the real time it took.
+    pub fn into_run(self, mut report: Report) -> Run {
+        report.wall_ms = wall_clock_ms_since(self.wall_started);
         Run {
             report,
             trace: self.trace,
@@ -206,6 +208,7 @@ where
     F: FnOnce(Rc<World>) -> Fut + 'static,
     Fut: Future<Output = Vec<Outcome>> + 'static,
 {
+    let wall_started = wall_clock_start();
     let dir = tempfile::tempdir().expect("a temp dir for the database");
     let path = dir.path().join("fazt.db");
     let capture = Capture::default();
@@ -245,6 +248,7 @@ where
         virtual_ms,
         details,
         dir,
+        wall_started,
     }
 }
 

@@ -18,7 +18,6 @@ use serde_json::json;
 use super::storage_world::{self, World};
 use crate::causes::fields;
 use crate::profile::Profile;
-use crate::report::wall_clock_start;
 use crate::scenarios::Run;
 use crate::trace::Trace;
 
@@ -109,7 +108,6 @@ async fn request(
 }
 
 pub fn run(profile: &Profile, seed: u64, options: &Options) -> Run {
-    let wall = wall_clock_start();
     let budget = profile
         .config
         .request_timeout
@@ -162,7 +160,7 @@ pub fn run(profile: &Profile, seed: u64, options: &Options) -> Run {
             .map(|kind| (kind, root_cause(kind, outcome, &finished.trace, budget)));
         report.count(failure);
     }
-    finished.into_run(report, wall)
+    finished.into_run(report)
 }
 
 /// For a timed-out request: how long its last attempt waited on the lock, and whose
