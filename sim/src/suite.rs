@@ -38,6 +38,27 @@ pub struct CellResult {
     pub verdict: Result<(), String>,
 }
 
+impl Cell {
+    /// A cell on one simulated CPU at the scenario's default size.
+    pub fn new(
+        scenario: &'static str,
+        profile: &'static str,
+        seed: u64,
+        expectation: &'static str,
+        check: fn(&Report) -> Result<(), String>,
+    ) -> Cell {
+        Cell {
+            scenario,
+            profile,
+            seed,
+            cpus: 1,
+            requests: None,
+            expectation,
+            check,
+        }
+    }
+}
+
 /// The seeds every cell runs at.
 pub const SEEDS: [u64; 2] = [1, 2];
 
@@ -192,45 +213,39 @@ fn storm_poisons_vms(r: &Report) -> Result<(), String> {
 pub fn cells() -> Vec<Cell> {
     let mut cells = Vec::new();
     for seed in SEEDS {
-        cells.push(Cell {
-            scenario: "momentum-seq",
-            profile: "fazt-0.10.5",
+        cells.push(Cell::new(
+            "momentum-seq",
+            "fazt-0.10.5",
             seed,
-            cpus: 1,
-            requests: None,
-            expectation: "35-65% fail, all TimeoutError from stale interrupts",
-            check: |r| {
+            "35-65% fail, all TimeoutError from stale interrupts",
+            |r| {
                 let rate = failure_rate(r);
                 if !(0.35..=0.65).contains(&rate) {
                     return Err(format!("failure rate {rate:.2}"));
                 }
                 only_stale_interrupts(r)
             },
-        });
+        ));
         cells.push(Cell {
-            scenario: "momentum-seq",
-            profile: "fazt-0.10.5",
-            seed,
             cpus: 4,
-            requests: None,
-            expectation: "some fail (at most 65%), all TimeoutError from stale interrupts",
-            check: |r| {
-                let rate = failure_rate(r);
-                if rate == 0.0 || rate > 0.65 {
-                    return Err(format!("failure rate {rate:.2}"));
-                }
-                only_stale_interrupts(r)
-            },
+            ..Cell::new(
+                "momentum-seq",
+                "fazt-0.10.5",
+                seed,
+                "some fail (at most 65%), all TimeoutError from stale interrupts",
+                |r| {
+                    let rate = failure_rate(r);
+                    if rate == 0.0 || rate > 0.65 {
+                        return Err(format!("failure rate {rate:.2}"));
+                    }
+                    only_stale_interrupts(r)
+                },
+            )
         });
         for cpus in [1, 4] {
             cells.push(Cell {
-                scenario: "momentum-seq",
-                profile: "hardened",
-                seed,
                 cpus,
-                requests: None,
-                expectation: "0 failures",
-                check: no_failures,
+                ..Cell::new("momentum-seq", "hardened", seed, "0 failures", no_failures)
             });
         }
         for (profile, expectation, check) in [
@@ -266,15 +281,13 @@ pub fn cells() -> Vec<Cell> {
                 },
             ),
         ] {
-            cells.push(Cell {
-                scenario: "cashflow-stress",
+            cells.push(Cell::new(
+                "cashflow-stress",
                 profile,
                 seed,
-                cpus: 1,
-                requests: None,
                 expectation,
                 check,
-            });
+            ));
         }
         for (profile, expectation, check) in [
             (
@@ -298,39 +311,33 @@ pub fn cells() -> Vec<Cell> {
                 storm_poisons_vms,
             ),
         ] {
-            cells.push(Cell {
-                scenario: "interrupt-storm",
+            cells.push(Cell::new(
+                "interrupt-storm",
                 profile,
                 seed,
-                cpus: 1,
-                requests: None,
                 expectation,
                 check,
-            });
+            ));
         }
-        cells.push(Cell {
-            scenario: "write-contention",
-            profile: "hardened",
+        cells.push(Cell::new(
+            "write-contention",
+            "hardened",
             seed,
-            cpus: 1,
-            requests: None,
-            expectation: "0 failures, though the writer met SQLITE_BUSY",
-            check: |r| {
+            "0 failures, though the writer met SQLITE_BUSY",
+            |r| {
                 no_failures(r)?;
                 if r.details.get("writer_busy").copied().unwrap_or(0) == 0 {
                     return Err("the writer never met SQLITE_BUSY: no contention happened".into());
                 }
                 Ok(())
             },
-        });
-        cells.push(Cell {
-            scenario: "write-contention",
-            profile: "no-busy-wait",
+        ));
+        cells.push(Cell::new(
+            "write-contention",
+            "no-busy-wait",
             seed,
-            cpus: 1,
-            requests: None,
-            expectation: "BUSY failures, each caused by the lock holder",
-            check: |r| {
+            "BUSY failures, each caused by the lock holder",
+            |r| {
                 no_violations(r)?;
                 if r.failed == 0 {
                     return Err("no write failed: the mechanism did not show".into());
@@ -346,30 +353,26 @@ pub fn cells() -> Vec<Cell> {
                 }
                 Ok(())
             },
-        });
-        cells.push(Cell {
-            scenario: "crash-restart",
-            profile: "hardened",
+        ));
+        cells.push(Cell::new(
+            "crash-restart",
+            "hardened",
             seed,
-            cpus: 1,
-            requests: None,
-            expectation: "the server restarted; nothing acknowledged lost, no invariant broken",
-            check: |r| {
+            "the server restarted; nothing acknowledged lost, no invariant broken",
+            |r| {
                 no_violations(r)?;
                 if r.details.get("restarts").copied().unwrap_or(0) == 0 {
                     return Err("the server never restarted: no crash happened".into());
                 }
                 Ok(())
             },
-        });
-        cells.push(Cell {
-            scenario: "slow-query",
-            profile: "hardened",
+        ));
+        cells.push(Cell::new(
+            "slow-query",
+            "hardened",
             seed,
-            cpus: 1,
-            requests: None,
-            expectation: "no request outlives its budget, no ghost write, no invariant broken",
-            check: |r| {
+            "no request outlives its budget, no ghost write, no invariant broken",
+            |r| {
                 no_violations(r)?;
                 if r.details.get("slow_statements").copied().unwrap_or(0) == 0 {
                     return Err("the slow statement never ran".into());
@@ -383,15 +386,13 @@ pub fn cells() -> Vec<Cell> {
                 }
                 Ok(())
             },
-        });
-        cells.push(Cell {
-            scenario: "slow-query",
-            profile: "fazt-0.10.10",
+        ));
+        cells.push(Cell::new(
+            "slow-query",
+            "fazt-0.10.10",
             seed,
-            cpus: 1,
-            requests: None,
-            expectation: "ghost writes: a write abandoned at its deadline commits after the hold",
-            check: |r| {
+            "ghost writes: a write abandoned at its deadline commits after the hold",
+            |r| {
                 if !r
                     .causes
                     .keys()
@@ -406,15 +407,13 @@ pub fn cells() -> Vec<Cell> {
                     None => Ok(()),
                 }
             },
-        });
-        cells.push(Cell {
-            scenario: "slow-query",
-            profile: "mech-deadline-ignored",
+        ));
+        cells.push(Cell::new(
+            "slow-query",
+            "mech-deadline-ignored",
             seed,
-            cpus: 1,
-            requests: None,
-            expectation: "storage ignores the deadline: a request outlives its budget",
-            check: |r| {
+            "storage ignores the deadline: a request outlives its budget",
+            |r| {
                 let budget = r.details.get("budget_ms").copied().unwrap_or(0) as f64;
                 if r.latency_ms.max <= budget {
                     return Err(format!(
@@ -424,7 +423,7 @@ pub fn cells() -> Vec<Cell> {
                 }
                 Ok(())
             },
-        });
+        ));
     }
     for seed in SEEDS {
         cells.extend(mechanisms::cells(seed));
@@ -444,13 +443,8 @@ pub fn cells() -> Vec<Cell> {
         ),
     ] {
         cells.push(Cell {
-            scenario: "capacity",
-            profile,
-            seed: SEEDS[0],
-            cpus: 1,
             requests: Some(CAPACITY_SUITE_USERS),
-            expectation,
-            check,
+            ..Cell::new("capacity", profile, SEEDS[0], expectation, check)
         });
     }
     cells

@@ -24,17 +24,8 @@ pub(super) fn detail(report: &Report, name: &str) -> u64 {
 }
 
 pub(super) fn cells(seed: u64) -> Vec<Cell> {
-    let cell = |scenario: &'static str,
-                profile: &'static str,
-                expectation: &'static str,
-                check: fn(&Report) -> Result<(), String>| Cell {
-        scenario,
-        profile,
-        seed,
-        cpus: 1,
-        requests: None,
-        expectation,
-        check,
+    let cell = |scenario, profile, expectation, check| {
+        Cell::new(scenario, profile, seed, expectation, check)
     };
     vec![
         cell(
