@@ -91,6 +91,16 @@ pub struct Phase {
 }
 
 impl Phase {
+    /// Its causes as `cause xN, ...`; `None` when nothing failed.
+    pub fn causes_line(&self) -> Option<String> {
+        let causes: Vec<String> = self
+            .causes
+            .iter()
+            .map(|(cause, n)| format!("{cause} x{n}"))
+            .collect();
+        (!causes.is_empty()).then(|| causes.join(", "))
+    }
+
     /// A phase with its request latencies; then [`Phase::count`] each request.
     pub fn new(name: &str, latencies_us: &[u64], virtual_ms: u64) -> Phase {
         Phase {
@@ -130,22 +140,15 @@ fn render_phases(phases: &[Phase]) -> String {
         "test", "requests", "success rate", "mean ms"
     );
     for phase in phases {
-        let causes: Vec<String> = phase
-            .causes
-            .iter()
-            .map(|(cause, n)| format!("{cause} x{n}"))
-            .collect();
         out += &format!(
             "| {:<24} | {:>8} | {:>11.1}% | {:>12.3} | {}\n",
             phase.name,
             phase.requests,
             phase.success_percent(),
             phase.latency_ms.mean,
-            if causes.is_empty() {
-                "- (no failures)".to_owned()
-            } else {
-                causes.join(", ")
-            }
+            phase
+                .causes_line()
+                .unwrap_or_else(|| "- (no failures)".to_owned())
         );
     }
     out

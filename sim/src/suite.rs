@@ -589,11 +589,6 @@ pub fn render_table(results: &[CellResult], with_wall: bool) -> String {
             out += &format!("{:>20} cause: {cause} x{n}\n", "");
         }
         for phase in &r.phases {
-            let causes: Vec<String> = phase
-                .causes
-                .iter()
-                .map(|(cause, n)| format!("{cause} x{n}"))
-                .collect();
             out += &format!(
                 "{:>20} phase {:<18} {:>5.1}% ok of {:<4} mean {:.3} ms  {}\n",
                 "",
@@ -601,11 +596,7 @@ pub fn render_table(results: &[CellResult], with_wall: bool) -> String {
                 phase.success_percent(),
                 phase.requests,
                 phase.latency_ms.mean,
-                if causes.is_empty() {
-                    "-".to_owned()
-                } else {
-                    causes.join(", ")
-                }
+                phase.causes_line().unwrap_or_else(|| "-".to_owned())
             );
         }
         if with_wall {
