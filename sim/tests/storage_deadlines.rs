@@ -44,6 +44,8 @@ async fn a_commit_the_caller_cannot_wait_for_is_outcome_unknown_and_lands() {
         !error.retryable(),
         "an outcome-unknown write is not blindly retryable"
     );
+    // The writer is still applying it (its statements take virtual time); it commits.
+    env.clock.sleep(Duration::from_millis(100)).await;
     let value = storage
         .scope("a", Deadline::NONE)
         .kv_get("k")

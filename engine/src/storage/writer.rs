@@ -290,10 +290,11 @@ enum GroupOutcome {
     Unknown(StorageError),
 }
 
-/// Which part of a group's transaction one executor job runs.
+/// Which part of a group's transaction one executor job runs. A transaction is two
+/// jobs, as on the direct-write path (`direct_writes.rs`): in simulation the modelled
+/// cost of applying the writes passes between them, with the write lock held, so a
+/// writer outside the queue meets this one as it would on a real machine.
 enum Phase {
-    /// BEGIN, the writes, COMMIT.
-    Whole,
     /// BEGIN and the writes, leaving the transaction open.
     Apply,
     /// COMMIT of a transaction left open by `Apply`.
@@ -314,18 +315,13 @@ async fn run_group(
         let before = db.work();
         let outcome = match phase {
             Phase::Commit(results) => commit(&mut db, results),
-            Phase::Whole | Phase::Apply => {
+            Phase::Apply => {
                 let indexed = indexed.read().expect("index set").clone();
                 let context = ApplyContext {
                     limits: &limits,
                     indexed: &indexed,
                 };
-                match apply(&mut db, &pending, &context, begin, retry_upgrade) {
-                    GroupOutcome::Applied(results) if matches!(phase, Phase::Whole) => {
-                        commit(&mut db, results)
-                    }
-                    outcome => outcome,
-                }
+                apply(&mut db, &pending, &context, begin, retry_upgrade)
             }
         };
         let work = db.work_since(before);
@@ -375,17 +371,17 @@ async fn commit_group(
             let error = StorageError::RolledBack("injected fault before BEGIN".into());
             (pending, GroupOutcome::RolledBack(error))
         } else {
-            match failpoints::fired_with_ms(failpoints::STORAGE_SLOW_STATEMENT) {
-                None => run_group(writer, db, pending, Phase::Whole).await,
-                // A slow statement: the transaction stays open, holding the write lock,
-                // while virtual time passes; then it commits.
-                Some(hold) => match run_group(writer, db, pending, Phase::Apply).await {
-                    (pending, GroupOutcome::Applied(results)) => {
+            let slow = failpoints::fired_with_ms(failpoints::STORAGE_SLOW_STATEMENT);
+            match run_group(writer, db, pending, Phase::Apply).await {
+                (pending, GroupOutcome::Applied(results)) => {
+                    // A slow statement: the transaction stays open, holding the write
+                    // lock, while virtual time passes; then it commits.
+                    if let Some(hold) = slow {
                         clock.sleep(hold).await;
-                        run_group(writer, db, pending, Phase::Commit(results)).await
                     }
-                    other => other,
-                },
+                    run_group(writer, db, pending, Phase::Commit(results)).await
+                }
+                other => other,
             }
         };
         pending = returned;
@@ -425,7 +421,7 @@ async fn commit_group(
                 return;
             }
             GroupOutcome::Applied(_) => {
-                unreachable!("run_group commits unless asked to stop before")
+                unreachable!("a Commit phase never leaves the transaction open")
             }
             GroupOutcome::RolledBack(error) => {
                 // Nothing of the group was written: a definite failure for every write.
