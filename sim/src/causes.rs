@@ -58,6 +58,15 @@ impl Blocker<'_> {
             Blocker::RequestLogRow => REQUEST_LOG,
         }
     }
+
+    fn describe(self) -> String {
+        match self {
+            Blocker::AnalyticsBatch { events } => {
+                format!("an analytics batch of {events} events flushed")
+            }
+            Blocker::RequestLogRow => "a request-log row written".to_owned(),
+        }
+    }
 }
 
 /// A cause without the per-request details (which execution, which VM), for counting:
@@ -155,6 +164,9 @@ pub struct Causes<'a> {
     queued: BTreeMap<u64, usize>,
     /// VM → the watchers of the executions it served, in order: (execution, end).
     watchers: BTreeMap<&'a str, Vec<(u64, &'a str)>>,
+    /// Request id → the indexes of the first event of its admission wait and of its
+    /// `request refused` event, for a request refused without an execution slot.
+    refused: BTreeMap<&'a str, (usize, usize)>,
     /// Direct-path write steps, in order: (step, execution or `-` for the server's
     /// own writes, index in this list of the same executor's next step).
     direct: Vec<(Step, &'a str, Option<usize>)>,
@@ -169,6 +181,7 @@ impl<'a> Causes<'a> {
     pub fn new(trace: &'a Trace) -> Causes<'a> {
         let mut causes = Causes {
             requests: BTreeMap::new(),
+            refused: BTreeMap::new(),
             failed: BTreeMap::new(),
             queued: BTreeMap::new(),
             watchers: BTreeMap::new(),
@@ -187,6 +200,15 @@ impl<'a> Causes<'a> {
             let what = event.what.as_str();
             let execution = || fields(what).get("execution")?.parse::<u64>().ok();
             match event.actor.as_str() {
+                "fazt::server" if what.starts_with("request refused") => {
+                    let f = fields(what);
+                    let waited = f.get("waited_us").and_then(|w| w.parse::<u64>().ok());
+                    if let (Some(id), Some(waited)) = (f.get("request_id"), waited) {
+                        let from_us = event.at_us.saturating_sub(waited);
+                        let first = trace.events[..at].partition_point(|e| e.at_us < from_us);
+                        causes.refused.entry(id).or_insert((first, at));
+                    }
+                }
                 "fazt::server" if what.starts_with("request") => {
                     let f = fields(what);
                     if let (Some(id), Some(Ok(execution))) =
@@ -286,7 +308,17 @@ impl<'a> Causes<'a> {
     /// `kind`).
     pub fn root_cause(&self, request_id: &str, kind: &str) -> String {
         let Some(&(execution, ended)) = self.requests.get(request_id) else {
-            return format!("{kind} (no execution)");
+            return match self.refused.get(request_id) {
+                Some(&(from, to)) => match self.background_write_between(from, to) {
+                    Some(blocker) => format!(
+                        "{} (refused without an execution slot while the queue's writer met the write lock of {} outside the queue)",
+                        blocker.class(),
+                        blocker.describe()
+                    ),
+                    None => format!("{kind} (refused without an execution slot)"),
+                },
+                None => format!("{kind} (no execution)"),
+            };
         };
         let Some(f) = self.failed.get(&execution) else {
             return kind.to_owned();
@@ -298,14 +330,12 @@ impl<'a> Causes<'a> {
             (Some("StorageError"), _) | (Some("TimeoutError"), Some("true"))
         );
         if waited_on_storage {
-            match self.background_write_in_the_way(execution, ended) {
-                Some(Blocker::AnalyticsBatch { events }) => return format!(
-                    "{ANALYTICS_FLUSH} (the write of execution {execution} waited on the write lock of an analytics batch of {events} events flushed outside the queue)"
-                ),
-                Some(Blocker::RequestLogRow) => return format!(
-                    "{REQUEST_LOG} (the write of execution {execution} waited on the write lock of a request-log row written outside the queue)"
-                ),
-                None => {}
+            if let Some(blocker) = self.background_write_in_the_way(execution, ended) {
+                return format!(
+                    "{} (the write of execution {execution} waited on the write lock of {} outside the queue)",
+                    blocker.class(),
+                    blocker.describe()
+                );
             }
         }
         match (failed_kind, interrupted) {
@@ -363,9 +393,15 @@ impl<'a> Causes<'a> {
     /// `ended`).
     fn background_write_in_the_way(&self, execution: u64, ended: usize) -> Option<Blocker<'a>> {
         let queued = *self.queued.get(&execution)?;
+        self.background_write_between(queued, ended)
+    }
+
+    /// The first background write outside the queue whose write lock the queue's
+    /// writer met between the events at `from` and `to`.
+    fn background_write_between(&self, from: usize, to: usize) -> Option<Blocker<'a>> {
         self.background_busy
             .iter()
-            .find(|&&(at, _)| (queued..ended).contains(&at))
+            .find(|&&(at, _)| (from..to).contains(&at))
             .map(|&(_, blocker)| blocker)
     }
 
@@ -487,6 +523,46 @@ mod tests {
         assert!(
             cause.starts_with("request-log (the write of execution 8"),
             "{cause}"
+        );
+    }
+
+    #[test]
+    fn a_request_refused_while_the_writer_met_a_background_lock_is_blamed_on_it() {
+        let mut trace = Trace::default();
+        // The writer meets a request-log row's lock at 100 µs, then nothing more.
+        for what in [
+            "direct write started write=request_log.insert",
+            "group started writes=1",
+            "writer busy writes=1 attempt=1",
+            "direct write committing write=request_log.insert",
+        ] {
+            trace.record(100, "fazt::storage", what);
+        }
+        // Refused at 600 µs after waiting 550: the stall was during its wait.
+        trace.record(
+            600,
+            "fazt::server",
+            "request refused request_id=r-1 waited_us=550",
+        );
+        // Refused at 900 µs after waiting 200: nothing in the way during its wait.
+        trace.record(
+            900,
+            "fazt::server",
+            "request refused request_id=r-2 waited_us=200",
+        );
+        let causes = Causes::new(&trace);
+        let cause = causes.root_cause("r-1", "Overloaded");
+        assert!(
+            cause.starts_with("request-log (refused without an execution slot while"),
+            "{cause}"
+        );
+        assert_eq!(
+            causes.root_cause("r-2", "Overloaded"),
+            "Overloaded (refused without an execution slot)"
+        );
+        assert_eq!(
+            causes.root_cause("r-3", "Overloaded"),
+            "Overloaded (no execution)"
         );
     }
 

@@ -16,7 +16,7 @@ use fazt_engine::env::{Clock, Env, Instant};
 use crate::capture::Capture;
 use crate::causes::{cause_class, Causes};
 use crate::client::HttpClient;
-use crate::env::sim_env;
+use crate::env::{sim_env, CostModel};
 use crate::harness;
 use crate::profile::Profile;
 use crate::report::{wall_clock_ms_since, wall_clock_start, Phase, Report};
@@ -176,12 +176,22 @@ where
     F: FnOnce(Recorder) -> Fut + 'static,
     Fut: Future<Output = turmoil::Result> + 'static,
 {
+    observe_on(config, seed, CostModel::default(), workload)
+}
+
+/// [`observe`] with the server's machine costing `cost` (a slower machine: `capacity`).
+pub fn observe_on<F, Fut>(config: Config, seed: u64, cost: CostModel, workload: F) -> Observed
+where
+    F: FnOnce(Recorder) -> Fut + 'static,
+    Fut: Future<Output = turmoil::Result> + 'static,
+{
     let wall_started = wall_clock_start();
     let dir = tempfile::tempdir().expect("a temp dir for the database");
     let capture = Capture::default();
     let host = ServerHost {
         config,
         seed,
+        cost,
         db: dir.path().join("fazt.db"),
         capture: capture.clone(),
     };

@@ -36,6 +36,10 @@ enum Command {
         /// Seconds of load instead of the scenario's default (capacity).
         #[arg(long, value_name = "SECONDS")]
         duration_s: Option<u64>,
+        /// Run the server on a machine whose CPU is N times slower than the cost
+        /// model's (capacity).
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+        slowdown: Option<u32>,
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
@@ -114,6 +118,7 @@ fn main() -> ExitCode {
             cpus,
             requests,
             duration_s,
+            slowdown,
             json,
             trace,
             schedule,
@@ -140,6 +145,7 @@ fn main() -> ExitCode {
                 requests,
                 schedule,
                 duration_s,
+                slowdown,
             };
             let run = scenario.execute(&profile, seed, &sizes);
             eprintln!("seed {seed}; replay: {}", run.report.replay_command());

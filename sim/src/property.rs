@@ -17,7 +17,7 @@ use serde_json::{json, Value};
 use crate::capture::Capture;
 use crate::causes::{Causes, FaultWindows};
 use crate::client::HttpClient;
-use crate::env::{sim_env, TIMER_RESOLUTION};
+use crate::env::{sim_env, CostModel, TIMER_RESOLUTION};
 use crate::faults;
 use crate::harness;
 use crate::profile::Profile;
@@ -44,6 +44,7 @@ pub fn run(profile: &Profile, seed: u64, workload: &Workload, schedule: &Schedul
     let host = ServerHost {
         config: profile.config.clone(),
         seed,
+        cost: CostModel::default(),
         db: db.clone(),
         capture: capture.clone(),
     };

@@ -12,7 +12,7 @@ use fazt_engine::server::{read_apps_dir, serve, DeployLimits, Server, ServerConf
 use fazt_engine::storage::Storage;
 
 use crate::capture::Capture;
-use crate::env::sim_env;
+use crate::env::{sim_env_with, CostModel};
 use crate::net::SimListener;
 
 /// The domain the simulated server answers for.
@@ -35,6 +35,8 @@ const DEPLOY_ATTEMPTS: u32 = 20;
 pub struct ServerHost {
     pub config: Config,
     pub seed: u64,
+    /// The server machine's CPU costs.
+    pub cost: CostModel,
     pub db: PathBuf,
     pub capture: Capture,
 }
@@ -42,7 +44,7 @@ pub struct ServerHost {
 impl ServerHost {
     /// Runs the server until the simulation ends.
     pub async fn run(self) -> turmoil::Result {
-        let env = sim_env(self.seed).for_component("server-host");
+        let env = sim_env_with(self.seed, self.cost).for_component("server-host");
         self.capture.start_clock(env.clock.clone());
         let storage = Storage::open(&self.db, env.clone(), self.config.storage.clone()).await?;
         let workers = Workers::local(&env, Some(storage.clone()), &self.config.runtime)?;

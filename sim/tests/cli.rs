@@ -1,5 +1,6 @@
 //! The `fazt-sim` binary: a run's fault schedule saved with `--save-schedule` replays
-//! to the same trace with `--schedule`.
+//! to the same trace with `--schedule`; a slower machine (`--slowdown`) is part of the
+//! replay command, and an impossible one is refused.
 
 use std::process::Command;
 
@@ -65,4 +66,36 @@ fn a_scenario_without_faults_has_no_schedule_to_save() {
         "{stderr}"
     );
     assert!(!file.exists());
+}
+
+#[test]
+fn a_slower_machine_is_in_the_replay_command_and_zero_is_refused() {
+    let run = [
+        "run",
+        "capacity",
+        "--requests",
+        "5",
+        "--duration-s",
+        "2",
+        "--json",
+    ];
+    let slow = fazt_sim(&[&run[..], &["--slowdown", "10"]].concat());
+    assert!(
+        slow.status.success(),
+        "{}",
+        String::from_utf8_lossy(&slow.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&slow.stdout).unwrap();
+    assert_eq!(report["details"]["cpu_slowdown"], 10);
+    assert!(
+        String::from_utf8_lossy(&slow.stderr).contains("--slowdown 10"),
+        "the replay command names the machine"
+    );
+    let zero = fazt_sim(&[&run[..], &["--slowdown", "0"]].concat());
+    assert_eq!(zero.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&zero.stderr).contains("--slowdown"),
+        "{}",
+        String::from_utf8_lossy(&zero.stderr)
+    );
 }

@@ -66,6 +66,12 @@ where
     let admitted = server.admission.enter(clock).await;
     trace.admission_us = micros(clock.now().saturating_duration_since(queued));
     let Ok(_slot) = admitted else {
+        tracing::debug!(
+            target: TRACE,
+            request_id,
+            waited_us = trace.admission_us,
+            "request refused"
+        );
         return Err(ApiError::retry_later(
             StatusCode::SERVICE_UNAVAILABLE,
             "Overloaded",

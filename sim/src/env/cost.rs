@@ -42,6 +42,19 @@ impl Default for CostModel {
 }
 
 impl CostModel {
+    /// This model on a machine whose CPU is `factor` times slower: every cost times
+    /// `factor` (at least 1).
+    pub fn slowed(self, factor: u32) -> CostModel {
+        let factor = factor.max(1);
+        CostModel {
+            job: self.job * factor,
+            statement: self.statement * factor,
+            sqlite_tick: self.sqlite_tick * factor,
+            js_tick: self.js_tick * factor,
+            js_execution: self.js_execution * factor,
+        }
+    }
+
     /// The virtual time `work` takes, without the fixed cost of a job.
     pub fn cost(&self, work: Work) -> Duration {
         let count = |n: u64| u32::try_from(n).unwrap_or(u32::MAX);
@@ -71,5 +84,19 @@ mod tests {
         });
         assert_eq!(small, Duration::from_micros(4));
         assert!(big > small);
+    }
+
+    #[test]
+    fn a_slower_machine_costs_every_kind_of_work_more() {
+        let model = CostModel::default();
+        let work = Work {
+            sqlite_ticks: 7,
+            statements: 3,
+            js_ticks: 2,
+            js_executions: 1,
+        };
+        assert_eq!(model.slowed(10).cost(work), model.cost(work) * 10);
+        assert_eq!(model.slowed(10).job, model.job * 10);
+        assert_eq!(model.slowed(0), model);
     }
 }

@@ -33,6 +33,9 @@ pub struct Sizes {
     /// Seconds of load instead of the scenario's default (scenarios that run for a
     /// time: `capacity`).
     pub duration_s: Option<u64>,
+    /// How many times slower than the cost model the server's CPU is (scenarios that
+    /// model a machine: `capacity`).
+    pub slowdown: Option<u32>,
 }
 
 impl Sizes {
@@ -44,6 +47,9 @@ impl Sizes {
         }
         if let Some(s) = self.duration_s {
             args += &format!(" --duration-s {s}");
+        }
+        if let Some(n) = self.slowdown {
+            args += &format!(" --slowdown {n}");
         }
         if self.schedule.is_some() {
             args += " --schedule <the same file>";
@@ -115,6 +121,7 @@ pub fn all() -> Vec<Scenario> {
                     duration: sizes
                         .duration_s
                         .map_or(defaults.duration, std::time::Duration::from_secs),
+                    slowdown: sizes.slowdown.unwrap_or(defaults.slowdown),
                     ..defaults
                 };
                 capacity::run(profile, seed, &options)
