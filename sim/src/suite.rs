@@ -26,9 +26,6 @@ pub struct Cell {
     pub cpus: u32,
     /// The run's size (`fazt-sim run --requests N`), when not the scenario's default.
     pub requests: Option<u64>,
-    /// The server machine's slowdown (`fazt-sim run --slowdown N`), when not the
-    /// scenario's default.
-    pub slowdown: Option<u32>,
     /// What the cell must show, in words (printed in the table).
     pub expectation: &'static str,
     pub check: fn(&Report) -> Result<(), String>,
@@ -56,7 +53,6 @@ impl Cell {
             seed,
             cpus: 1,
             requests: None,
-            slowdown: None,
             expectation,
             check,
         }
@@ -432,8 +428,8 @@ pub fn cells() -> Vec<Cell> {
     for seed in SEEDS {
         cells.extend(mechanisms::cells(seed));
     }
-    // Seed 002's load test at full size, on a server machine [`CAPACITY_SLOWDOWN`] times
-    // slower than the cost model (about 45 s of real time per cell in a debug build).
+    // Seed 002's load test at full size on its slow machine (about 45 s of real time per
+    // cell in a debug build).
     for (profile, expectation, check) in [
         (
             "hardened",
@@ -446,22 +442,16 @@ pub fn cells() -> Vec<Cell> {
             capacity_fails_from_writes_bypassing,
         ),
     ] {
-        cells.push(Cell {
-            slowdown: Some(CAPACITY_SLOWDOWN),
-            ..Cell::new("capacity", profile, SEEDS[0], expectation, check)
-        });
+        cells.push(Cell::new(
+            "capacity",
+            profile,
+            SEEDS[0],
+            expectation,
+            check,
+        ));
     }
     cells
 }
-
-/// How many times slower than the cost model the capacity cells' server machine is:
-/// seed 002's VPS running fazt on goja, which the seeds bound between 5 and 26 times
-/// this model's machine. This model serves the capacity mix at ~89 µs of CPU per
-/// request under `hardened` (~11,200 requests/s on one CPU); fazt published 2,282
-/// requests/s on a 30%-write mix at 100% success after its fixes (5×) and 424
-/// requests/s at 2,000 users before them (26×). 10 is near the geometric middle of
-/// the two. README's capacity paragraph shows the results at 1, 5, 10 and 20.
-pub const CAPACITY_SLOWDOWN: u32 = 10;
 
 /// At least 99.9% succeed; every failure is a 503 answered within a second; the
 /// analytics buffer goes through the write queue.
@@ -552,7 +542,6 @@ pub fn run_cell(cell: &Cell) -> Result<CellResult, String> {
     let profile = profile::by_name(cell.profile, cell.cpus)?;
     let sizes = scenarios::Sizes {
         requests: cell.requests,
-        slowdown: cell.slowdown,
         ..scenarios::Sizes::default()
     };
     let report = scenario.execute(&profile, cell.seed, &sizes).report;
