@@ -37,6 +37,14 @@ pub trait Executor: Send + Sync + 'static {
         self.execute(job)
     }
 
+    /// Whether a job's time passes only after it has run (the simulator's executor turns
+    /// its reported work into virtual time then). Work that must be seen holding a lock
+    /// while its time passes, a write transaction, is then split into jobs around the
+    /// lock's hold; the real executor, where time passes during the job, runs it whole.
+    fn charges_after_job(&self) -> bool {
+        false
+    }
+
     /// Accounts for `work` done on the calling thread (a JavaScript time slice). The
     /// real executor returns at once (the time has really passed); the simulator's
     /// spends the work's cost on its modelled CPU, so virtual time passes.

@@ -290,11 +290,15 @@ enum GroupOutcome {
     Unknown(StorageError),
 }
 
-/// Which part of a group's transaction one executor job runs. A transaction is two
-/// jobs, as on the direct-write path (`direct_writes.rs`): in simulation the modelled
-/// cost of applying the writes passes between them, with the write lock held, so a
-/// writer outside the queue meets this one as it would on a real machine.
+/// Which part of a group's transaction one executor job runs. Where time passes only
+/// after a job ([`crate::env::Executor::charges_after_job`], the simulator), a
+/// transaction is two jobs, as on the direct-write path (`direct_writes.rs`): the
+/// modelled cost of applying the writes passes between them with the write lock held,
+/// so a writer outside the queue meets this one as it would on a real machine. The real
+/// executor runs it as one job, saving a thread hand-off per group.
 enum Phase {
+    /// BEGIN, the writes, COMMIT.
+    Whole,
     /// BEGIN and the writes, leaving the transaction open.
     Apply,
     /// COMMIT of a transaction left open by `Apply`.
@@ -315,13 +319,18 @@ async fn run_group(
         let before = db.work();
         let outcome = match phase {
             Phase::Commit(results) => commit(&mut db, results),
-            Phase::Apply => {
+            Phase::Whole | Phase::Apply => {
                 let indexed = indexed.read().expect("index set").clone();
                 let context = ApplyContext {
                     limits: &limits,
                     indexed: &indexed,
                 };
-                apply(&mut db, &pending, &context, begin, retry_upgrade)
+                match apply(&mut db, &pending, &context, begin, retry_upgrade) {
+                    GroupOutcome::Applied(results) if matches!(phase, Phase::Whole) => {
+                        commit(&mut db, results)
+                    }
+                    outcome => outcome,
+                }
             }
         };
         let work = db.work_since(before);
@@ -372,7 +381,9 @@ async fn commit_group(
             (pending, GroupOutcome::RolledBack(error))
         } else {
             let slow = failpoints::fired_with_ms(failpoints::STORAGE_SLOW_STATEMENT);
-            match run_group(writer, db, pending, Phase::Apply).await {
+            let split = slow.is_some() || writer.env.executor.charges_after_job();
+            let phase = if split { Phase::Apply } else { Phase::Whole };
+            match run_group(writer, db, pending, phase).await {
                 (pending, GroupOutcome::Applied(results)) => {
                     // A slow statement: the transaction stays open, holding the write
                     // lock, while virtual time passes; then it commits.
@@ -421,7 +432,7 @@ async fn commit_group(
                 return;
             }
             GroupOutcome::Applied(_) => {
-                unreachable!("a Commit phase never leaves the transaction open")
+                unreachable!("Whole and Commit never leave the transaction open")
             }
             GroupOutcome::RolledBack(error) => {
                 // Nothing of the group was written: a definite failure for every write.

@@ -47,6 +47,10 @@ impl Executor for SimExecutor {
         self.spend(self.cost.job + self.cost.cost(work))
     }
 
+    fn charges_after_job(&self) -> bool {
+        true
+    }
+
     fn charge(&self, work: Work) -> BoxFuture<'static, ()> {
         self.spend(self.cost.cost(work))
     }
