@@ -49,6 +49,10 @@ pub const PROFILES: &[ProfileInfo] = &[
         summary: "unbatched DEFERRED write queue of 1000 with fazt's admission rule, 5 retries 20-320 ms, busy_timeout 2 s on one of 10 connections, ghost writes, 5 s under 10 s, analytics flush and a request-log row per request outside the queue",
     },
     ProfileInfo {
+        name: "fazt-0.10.10-analytics-fix",
+        summary: "fazt-0.10.10 with the fix seed 002 planned: analytics batches (and the kv sweep) through the write queue; the request-log rows still outside it",
+    },
+    ProfileInfo {
         name: "mech-stale-interrupt",
         summary: "hardened but fazt's watcher goroutine: a late watcher interrupts a pooled VM (§4.1)",
     },
@@ -74,7 +78,7 @@ pub const PROFILES: &[ProfileInfo] = &[
     },
     ProfileInfo {
         name: "mech-writers-bypass-queue",
-        summary: "hardened but the analytics flush and kv sweep take the write lock outside the queue (§4.7)",
+        summary: "hardened but the analytics flush, the kv sweep and a request-log row per request take the write lock outside the queue (§4.7)",
     },
     ProfileInfo {
         name: "mech-queue-admission",
@@ -108,6 +112,7 @@ impl Config {
             "fazt-0.10.5" => Ok(legacy::fazt_0_10_5(cpus)),
             "fazt-0.10.6" => Ok(legacy::fazt_0_10_6(cpus)),
             "fazt-0.10.10" => Ok(legacy::fazt_0_10_10()),
+            "fazt-0.10.10-analytics-fix" => Ok(legacy::fazt_0_10_10_analytics_fix()),
             other => {
                 let known: Vec<&str> = PROFILES.iter().map(|p| p.name).collect();
                 Err(format!(

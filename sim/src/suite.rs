@@ -441,6 +441,11 @@ pub fn cells() -> Vec<Cell> {
             "on seed 002's slow machine: failures, each caused by the analytics flush or a request-log row outside the queue",
             capacity_fails_from_writes_bypassing,
         ),
+        (
+            "fazt-0.10.10-analytics-fix",
+            "seed 002's planned fix: analytics through the queue, yet failures, each caused by a request-log row outside the queue",
+            capacity_fails_from_request_log,
+        ),
     ] {
         cells.push(Cell::new(
             "capacity",
@@ -506,6 +511,22 @@ fn capacity_fails_from_writes_bypassing(r: &Report) -> Result<(), String> {
     }
 }
 
+/// Seed 002's planned fix in place (no analytics batch outside the queue), requests
+/// still fail, and every failure is attributed to the request-log rows outside it.
+fn capacity_fails_from_request_log(r: &Report) -> Result<(), String> {
+    no_violations(r)?;
+    if detail(r, "analytics_flushes_outside_queue") > 0 {
+        return Err("an analytics batch bypassed the write queue".into());
+    }
+    if r.failed == 0 {
+        return Err("no request failed".into());
+    }
+    match r.causes.keys().find(|cause| *cause != causes::REQUEST_LOG) {
+        Some(other) => Err(format!("a failure caused by {other:?}: {:?}", r.causes)),
+        None => Ok(()),
+    }
+}
+
 /// Replays every case of the regression corpus (see [`crate::regression`]): one row
 /// per case, its report under the case's own profile.
 pub fn run_corpus() -> Result<Vec<CellResult>, String> {
@@ -557,7 +578,7 @@ pub fn run_cell(cell: &Cell) -> Result<CellResult, String> {
 /// snapshot leaves it out).
 pub fn render_table(results: &[CellResult], with_wall: bool) -> String {
     let mut out = format!(
-        "{:<18} {:<20} {:>4} {:>4} {:>7} {:>8} {:>9} {:>9}  {:<16} {:<18} {}\n",
+        "{:<18} {:<26} {:>4} {:>4} {:>7} {:>8} {:>9} {:>9}  {:<16} {:<18} {}\n",
         "scenario",
         "profile",
         "seed",
@@ -578,7 +599,7 @@ pub fn render_table(results: &[CellResult], with_wall: bool) -> String {
             Err(why) => format!("FAIL ({why})"),
         };
         out += &format!(
-            "{:<18} {:<20} {:>4} {:>4} {:>7.1} {:>8} {:>9.3} {:>9.3}  {:<16} {:<18} {verdict}: {}\n",
+            "{:<18} {:<26} {:>4} {:>4} {:>7.1} {:>8} {:>9.3} {:>9.3}  {:<16} {:<18} {verdict}: {}\n",
             r.scenario,
             r.profile,
             r.seed,

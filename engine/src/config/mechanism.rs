@@ -102,7 +102,7 @@ impl Mechanism {
             }
             Mechanism::WritersBypassQueue => {
                 storage.background = BackgroundWrites::BypassQueue;
-                storage.request_log = RequestLogWrites::PerRequest;
+                storage.request_log = RequestLogWrites::PerRequest(BackgroundWrites::BypassQueue);
             }
             Mechanism::QueueAdmission => storage.admission = QueueAdmission::fazt(),
             Mechanism::DeferredUpgrade => storage.begin = BeginMode::Deferred,

@@ -88,8 +88,10 @@ impl Storage {
     /// writer, the kv sweep and the analytics flush on the current tokio runtime.
     pub async fn open(path: &Path, env: Env, config: StorageConfig) -> Result<Storage> {
         let policy = &config.policy;
-        let bypass_connections = match (&policy.write_path, policy.background) {
-            (WritePath::GroupCommit { .. }, BackgroundWrites::BypassQueue) => 1,
+        let bypassing = policy.background == BackgroundWrites::BypassQueue
+            || policy.request_log == RequestLogWrites::PerRequest(BackgroundWrites::BypassQueue);
+        let bypass_connections = match (&policy.write_path, bypassing) {
+            (WritePath::GroupCommit { .. }, true) => 1,
             _ => 0,
         };
         let extra_writers = match policy.write_path {
@@ -302,12 +304,15 @@ impl Storage {
     /// ([`RequestLogWrites::PerRequest`]): written in the background, as fazt's request
     /// logger did, so the request does not wait for it; a failed row is dropped.
     pub fn log_request(&self, entry: RequestLogEntry) {
-        if self.shared.config.policy.request_log != RequestLogWrites::PerRequest {
+        let RequestLogWrites::PerRequest(path) = self.shared.config.policy.request_log else {
             return;
-        }
+        };
         let storage = self.clone();
         tokio::spawn(async move {
-            match storage.write_background(Write::RequestLog { entry }).await {
+            match storage
+                .write_background(path, Write::RequestLog { entry })
+                .await
+            {
                 Ok(_) | Err(StorageError::Closed) => {}
                 Err(error) => {
                     tracing::debug!(target: super::TRACE, kind = error.kind(), "request log write failed");
@@ -321,11 +326,15 @@ impl Storage {
         self.shared.analytics.waiting()
     }
 
-    /// A background write (analytics flush, kv sweep, request log), by [`BackgroundWrites`]: through
+    /// A background write (analytics flush, kv sweep, request log) by `path`: through
     /// the write path, or on the bypass connection, in its own DEFERRED transaction
     /// with no retry (fazt's analytics writer logged a failed batch and dropped it).
-    async fn write_background(&self, write: Write) -> Result<WriteOutput> {
-        match &self.shared.bypass {
+    async fn write_background(&self, path: BackgroundWrites, write: Write) -> Result<WriteOutput> {
+        let bypass = match path {
+            BackgroundWrites::BypassQueue => self.shared.bypass.as_ref(),
+            BackgroundWrites::ThroughQueue => None,
+        };
+        match bypass {
             Some(bypass) => {
                 bypass
                     .submit(
@@ -360,12 +369,13 @@ impl Storage {
                     break;
                 }
                 let n = events.len();
-                let path = match self.shared.bypass {
-                    Some(_) => "bypass",
-                    None => "write path",
+                let background = self.shared.config.policy.background;
+                let path = match (background, &self.shared.bypass) {
+                    (BackgroundWrites::BypassQueue, Some(_)) => "bypass",
+                    _ => "write path",
                 };
                 match self
-                    .write_background(Write::AnalyticsBatch { events })
+                    .write_background(background, Write::AnalyticsBatch { events })
                     .await
                 {
                     Ok(_) => {
@@ -396,7 +406,11 @@ impl Storage {
             }
             loop {
                 let now_ms = self.shared.env.clock.wall_ms();
-                match self.write_background(Write::KvSweep { now_ms }).await {
+                let background = self.shared.config.policy.background;
+                match self
+                    .write_background(background, Write::KvSweep { now_ms })
+                    .await
+                {
                     Ok(WriteOutput::Count(n)) if n >= super::write::KV_SWEEP_BATCH => continue,
                     Ok(_) => break,
                     Err(StorageError::Closed) => return,

@@ -221,9 +221,10 @@ pub enum RequestLogWrites {
     /// default: the analytics buffer already persists one event per request, batched.
     InMemory,
     /// fazt 0.10.10 (§4.7): a `request_log` row per request, written as the request
-    /// ends in a transaction of its own, as a background write (so outside the queue
-    /// under [`BackgroundWrites::BypassQueue`]). A row that meets SQLITE_BUSY is dropped.
-    PerRequest,
+    /// ends in a transaction of its own, as a background write by the given path (fazt:
+    /// outside the queue, its own policy apart from the analytics flush's). A row that
+    /// meets SQLITE_BUSY is dropped.
+    PerRequest(BackgroundWrites),
 }
 
 /// When the analytics buffer (fazt's `internal/analytics/buffer.go`) is written out.
