@@ -15,10 +15,11 @@
 //! whose write met the write lock of an analytics batch flushed outside the queue is
 //! attributed to `analytics-flush`, one that met a request-log row written outside the
 //! queue to `request-log`. So is a request refused without an execution slot (503)
-//! while the queue's writer met either's lock: the slots are held by executions whose
-//! writes wait on that writer. The report's details count the flushes (through the queue or
-//! outside it), the times the writer met either's lock, the request-log rows dropped on
-//! SQLITE_BUSY, and the slowest failed request.
+//! while the queue's writer met either's lock: a cause by co-occurrence, which the
+//! README's counterfactuals show to be most of such failures, not all. The report's
+//! details count the flushes (through the queue or outside it), the times the writer
+//! met either's lock, the request-log rows dropped on SQLITE_BUSY, and the slowest
+//! failed request.
 //!
 //! The server runs on seed 002's machine: a CPU [`SEED_002_SLOWDOWN`] times slower than
 //! the cost model (every modelled cost times N; `--slowdown N` sets another). On the
