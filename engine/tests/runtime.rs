@@ -981,6 +981,39 @@ async fn error_names_can_still_be_assigned() {
 }
 
 #[tokio::test]
+async fn standard_globals_live_behind_the_global_object() {
+    local(async {
+        let f = Fixture::one_vm().await;
+        // The global object holds the contract's globals only (the engine lists its
+        // keys after every execution); the standard ones are inherited and frozen.
+        let body = f
+            .body("const own = Reflect.ownKeys(globalThis).map(String).sort();\n({own, json: typeof JSON, inherited: 'JSON' in globalThis && !Object.hasOwn(globalThis, 'JSON'),\n  frozen: Object.isFrozen(Object.getPrototypeOf(globalThis))})")
+            .await;
+        assert_eq!(
+            body,
+            json!({"own": ["Infinity", "NaN", "console", "fazt", "globalThis", "request",
+                "require", "respond", "undefined"], "json": "object", "inherited": true,
+                "frozen": true})
+        );
+        // A script's own `var` may shadow a standard global while it runs; the next
+        // execution on the same VM has the builtin back.
+        let first = f
+            .run(&app("shadow", "var JSON = 1;\nvar Map = 'mine';\n[JSON, Map]"))
+            .await;
+        assert_eq!(first.outcome.unwrap().response.body, json!([1, "mine"]));
+        let next = f
+            .run(&app("other", "[typeof JSON.stringify, typeof new Map().set]"))
+            .await;
+        assert_eq!(next.report.vm, first.report.vm, "the same VM");
+        assert_eq!(
+            next.outcome.unwrap().response.body,
+            json!(["function", "function"])
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn a_global_that_cannot_be_deleted_costs_the_vm_not_the_isolation() {
     local(async {
         let f = Fixture::one_vm().await;
