@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use bytes::Bytes;
 use http::{header, HeaderMap, HeaderValue, Response, StatusCode};
-use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use http_body_util::{BodyExt, Full};
 
 use super::errors::ApiError;
 
@@ -39,8 +39,14 @@ pub fn text_response(
     response
 }
 
-/// Reads `body` whole, refusing (413) one over `limit` bytes: at once when its
-/// `Content-Length` says so, else as soon as more than `limit` bytes arrived.
+/// How much of a refused body (past its limit) is still read and dropped, so that a client still
+/// sending it gets to read the 413 instead of a connection reset mid-upload (closing a
+/// socket with unread data resets it). Past this, the connection just closes.
+pub const DRAIN_MAX: u64 = 8 << 20;
+
+/// Reads `body` whole, refusing (413) one over `limit` bytes: when its `Content-Length`
+/// says so, or as soon as more than `limit` bytes arrived. A refused body is drained up
+/// to [`DRAIN_MAX`] first, unless the client waits for `100 Continue` before sending it.
 pub async fn read_limited<B>(
     headers: &HeaderMap,
     body: B,
@@ -55,19 +61,52 @@ where
         .get(header::CONTENT_LENGTH)
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.parse::<u64>().ok());
-    if declared.is_some_and(|length| length > limit as u64) {
+    let limit_bytes = limit as u64;
+    if declared.is_some_and(|length| length > limit_bytes) {
+        let waits = headers
+            .get(header::EXPECT)
+            .is_some_and(|value| value.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+        if !waits && declared.is_some_and(|length| length <= DRAIN_MAX) {
+            let _ = read_up_to(body, 0, DRAIN_MAX).await;
+        }
         return Err(ApiError::too_large(what, limit));
     }
-    match Limited::new(body, limit).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(error) if error.downcast_ref::<LengthLimitError>().is_some() => {
-            Err(ApiError::too_large(what, limit))
-        }
+    match read_up_to(body, limit_bytes, limit_bytes.saturating_add(DRAIN_MAX)).await {
+        Ok((parts, seen)) if seen <= limit_bytes => Ok(match parts.as_slice() {
+            [one] => one.clone(),
+            _ => Bytes::from(parts.concat()),
+        }),
+        Ok(_) => Err(ApiError::too_large(what, limit)),
         Err(error) => Err(ApiError::bad_request(
             "BodyUnreadable",
             format!("the request body could not be read: {error}"),
         )),
     }
+}
+
+/// Reads `body` until it ends or `stop` bytes have arrived, keeping the data while no
+/// more than `keep` bytes have; gives the kept data and how many bytes arrived.
+async fn read_up_to<B>(body: B, keep: u64, stop: u64) -> Result<(Vec<Bytes>, u64), B::Error>
+where
+    B: hyper::body::Body<Data = Bytes>,
+{
+    let mut body = std::pin::pin!(body);
+    let (mut parts, mut seen) = (Vec::new(), 0u64);
+    while let Some(frame) = body.frame().await {
+        let Ok(data) = frame?.into_data() else {
+            continue;
+        };
+        seen = seen.saturating_add(data.len() as u64);
+        if seen <= keep {
+            parts.push(data);
+        } else {
+            parts.clear();
+            if seen > stop {
+                break;
+            }
+        }
+    }
+    Ok((parts, seen))
 }
 
 /// Decodes `%XX` escapes (and `+` as a space when `plus_is_space`, as in query
@@ -154,5 +193,56 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(read, Bytes::from_static(b"fine"));
+    }
+
+    /// A body of `frames` frames of `size` bytes that counts the frames read from it.
+    fn counted(
+        frames: usize,
+        size: usize,
+    ) -> (
+        impl hyper::body::Body<Data = Bytes, Error = std::convert::Infallible>,
+        std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    ) {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let read = std::sync::Arc::new(AtomicUsize::new(0));
+        let counter = read.clone();
+        let stream = futures::stream::iter((0..frames).map(move |_| {
+            counter.fetch_add(1, Ordering::Relaxed);
+            Ok(hyper::body::Frame::data(Bytes::from(vec![b'x'; size])))
+        }));
+        (http_body_util::StreamBody::new(stream), read)
+    }
+
+    #[tokio::test]
+    async fn refused_bodies_are_drained_unless_the_client_waits_to_send() {
+        use std::sync::atomic::Ordering;
+        // Over the limit as it arrives: refused, and read to its end.
+        let (body, read) = counted(5, 4);
+        let error = read_limited(&HeaderMap::new(), body, 10, "body").await;
+        assert_eq!(error.unwrap_err().status, StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(read.load(Ordering::Relaxed), 5);
+        // Declared too large: refused, and drained too.
+        let mut headers = HeaderMap::new();
+        headers.insert(header::CONTENT_LENGTH, HeaderValue::from(20));
+        let (body, read) = counted(5, 4);
+        assert!(read_limited(&headers, body, 10, "body").await.is_err());
+        assert_eq!(read.load(Ordering::Relaxed), 5);
+        // A client waiting for 100 Continue has sent nothing: nothing is read.
+        headers.insert(header::EXPECT, HeaderValue::from_static("100-continue"));
+        let (body, read) = counted(5, 4);
+        assert!(read_limited(&headers, body, 10, "body").await.is_err());
+        assert_eq!(read.load(Ordering::Relaxed), 0);
+        // DRAIN_MAX past the limit, reading stops.
+        let frame = 1 << 20;
+        let frames = (DRAIN_MAX as usize / frame) + 4;
+        let (body, read) = counted(frames, frame);
+        assert!(read_limited(&HeaderMap::new(), body, frame, "body")
+            .await
+            .is_err());
+        assert_eq!(read.load(Ordering::Relaxed), DRAIN_MAX as usize / frame + 2);
+        // A body larger than DRAIN_MAX within its limit is read whole.
+        let (body, _) = counted(frames, frame);
+        let whole = read_limited(&HeaderMap::new(), body, frames * frame, "body").await;
+        assert_eq!(whole.unwrap().len(), frames * frame);
     }
 }
