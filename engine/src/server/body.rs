@@ -39,10 +39,11 @@ pub fn text_response(
     response
 }
 
-/// How much of a refused body (past its limit) is still read and dropped, so that a client still
-/// sending it gets to read the 413 instead of a connection reset mid-upload (closing a
-/// socket with unread data resets it). Past this, the connection just closes.
-pub const DRAIN_MAX: u64 = 8 << 20;
+/// How much of a refused body, past its limit, is still read and dropped, so that a
+/// client still sending it gets to read the 413 instead of a connection reset
+/// mid-upload (closing a socket with unread data resets it). Past this, the connection
+/// just closes.
+const DRAIN_MAX: u64 = 8 << 20;
 
 /// Reads `body` whole, refusing (413) one over `limit` bytes: when its `Content-Length`
 /// says so, or as soon as more than `limit` bytes arrived. A refused body is drained up
