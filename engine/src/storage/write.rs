@@ -103,6 +103,16 @@ pub struct ApplyContext<'a> {
 }
 
 impl Write {
+    /// True when the write is one SQL statement, which SQLite applies whole or not at
+    /// all (a failed statement is rolled back by itself): it needs no savepoint of its
+    /// own in a group's transaction.
+    pub fn is_one_statement(&self) -> bool {
+        matches!(
+            self,
+            Write::KvSet { .. } | Write::KvDelete { .. } | Write::DocInsert { .. }
+        )
+    }
+
     /// A short name for traces and errors.
     pub fn name(&self) -> &'static str {
         match self {

@@ -1,8 +1,9 @@
 //! The write queue and its single writer connection, committing in groups.
 //!
 //! Every write waiting when the writer is free (up to `batch_max`) commits in one
-//! `BEGIN IMMEDIATE` transaction, each in its own savepoint so one failing write does not
-//! fail its neighbours; callers are answered after the commit.
+//! `BEGIN IMMEDIATE` transaction, each in its own savepoint (a one-statement write is
+//! atomic by itself) so one failing write does not fail its neighbours; callers are
+//! answered after the commit.
 //!
 //! A queued write is `QUEUED` until the writer's transaction has begun and claims it
 //! (`STARTED`), or until its caller gives up first (`CANCELLED`, never applied). A caller
@@ -484,7 +485,7 @@ async fn commit_group(
     }
 }
 
-/// Begins the group's transaction and applies the batch, a savepoint per write. Runs
+/// Begins the group's transaction and applies the batch, write by write. Runs
 /// on the executor.
 ///
 /// Under [`BeginMode::Deferred`] the lock is taken by the first write statement. A
@@ -567,7 +568,13 @@ fn commit(db: &mut Db, results: Vec<Option<Result<WriteOutput>>>) -> GroupOutcom
     }
 }
 
+/// Applies `write` so that, failing, it leaves nothing behind: in a savepoint, unless it
+/// is one statement (atomic by itself, and the savepoint's statements and sub-journal
+/// page copies are a fair share of a small write's cost).
 fn in_savepoint(db: &mut Db, write: &Write, context: &ApplyContext) -> Result<WriteOutput> {
+    if write.is_one_statement() {
+        return write.apply(db, context);
+    }
     // Prepared once per connection and cached: a group runs these for every write.
     let step = |db: &mut Db, sql: &str| -> Result<()> {
         db.count_statement();
