@@ -209,3 +209,61 @@ impl Write {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `is_one_statement` lets a write skip its savepoint: each such write must run
+    /// exactly one statement, successful or not (every statement is counted).
+    #[test]
+    fn one_statement_writes_run_one_statement() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut db = Db::open(&dir.path().join("x.db")).unwrap();
+        db.migrate().unwrap();
+        let (limits, indexed) = (Limits::default(), BTreeSet::new());
+        let context = ApplyContext {
+            limits: &limits,
+            indexed: &indexed,
+        };
+        let insert = || Write::DocInsert {
+            app: "a".into(),
+            collection: "c".into(),
+            document: NewDocument {
+                id: "d1".into(),
+                body: r#"{"session":"s"}"#.into(),
+                session: Some("s".into()),
+            },
+            now_ms: 1,
+        };
+        let writes = [
+            Write::KvSet {
+                app: "a".into(),
+                key: "k".into(),
+                value_json: "1".into(),
+                expires_at: Some(5),
+                now_ms: 1,
+            },
+            Write::KvDelete {
+                app: "a".into(),
+                key: "k".into(),
+            },
+            insert(),
+            // A duplicate id: the statement fails, and leaves nothing behind.
+            insert(),
+        ];
+        let mut failed = 0;
+        for write in &writes {
+            assert!(write.is_one_statement(), "{}", write.name());
+            let before = db.work();
+            failed += usize::from(write.apply(&mut db, &context).is_err());
+            assert_eq!(db.work_since(before).statements, 1, "{}", write.name());
+        }
+        assert_eq!(failed, 1, "the duplicate");
+        let documents: i64 = db
+            .conn()
+            .query_row("SELECT count(*) FROM app_docs", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(documents, 1);
+    }
+}
