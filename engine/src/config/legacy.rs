@@ -7,7 +7,7 @@ use super::Config;
 use crate::runtime::{RuntimeConfig, VmLimits, VmReuse, Watchdog};
 use crate::storage::{
     BackgroundWrites, BeginMode, BusyPolicy, BusyTimeoutPragma, DeadlinePolicy, QueueAdmission,
-    RequestLogWrites, StorageConfig, StoragePolicy, WritePath,
+    RequestLogWrites, StorageConfig, StoragePolicy, WritePath, SQLITE_CHECKPOINT_PAGES,
 };
 
 /// Go's `SetConnMaxLifetime(5 * time.Minute)` in fazt's pool.
@@ -24,6 +24,7 @@ pub fn fazt_0_10_5(cpus: u32) -> Config {
                 write_path: WritePath::DirectPool { connections: 25 },
                 busy: BusyPolicy::FailFast,
                 deadline: DeadlinePolicy::Ignore,
+                checkpoint_pages: SQLITE_CHECKPOINT_PAGES,
                 ..StoragePolicy::default()
             },
             ..StorageConfig::default()
@@ -77,6 +78,7 @@ pub fn fazt_0_10_10() -> Config {
                 background: BackgroundWrites::BypassQueue,
                 request_log: RequestLogWrites::PerRequest(BackgroundWrites::BypassQueue),
                 readers: 8,
+                checkpoint_pages: SQLITE_CHECKPOINT_PAGES,
                 ..StoragePolicy::default()
             },
             ..StorageConfig::default()
@@ -135,6 +137,13 @@ mod tests {
         assert_eq!(policy.deadline, DeadlinePolicy::AbandonAtDeadline);
         assert_eq!(policy.background, BackgroundWrites::BypassQueue);
         assert!(v10.runtime.timeout < v10.request_timeout);
+        // fazt never set `wal_autocheckpoint`.
+        for version in [&v5, &v6, &v10] {
+            assert_eq!(
+                version.storage.policy.checkpoint_pages,
+                SQLITE_CHECKPOINT_PAGES
+            );
+        }
         let fix = fazt_0_10_10_analytics_fix().storage.policy;
         assert_eq!(fix.background, BackgroundWrites::ThroughQueue);
         assert_eq!(fix.request_log, policy.request_log);

@@ -118,6 +118,14 @@ impl Db {
         }
     }
 
+    /// Sets the WAL size, in pages, past which a commit on this connection checkpoints
+    /// (`PRAGMA wal_autocheckpoint`; see [`super::StoragePolicy::checkpoint_pages`]).
+    pub fn checkpoint_after(&self, pages: u32) -> Result<()> {
+        self.conn
+            .execute_batch(&format!("PRAGMA wal_autocheckpoint = {pages}"))?;
+        Ok(())
+    }
+
     /// Reads back the settings that matter for correctness.
     pub fn settings(&self) -> Result<ConnectionSettings> {
         let pragma_i64 = |name: &str| -> Result<i64> {
@@ -157,6 +165,45 @@ impl Db {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Frames in the WAL of `path` after `commits` one-row commits (of about half a
+    /// page each) on a connection that checkpoints past `pages`.
+    fn wal_frames_after(commits: usize, pages: u32) -> i64 {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("wal.db");
+        let writer = Db::open(&path).unwrap();
+        writer.checkpoint_after(pages).unwrap();
+        writer
+            .conn()
+            .execute_batch("CREATE TABLE t (v TEXT)")
+            .unwrap();
+        for i in 0..commits {
+            writer
+                .conn()
+                .execute("INSERT INTO t (v) VALUES (?1)", [format!("{i:0>2000}")])
+                .unwrap();
+        }
+        // PASSIVE reports the log's size (and copies what it can; nothing else runs).
+        Db::open(&path)
+            .unwrap()
+            .conn()
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| row.get(1))
+            .unwrap()
+    }
+
+    #[test]
+    fn commits_checkpoint_past_the_configured_wal_size() {
+        let kept = wal_frames_after(600, 10_000);
+        assert!(
+            kept >= 600,
+            "below its threshold the WAL keeps every commit: {kept}"
+        );
+        let restarted = wal_frames_after(600, 100);
+        assert!(
+            restarted < 200,
+            "past 100 pages a commit checkpointed and the log started over: {restarted}"
+        );
+    }
 
     #[test]
     fn every_connection_gets_the_pragmas() {

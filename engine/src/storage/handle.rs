@@ -98,10 +98,15 @@ impl Storage {
             WritePath::GroupCommit { .. } => bypass_connections,
             WritePath::DirectPool { connections } => connections.max(1) - 1,
         };
-        let opening = (path.to_owned(), config.policy.readers.max(1), extra_writers);
+        let opening = (
+            path.to_owned(),
+            config.policy.readers.max(1),
+            extra_writers,
+            config.policy.checkpoint_pages,
+        );
         let (mut writer_dbs, reader_dbs, indexes) =
             run_blocking(env.executor.as_ref(), move || {
-                let opened = open_connections(&opening.0, opening.1, opening.2);
+                let opened = open_connections(&opening.0, opening.1, opening.2, opening.3);
                 (opened, Work::default())
             })
             .await?;
@@ -424,12 +429,13 @@ impl Storage {
     }
 }
 
-/// The writer (migrated) and `extra_writers` more writer connections, the readers, and
-/// the expression indexes.
+/// The writer (migrated) and `extra_writers` more writer connections, each checkpointing
+/// past `checkpoint_pages`, the readers, and the expression indexes.
 fn open_connections(
     path: &Path,
     readers: usize,
     extra_writers: usize,
+    checkpoint_pages: u32,
 ) -> Result<(Vec<Db>, Vec<Db>, BTreeSet<String>)> {
     let mut writer = Db::open(path)?;
     writer.migrate()?;
@@ -441,6 +447,9 @@ fn open_connections(
     let mut writers = vec![writer];
     for _ in 0..extra_writers {
         writers.push(Db::open(path)?);
+    }
+    for writer in &writers {
+        writer.checkpoint_after(checkpoint_pages)?;
     }
     let readers = (0..readers)
         .map(|_| Db::open(path))

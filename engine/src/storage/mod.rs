@@ -53,7 +53,7 @@ pub use kv::KvEntry;
 pub use limits::Limits;
 pub use policy::{
     AnalyticsFlush, BackgroundWrites, BeginMode, BusyPolicy, BusyTimeoutPragma, DeadlinePolicy,
-    QueueAdmission, RequestLogWrites, StoragePolicy, WritePath,
+    QueueAdmission, RequestLogWrites, StoragePolicy, WritePath, SQLITE_CHECKPOINT_PAGES,
 };
 pub use request_log::RequestLogEntry;
 pub use s3::{sha256_hex, Blob, BlobMeta, DEFAULT_MIME};

@@ -31,6 +31,14 @@ pub struct StoragePolicy {
     pub readers: usize,
     /// How often expired kv entries are swept. Default 60 s.
     pub kv_sweep_interval: Duration,
+    /// WAL size, in pages, past which a writer's commit checkpoints the log into the
+    /// database (`PRAGMA wal_autocheckpoint`). A checkpoint syncs both files before its
+    /// commit returns, and the writes queued behind it wait: at SQLite's 1,000 pages a
+    /// write-heavy load checkpoints several times a second, and the waits make its p99
+    /// (momentum's `POST` at c=50: p99 8.6–9.5 ms at 1,000, 4.6–4.7 ms at 10,000;
+    /// BENCHMARKS.md). Default 10,000 (40 MiB of 4 KiB pages, the WAL's size on disk
+    /// between checkpoints); legacy profiles keep SQLite's 1,000, as fazt did.
+    pub checkpoint_pages: u32,
 }
 
 impl Default for StoragePolicy {
@@ -47,9 +55,13 @@ impl Default for StoragePolicy {
             request_log: RequestLogWrites::InMemory,
             readers: 4,
             kv_sweep_interval: Duration::from_secs(60),
+            checkpoint_pages: 10_000,
         }
     }
 }
+
+/// SQLite's default `wal_autocheckpoint`, in pages.
+pub const SQLITE_CHECKPOINT_PAGES: u32 = 1000;
 
 /// How writes reach SQLite.
 #[derive(Clone, Debug)]
