@@ -11,11 +11,12 @@ use fazt_engine::env::{Env, Rng};
 use cli::{Bench, Cli, Command, DeployArgs, ServerCommand, ServerStartArgs};
 
 /// mimalloc for Rust's allocations: a request's buffers, JSON values and documents are
-/// allocated on one thread and freed on another, which glibc's malloc pays for in
-/// locks and consolidation (~20% of the server's CPU per momentum request; BENCHMARKS.md,
-/// "The allocator"). `no_thp`: without it mimalloc asks for transparent huge pages and
-/// peak RSS at 2,000 connections grew from 77 to 118 MiB. QuickJS and SQLite keep the
-/// C allocator (overriding it measured no faster).
+/// allocated on one thread and freed on another, which glibc's malloc paid for in
+/// locks and consolidation (with mimalloc, momentum's `POST` takes ~18% less server CPU;
+/// BENCHMARKS.md, "The allocator, and checkpoints off the p99"). `no_thp`: without it
+/// mimalloc asks for transparent huge pages, and peak RSS at 2,000 connections grew
+/// from 77 to 118 MiB. QuickJS and SQLite keep the C allocator (overriding it measured
+/// no faster).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

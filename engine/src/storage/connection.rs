@@ -166,8 +166,8 @@ impl Db {
 mod tests {
     use super::*;
 
-    /// Frames in the WAL of `path` after `commits` one-row commits (of about half a
-    /// page each) on a connection that checkpoints past `pages`.
+    /// Frames in the WAL after `commits` one-row commits (of about half a page each) on
+    /// a fresh database's connection that checkpoints past `pages`.
     fn wal_frames_after(commits: usize, pages: u32) -> i64 {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("wal.db");

@@ -35,7 +35,7 @@ pub struct StoragePolicy {
     /// database (`PRAGMA wal_autocheckpoint`). A checkpoint syncs both files before its
     /// commit returns, and the writes queued behind it wait: at SQLite's 1,000 pages a
     /// write-heavy load checkpoints several times a second, and the waits make its p99
-    /// (momentum's `POST` at c=50: p99 8.6–9.5 ms at 1,000, 4.6–4.7 ms at 10,000;
+    /// (momentum's `POST` at c=50: p99 8.6–9.5 ms at 1,000, 4.4–5.7 ms at 10,000;
     /// BENCHMARKS.md). Default 10,000 (40 MiB of 4 KiB pages, the WAL's size on disk
     /// between checkpoints); legacy profiles keep SQLite's 1,000, as fazt did.
     pub checkpoint_pages: u32,
