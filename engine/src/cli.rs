@@ -115,6 +115,10 @@ pub struct ServerStartArgs {
     /// Execution worker threads (each with its own VM pool); default one per core.
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1024))]
     pub workers: Option<u64>,
+    /// Requests of one app executing at once; default half the execution slots,
+    /// rounded up, so that one app can never take them all.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub app_concurrency: Option<u64>,
 }
 
 /// A known profile name, or the list of known ones.
@@ -138,6 +142,9 @@ impl ServerStartArgs {
             rate_limit: self.rate_limit,
             workers: self
                 .workers
+                .map(|n| usize::try_from(n).expect("bounded by clap")),
+            app_concurrency: self
+                .app_concurrency
                 .map(|n| usize::try_from(n).expect("bounded by clap")),
         }
     }
@@ -413,7 +420,7 @@ mod tests {
 
     #[test]
     fn server_flags_become_options_and_unknown_profiles_are_refused() {
-        let cli = parse("fazt server start --port 0 --db x.db --domain example.com --apps fixtures/apps --rate-limit 0").unwrap();
+        let cli = parse("fazt server start --port 0 --db x.db --domain example.com --apps fixtures/apps --rate-limit 0 --app-concurrency 3").unwrap();
         let Command::Server {
             server: ServerCommand::Start(args),
         } = cli.command
@@ -424,6 +431,8 @@ mod tests {
         assert_eq!((options.port, options.domain.as_str()), (0, "example.com"));
         assert_eq!(options.profile, "hardened");
         assert_eq!(options.rate_limit, Some(0));
+        assert_eq!(options.app_concurrency, Some(3));
+        assert!(parse("fazt server start --app-concurrency 0").is_err());
         assert_eq!(options.bind.to_string(), "127.0.0.1");
         let error = parse("fazt server start --profile fastest")
             .unwrap_err()

@@ -25,3 +25,6 @@ mod observability;
 
 #[path = "server/shutdown.rs"]
 mod shutdown;
+
+#[path = "server/isolation.rs"]
+mod isolation;

@@ -112,6 +112,10 @@ async fn runtime(server: &Server) -> Response<Body> {
             "admission": {
                 "slots": server.admission.size(),
                 "inUse": server.admission.in_use(),
+                "appMax": server.admission.app_max(),
+                "byApp": server.admission.by_app().into_iter().map(|(app, (in_use, waiting))| {
+                    (app, json!({ "inUse": in_use, "waiting": waiting }))
+                }).collect::<serde_json::Map<_, _>>(),
                 "waitMs": u64::try_from(server.config.admission_wait.as_millis()).unwrap_or(u64::MAX),
             },
             "storage": storage_json(&server.storage.stats()),

@@ -27,6 +27,11 @@ pub struct ServerConfig {
     /// Longest wait for a free execution slot before answering 503. Short, so that an
     /// overloaded server says so quickly instead of timing out. Default 500 ms.
     pub admission_wait: Duration,
+    /// Requests of one app executing at once. `None` (the default) is half the
+    /// execution slots, rounded up (at least one): with two or more slots, one app
+    /// busy with CPU loops can never hold every slot while another app waits. Values
+    /// above the slot count mean the slot count. `fazt server start --app-concurrency N`.
+    pub app_concurrency: Option<usize>,
     /// The `Retry-After` of 503 answers, in seconds. Default 1.
     pub retry_after_secs: u64,
     /// Unknown paths that look like pages (no file extension) get `index.html`, for
@@ -54,6 +59,7 @@ impl ServerConfig {
             rate_limit: RateLimitConfig::default(),
             request_timeout: Duration::from_secs(10),
             admission_wait: Duration::from_millis(500),
+            app_concurrency: None,
             retry_after_secs: 1,
             spa_fallback: false,
             traces_max: 1024,

@@ -10,6 +10,7 @@ use http::request::Parts;
 use http::{header, HeaderMap, HeaderName, HeaderValue, Response, StatusCode};
 use serde_json::Value;
 
+use super::admission::Refused;
 use super::body::{parse_query, read_limited, Body};
 use super::errors::ApiError;
 use super::request_id;
@@ -63,25 +64,20 @@ where
     let request = handler_request(parts, &body, request_id)?;
     let clock = server.env.clock.as_ref();
     let queued = clock.now();
-    let admitted = server.admission.enter(clock).await;
+    let admitted = server.admission.enter(&code.id, clock).await;
     trace.admission_us = micros(clock.now().saturating_duration_since(queued));
-    let Ok(_slot) = admitted else {
-        tracing::debug!(
-            target: TRACE,
-            request_id,
-            waited_us = trace.admission_us,
-            "request refused"
-        );
-        return Err(ApiError::retry_later(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "Overloaded",
-            format!(
-                "all {} execution slots are busy and none became free within {} ms",
-                server.admission.size(),
-                config.admission_wait.as_millis()
-            ),
-            config.retry_after_secs,
-        ));
+    let _slot = match admitted {
+        Ok(slot) => slot,
+        Err(refused) => {
+            tracing::debug!(
+                target: TRACE,
+                request_id,
+                waited_us = trace.admission_us,
+                cause = refused.cause(),
+                "request refused"
+            );
+            return Err(overloaded(server, refused));
+        }
     };
     let deadline = Deadline::at(arrived + config.request_timeout);
     let app_id = code.id.clone();
@@ -118,6 +114,29 @@ where
             Err(error)
         }
     }
+}
+
+/// The 503 of a request that got no execution slot within the admission wait.
+fn overloaded(server: &Server, refused: Refused) -> ApiError {
+    let wait_ms = server.config.admission_wait.as_millis();
+    let message = match refused {
+        Refused::AppConcurrencyLimit => format!(
+            "this app already runs {} requests at once, its share of the execution slots, and none finished within {wait_ms} ms",
+            server.admission.app_max()
+        ),
+        Refused::SlotsBusy => format!(
+            "all {} execution slots are busy and none became free within {wait_ms} ms",
+            server.admission.size()
+        ),
+    };
+    let mut error = ApiError::retry_later(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Overloaded",
+        message,
+        server.config.retry_after_secs,
+    );
+    error.cause = Some(refused.cause().to_owned());
+    error
 }
 
 fn log_line(app: &str, level: LogLevel, message: &str) {

@@ -14,6 +14,7 @@
 //! | `static_files.rs`, `mime.rs` | static files: index, SPA fallback, ETag/304, gzip, types |
 //! | `handler.rs`, `admission.rs` | `/api` requests run by the JavaScript workers, behind an admission gate |
 //! | `body.rs`, `errors.rs` | bodies within limits; JSON errors `{error, kind, retryable, requestId, logs}` |
+//! | `admin_token.rs` | the generated admin token, from the OS (not the seeded Rng) |
 //! | `admin.rs`, `upload.rs`, `deploy.rs`, `site_dir.rs` | admin API; deploy upload; zip checks; apps from a folder |
 //! | `traces.rs`, `metrics.rs`, `capacity.rs` | recent requests, Prometheus text, measured machine facts |
 //! | `config.rs`, `state.rs`, `start.rs` | HTTP settings; the shared [`Server`]; the real binary's start-up |
@@ -22,6 +23,7 @@
 //! [`crate::env::Env`], connections from the [`Listener`] handed to [`serve`].
 
 mod admin;
+mod admin_token;
 mod admission;
 mod apps;
 mod body;

@@ -8,12 +8,13 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 
+use super::admin_token::generate_token;
 use super::config::ServerConfig;
 use super::lifecycle::serve;
 use super::site_dir::read_apps_dir;
 use super::state::Server;
 use crate::config::Config;
-use crate::env::{Deadline, Env, Rng};
+use crate::env::{Deadline, Env};
 use crate::runtime::Workers;
 use crate::storage::Storage;
 
@@ -36,11 +37,8 @@ pub struct StartOptions {
     pub rate_limit: Option<u64>,
     /// Execution workers (threads, each with its own VM pool); default one per core.
     pub workers: Option<usize>,
-}
-
-/// A fresh admin token: 40 characters (200 bits) from `rng`.
-pub fn generate_token(rng: &Rng) -> String {
-    format!("{}{}", rng.id(), rng.id())
+    /// Requests of one app executing at once ([`ServerConfig::app_concurrency`]).
+    pub app_concurrency: Option<usize>,
 }
 
 /// Runs the server until SIGTERM or SIGINT, then shuts down gracefully.
@@ -52,7 +50,7 @@ pub async fn run(options: StartOptions, env: Env) -> anyhow::Result<()> {
     {
         Some(token) => token,
         None => {
-            let token = generate_token(&env.rng.split("admin-token"));
+            let token = generate_token();
             println!("admin token (generated; set FAZT_ADMIN_TOKEN or --admin-token to choose one): {token}");
             token
         }
@@ -68,6 +66,7 @@ pub async fn run(options: StartOptions, env: Env) -> anyhow::Result<()> {
         .context("starting the execution workers")?;
     let mut config = ServerConfig::new(&options.domain, token);
     config.request_timeout = engine.request_timeout;
+    config.app_concurrency = options.app_concurrency;
     if let Some(per_second) = options.rate_limit {
         config.rate_limit.per_second = per_second;
         config.rate_limit.burst = per_second.saturating_mul(2);

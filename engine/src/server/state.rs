@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use super::admission::Admission;
+use super::admission::{default_app_max, Admission};
 use super::apps::{AppRegistry, Deployed};
 use super::config::ServerConfig;
 use super::metrics::Metrics;
@@ -42,7 +42,8 @@ pub struct Server {
 
 impl Server {
     /// Builds the server on an open `storage` and started `workers`, and loads every
-    /// deployed app into the cache. The admission gate gets one slot per VM.
+    /// deployed app into the cache. The admission gate gets one slot per VM,
+    /// at most [`ServerConfig::app_concurrency`] of them per app.
     pub async fn new(
         env: Env,
         storage: Storage,
@@ -52,6 +53,11 @@ impl Server {
         if config.admin_token.trim().is_empty() {
             return Err(ServerError::InvalidConfig(
                 "the admin token is empty".into(),
+            ));
+        }
+        if config.app_concurrency == Some(0) {
+            return Err(ServerError::InvalidConfig(
+                "app_concurrency must be at least 1".into(),
             ));
         }
         if config.domain.is_empty() || config.domain.starts_with('.') {
@@ -66,7 +72,13 @@ impl Server {
         tracing::info!(apps = apps.ids().len(), vm_slots, "server state ready");
         Ok(Arc::new(Server {
             limiter: RateLimiter::new(config.rate_limit.clone()),
-            admission: Admission::new(vm_slots, config.admission_wait),
+            admission: Admission::new(
+                vm_slots,
+                config
+                    .app_concurrency
+                    .unwrap_or_else(|| default_app_max(vm_slots)),
+                config.admission_wait,
+            ),
             traces: TraceRing::new(config.traces_max),
             metrics: Metrics::default(),
             request_ids: env.rng.split("request-ids"),
