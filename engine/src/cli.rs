@@ -44,7 +44,7 @@ pub struct DeployArgs {
     /// symbolic links pointing outside it are skipped.
     #[arg(value_name = "DIR")]
     pub dir: PathBuf,
-    /// The app's name (`[a-z0-9-]{1,63}`, not `admin`).
+    /// The app's name: a DNS label (`[a-z0-9-]{1,63}`, no leading or trailing `-`), not `admin`.
     #[arg(long, value_parser = parse_site_name)]
     pub name: String,
     /// The admin host's URL, e.g. http://admin.localhost:8080 (its host is the Host header).

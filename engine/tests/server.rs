@@ -28,3 +28,6 @@ mod shutdown;
 
 #[path = "server/isolation.rs"]
 mod isolation;
+
+#[path = "server/hardening.rs"]
+mod hardening;

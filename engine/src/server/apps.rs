@@ -41,6 +41,10 @@ pub struct App {
     pub code: Option<Arc<AppCode>>,
     /// Path → sha256 of every file, to skip redeploying an unchanged folder.
     pub hashes: BTreeMap<String, String>,
+    /// Serve paths with a segment starting with `.` (`/.env`, `/.git/config`,
+    /// `/.well-known/...`). Off unless the app's `manifest.json` says
+    /// `"serveDotfiles": true`: such files are usually deployed by mistake.
+    pub serve_dotfiles: bool,
 }
 
 impl App {
@@ -80,6 +84,7 @@ impl App {
         App {
             id: id.to_owned(),
             files: statics,
+            serve_dotfiles: serves_dotfiles(files),
             code,
             hashes: files
                 .iter()
@@ -87,6 +92,20 @@ impl App {
                 .collect(),
         }
     }
+}
+
+/// The app's manifest, where it opts in to features (fazt keeps an app's settings,
+/// such as `spa`, in the same file).
+const MANIFEST: &str = "manifest.json";
+
+/// True when `manifest.json` is a JSON object with `"serveDotfiles": true`. A missing
+/// or unreadable manifest means the default, off.
+fn serves_dotfiles(files: &[SiteFile]) -> bool {
+    files
+        .iter()
+        .find(|file| file.path == MANIFEST)
+        .and_then(|file| serde_json::from_slice::<serde_json::Value>(&file.data).ok())
+        .is_some_and(|manifest| manifest["serveDotfiles"] == true)
 }
 
 fn gzip(data: &[u8]) -> Vec<u8> {

@@ -6,6 +6,12 @@ use std::time::Duration;
 use super::deploy::DeployLimits;
 use super::rate_limit::RateLimitConfig;
 
+/// hyper's own head limits are this many times the server's
+/// ([`ServerConfig::header_bytes_max`], [`ServerConfig::headers_max`]), so that a head
+/// somewhat over the limit reaches the server and gets its JSON 431 with a request
+/// id; only heads far over it are refused by hyper, with its bare answer.
+pub const HYPER_HEAD_FACTOR: usize = 4;
+
 /// Everything the server is told at start. Every limit has a default that suits one
 /// small machine; each is a field so tests and profiles can shrink it.
 #[derive(Clone, Debug)]
@@ -41,6 +47,15 @@ pub struct ServerConfig {
     pub traces_max: usize,
     /// How long a shutdown waits for in-flight requests. Default 10 s.
     pub drain_timeout: Duration,
+    /// Largest request head (request line and headers, counted as sent) answered; a
+    /// larger one gets a JSON 431 `HeadersTooLarge`. Default 64 KiB. hyper itself
+    /// reads heads up to [`HYPER_HEAD_FACTOR`] times this (and answers a bare 431
+    /// past that, before the server sees the request).
+    pub header_bytes_max: usize,
+    /// Most header fields in a request; more gets a JSON 431 `HeadersTooLarge`.
+    /// Default 100 (hyper's own default). hyper parses up to [`HYPER_HEAD_FACTOR`]
+    /// times this.
+    pub headers_max: usize,
     /// A client must send its request headers within this. Default 30 s.
     pub header_read_timeout: Duration,
     /// Connections served at once; further ones wait in the listen backlog.
@@ -64,6 +79,8 @@ impl ServerConfig {
             spa_fallback: false,
             traces_max: 1024,
             drain_timeout: Duration::from_secs(10),
+            header_bytes_max: 64 << 10,
+            headers_max: 100,
             header_read_timeout: Duration::from_secs(30),
             connections_max: 10_000,
         }

@@ -2,6 +2,7 @@
 //! limits that hold for the bytes actually decompressed, not only the sizes the archive
 //! declares (a zip bomb can lie about those).
 
+use std::collections::BTreeSet;
 use std::io::{Cursor, Read};
 
 use super::mime;
@@ -34,7 +35,7 @@ impl Default for DeployLimits {
 /// Why a deploy was refused (each is a 400 with the kind and message).
 #[derive(Debug, thiserror::Error)]
 pub enum DeployError {
-    #[error("site name {0:?} must be 1-63 characters of a-z, 0-9 and '-', and not \"admin\"")]
+    #[error("site name {0:?} must be a DNS label (1-63 characters of a-z, 0-9 and '-', not starting or ending with '-') and not \"admin\"")]
     InvalidSiteName(String),
     #[error("file path {path:?} is refused: {reason}")]
     InvalidPath { path: String, reason: &'static str },
@@ -42,6 +43,8 @@ pub enum DeployError {
     TooLarge { limit: u64 },
     #[error("the archive has more than {limit} entries")]
     TooManyEntries { limit: usize },
+    #[error("the archive holds {0:?} more than once")]
+    DuplicateEntry(String),
     #[error("the archive contains no files")]
     Empty,
     #[error("file {0:?} is encrypted; upload a plain zip")]
@@ -60,6 +63,7 @@ impl DeployError {
             DeployError::InvalidPath { .. } => "InvalidPath",
             DeployError::TooLarge { .. } => "ArchiveTooLarge",
             DeployError::TooManyEntries { .. } => "TooManyEntries",
+            DeployError::DuplicateEntry(_) => "DuplicateEntry",
             DeployError::Empty => "EmptyArchive",
             DeployError::Encrypted(_) => "EncryptedEntry",
             DeployError::InvalidZip(_) => "InvalidZip",
@@ -68,12 +72,15 @@ impl DeployError {
     }
 }
 
-/// Site names are DNS labels: `[a-z0-9-]{1,63}`; `admin` is the admin API's.
+/// Site names are DNS labels: `[a-z0-9-]{1,63}`, neither starting nor ending with
+/// `-` (RFC 1123); `admin` is the admin API's.
 pub fn check_site_name(name: &str) -> Result<(), DeployError> {
     let valid = (1..=63).contains(&name.len())
         && name
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !name.starts_with('-')
+        && !name.ends_with('-')
         && name != "admin";
     if valid {
         Ok(())
@@ -130,6 +137,11 @@ pub fn unpack_zip(archive: &[u8], limits: &DeployLimits) -> Result<Vec<SiteFile>
             limit: limits.entries_max,
         });
     }
+    let start = usize::try_from(zip.central_directory_start()).unwrap_or(usize::MAX);
+    if let Some(name) = duplicate_name(archive.get(start..).unwrap_or_default(), limits) {
+        return Err(DeployError::DuplicateEntry(name));
+    }
+    let mut paths = BTreeSet::new();
     let mut budget = limits.unpacked_bytes_max;
     let mut files: Vec<SiteFile> = Vec::new();
     for index in 0..zip.len() {
@@ -162,11 +174,8 @@ pub fn unpack_zip(archive: &[u8], limits: &DeployLimits) -> Result<Vec<SiteFile>
             });
         }
         budget -= data.len() as u64;
-        if files.iter().any(|file| file.path == path) {
-            return Err(DeployError::InvalidPath {
-                path,
-                reason: "the archive holds it twice",
-            });
+        if !paths.insert(path.clone()) {
+            return Err(DeployError::DuplicateEntry(path));
         }
         let mime = mime::for_path(&path);
         files.push(SiteFile::new(path, data, mime));
@@ -175,6 +184,35 @@ pub fn unpack_zip(archive: &[u8], limits: &DeployLimits) -> Result<Vec<SiteFile>
         return Err(DeployError::Empty);
     }
     Ok(files)
+}
+
+/// Signature of a central directory header, and its fixed part's length.
+const CENTRAL_HEADER: &[u8] = b"PK\x01\x02";
+const CENTRAL_HEADER_BYTES: usize = 46;
+
+/// The first entry name that the central directory starting at `directory` lists
+/// twice. The zip crate keeps entries in a map by name, so a second entry of one name
+/// silently replaces the first: the directory is read here to refuse that. Reads at
+/// most [`DeployLimits::entries_max`] + 1 headers (more are refused anyway).
+fn duplicate_name(directory: &[u8], limits: &DeployLimits) -> Option<String> {
+    let mut names = BTreeSet::new();
+    let mut at = 0;
+    for _ in 0..=limits.entries_max {
+        let header = directory.get(at..at + CENTRAL_HEADER_BYTES)?;
+        if !header.starts_with(CENTRAL_HEADER) {
+            return None;
+        }
+        let field =
+            |offset: usize| usize::from(u16::from_le_bytes([header[offset], header[offset + 1]]));
+        let (name_bytes, extra_bytes, comment_bytes) = (field(28), field(30), field(32));
+        let name =
+            directory.get(at + CENTRAL_HEADER_BYTES..at + CENTRAL_HEADER_BYTES + name_bytes)?;
+        if !names.insert(name) {
+            return Some(String::from_utf8_lossy(name).chars().take(200).collect());
+        }
+        at += CENTRAL_HEADER_BYTES + name_bytes + extra_bytes + comment_bytes;
+    }
+    None
 }
 
 #[cfg(test)]
@@ -198,7 +236,17 @@ mod tests {
     fn site_names() {
         assert!(check_site_name("momentum").is_ok());
         assert!(check_site_name("a-1").is_ok());
-        for bad in ["", "admin", "Upper", "a.b", "a_b", &"x".repeat(64)] {
+        for bad in [
+            "",
+            "admin",
+            "Upper",
+            "a.b",
+            "a_b",
+            "-x",
+            "x-",
+            "-",
+            &"x".repeat(64),
+        ] {
             assert!(check_site_name(bad).is_err(), "{bad:?}");
         }
     }

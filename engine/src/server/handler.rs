@@ -13,9 +13,9 @@ use serde_json::Value;
 use super::admission::Refused;
 use super::body::{parse_query, read_limited, Body};
 use super::errors::ApiError;
-use super::request_id;
 use super::state::Server;
 use super::traces::{micros, Trace};
+use super::{cookies, host, request_id};
 use crate::env::{Deadline, Instant};
 use crate::runtime::{AppCode, HandlerRequest, HandlerResponse, LogLevel};
 
@@ -103,7 +103,7 @@ where
             for line in &executed.logs {
                 log_line(&app_id, line.level, &line.message);
             }
-            into_http(executed.response)
+            into_http(executed.response, &host::host_of(parts))
         }
         Err(error) => {
             for line in &error.logs {
@@ -182,7 +182,7 @@ fn parse_body(headers: &HeaderMap, body: &[u8]) -> Result<Value, ApiError> {
     let is_json = headers
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
-        .is_some_and(|value| value.to_ascii_lowercase().contains("json"));
+        .is_some_and(is_json_media_type);
     if is_json {
         serde_json::from_slice(body).map_err(|error| {
             ApiError::bad_request(
@@ -195,8 +195,26 @@ fn parse_body(headers: &HeaderMap, body: &[u8]) -> Result<Value, ApiError> {
     }
 }
 
+/// True for `application/json` and the `+json` structured-syntax types (RFC 6839,
+/// `application/ld+json`), parameters and case aside. fazt looks for the substring
+/// `application/json`, which also matches `text/notapplication/jsonreally`; this reads
+/// the media type itself, and adds the `+json` types fazt leaves unparsed.
+fn is_json_media_type(content_type: &str) -> bool {
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    let Some((kind, subtype)) = essence.split_once('/') else {
+        return false;
+    };
+    !kind.is_empty() && (essence == "application/json" || subtype.ends_with("+json"))
+}
+
 /// The handler's response as HTTP: a string body as text, anything else as JSON.
-fn into_http(response: HandlerResponse) -> Result<Response<Body>, ApiError> {
+/// `Set-Cookie` is confined to `own_host`, the app's host (see `cookies.rs`).
+fn into_http(response: HandlerResponse, own_host: &str) -> Result<Response<Body>, ApiError> {
     let status = StatusCode::from_u16(response.status)
         .ok()
         .filter(|status| (200..=599).contains(&status.as_u16()))
@@ -231,6 +249,13 @@ fn into_http(response: HandlerResponse) -> Result<Response<Body>, ApiError> {
         if RESERVED.contains(&name.as_str()) {
             continue;
         }
+        let confined;
+        let value = if name == "set-cookie" {
+            confined = cookies::confine_to_host(value, own_host);
+            &confined
+        } else {
+            value
+        };
         match (
             HeaderName::from_bytes(name.as_bytes()),
             HeaderValue::from_str(value),
@@ -275,6 +300,29 @@ mod tests {
     }
 
     #[test]
+    fn json_media_types() {
+        for json in [
+            "application/json",
+            "APPLICATION/JSON ; charset=utf-8",
+            "application/ld+json",
+            "application/problem+json; x=1",
+        ] {
+            assert!(is_json_media_type(json), "{json}");
+        }
+        for other in [
+            "text/notjsonreally",
+            "text/json-ish",
+            "application/jsonp",
+            "application/x-json-stream",
+            "json",
+            "+json",
+            "",
+        ] {
+            assert!(!is_json_media_type(other), "{other}");
+        }
+    }
+
+    #[test]
     fn responses_become_http() {
         let response = |status, body, empty| HandlerResponse {
             status,
@@ -285,14 +333,14 @@ mod tests {
             body,
             empty,
         };
-        let http = into_http(response(201, json!({"id": "a"}), false)).unwrap();
+        let http = into_http(response(201, json!({"id": "a"}), false), "a.test").unwrap();
         assert_eq!(http.status(), StatusCode::CREATED);
         assert_eq!(http.headers()["content-type"], "application/json");
         assert_eq!(http.headers()["x-custom"], "1");
         assert!(http.headers().get("content-length").is_none());
-        let text = into_http(response(200, json!("plain"), false)).unwrap();
+        let text = into_http(response(200, json!("plain"), false), "a.test").unwrap();
         assert_eq!(text.headers()["content-type"], "text/plain; charset=utf-8");
-        assert!(into_http(response(99, Value::Null, true)).is_err());
+        assert!(into_http(response(99, Value::Null, true), "a.test").is_err());
         assert!(is_api_path("/api") && is_api_path("/api/x") && !is_api_path("/apix"));
     }
 }

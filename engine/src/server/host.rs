@@ -2,8 +2,8 @@
 //! app `<app>`, `admin.<domain>` (and `admin.localhost`) the admin API; anything else
 //! is unknown.
 
-use http::header;
 use http::request::Parts;
+use http::{header, Version};
 
 /// Where a request goes.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -13,12 +13,31 @@ pub enum Route {
     App(String),
     /// No app or admin host: 404. Holds the host, for the message.
     Unknown(String),
+    /// An HTTP/1.1 request without a `Host` header: 400 (RFC 9112 §3.2).
+    Missing,
 }
 
-/// Routes `request` by its host (the absolute URI's, else the `Host` header), without
-/// port, case-insensitive.
+/// Routes `request` by its host (see [`host_of`]).
 pub fn route(request: &Parts, domain: &str) -> Route {
-    let host = request
+    if request.version == Version::HTTP_11 && !request.headers.contains_key(header::HOST) {
+        return Route::Missing;
+    }
+    let host = host_of(request);
+    let label = [domain, "localhost"]
+        .iter()
+        .filter(|suffix| !suffix.is_empty())
+        .find_map(|suffix| host.strip_suffix(suffix)?.strip_suffix('.'));
+    match label {
+        Some("admin") => Route::Admin,
+        Some(app) if !app.is_empty() && !app.contains('.') => Route::App(app.to_owned()),
+        _ => Route::Unknown(host.chars().take(255).collect()),
+    }
+}
+
+/// The host a request names (the absolute URI's, else the `Host` header), without
+/// port or trailing dot, lowercase; empty when it names none.
+pub fn host_of(request: &Parts) -> String {
+    request
         .uri
         .host()
         .map(str::to_owned)
@@ -31,16 +50,7 @@ pub fn route(request: &Parts, domain: &str) -> Route {
         })
         .unwrap_or_default()
         .trim_end_matches('.')
-        .to_ascii_lowercase();
-    let label = [domain, "localhost"]
-        .iter()
-        .filter(|suffix| !suffix.is_empty())
-        .find_map(|suffix| host.strip_suffix(suffix)?.strip_suffix('.'));
-    match label {
-        Some("admin") => Route::Admin,
-        Some(app) if !app.is_empty() && !app.contains('.') => Route::App(app.to_owned()),
-        _ => Route::Unknown(host.chars().take(255).collect()),
-    }
+        .to_ascii_lowercase()
 }
 
 /// `host:port` → `host` (IPv6 literals keep their brackets).
@@ -102,5 +112,9 @@ mod tests {
             route_of("[::1]:80", "example.com"),
             Route::Unknown("[::1]".into())
         );
+        let (mut parts, ()) = Request::builder().uri("/x").body(()).unwrap().into_parts();
+        assert_eq!(route(&parts, "example.com"), Route::Missing);
+        parts.version = Version::HTTP_10;
+        assert_eq!(route(&parts, "example.com"), Route::Unknown(String::new()));
     }
 }

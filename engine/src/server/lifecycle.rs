@@ -15,6 +15,7 @@ use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::sync::Semaphore;
 
+use super::config::HYPER_HEAD_FACTOR;
 use super::net::Listener;
 use super::router;
 use super::state::Server;
@@ -32,6 +33,9 @@ impl From<std::convert::Infallible> for DroppedByFault {
         match never {}
     }
 }
+
+/// hyper's smallest read buffer (it panics below this).
+const HYPER_BUF_MIN: usize = 8192;
 
 /// Pause after a failed accept (out of file descriptors, say) before trying again.
 const ACCEPT_RETRY: Duration = Duration::from_millis(100);
@@ -105,6 +109,8 @@ where
         let connection = http1::Builder::new()
             .timer(ClockTimer::new(clock.clone()))
             .header_read_timeout(server.config.header_read_timeout)
+            .max_buf_size((server.config.header_bytes_max * HYPER_HEAD_FACTOR).max(HYPER_BUF_MIN))
+            .max_headers(server.config.headers_max * HYPER_HEAD_FACTOR)
             .auto_date_header(false)
             .serve_connection(TokioIo::new(stream), service);
         let connection = graceful.watch(connection);

@@ -12,7 +12,8 @@
 //! | `request_id.rs`, `rate_limit.rs` | `X-Request-ID` reuse or generation; per-IP token buckets |
 //! | `apps.rs` | the registry: each app's files and `AppCode` cached in memory, refreshed on deploy |
 //! | `static_files.rs`, `mime.rs` | static files: index, SPA fallback, ETag/304, gzip, types |
-//! | `handler.rs`, `admission.rs` | `/api` requests run by the JavaScript workers, behind an admission gate |
+//! | `handler.rs`, `admission.rs` | `/api` requests run by the JavaScript workers, behind an admission gate fair between apps |
+//! | `cookies.rs` | an app's `Set-Cookie` confined to its own host |
 //! | `body.rs`, `errors.rs` | bodies within limits; JSON errors `{error, kind, retryable, requestId, logs}` |
 //! | `admin_token.rs` | the generated admin token, from the OS (not the seeded Rng) |
 //! | `admin.rs`, `upload.rs`, `deploy.rs`, `site_dir.rs` | admin API; deploy upload; zip checks; apps from a folder |
@@ -29,6 +30,7 @@ mod apps;
 mod body;
 mod capacity;
 mod config;
+mod cookies;
 mod deploy;
 mod errors;
 mod handler;

@@ -13,6 +13,7 @@ use http::{header, HeaderName, HeaderValue, Request, Response, StatusCode};
 use tracing::Instrument;
 
 use super::body::Body;
+use super::config::ServerConfig;
 use super::errors::ApiError;
 use super::handler::{self, is_api_path};
 use super::host::{self, Route};
@@ -69,6 +70,14 @@ where
         clock.wall_ms(),
     );
     let outcome = match server.limiter.check(peer.ip(), arrived) {
+        _ if head_too_large(&parts, &server.config) => Err(ApiError::new(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "HeadersTooLarge",
+            format!(
+                "the request head is over {} bytes or {} header fields",
+                server.config.header_bytes_max, server.config.headers_max
+            ),
+        )),
         Decision::Limited { retry_after_secs } => Err(ApiError::retry_later(
             StatusCode::TOO_MANY_REQUESTS,
             "RateLimited",
@@ -133,6 +142,12 @@ where
 {
     let app_name = match host::route(parts, &server.config.domain) {
         Route::Admin => return admin::handle(server, parts, body).await,
+        Route::Missing => {
+            return Err(ApiError::bad_request(
+                "MissingHost",
+                "an HTTP/1.1 request must name its host in a Host header",
+            ))
+        }
         Route::Unknown(host) => {
             return Err(ApiError::new(
                 StatusCode::NOT_FOUND,
@@ -161,6 +176,22 @@ where
         return handler::run(server, code, parts, body, request_id, arrived, trace).await;
     }
     static_files::serve(&app, parts, server.config.spa_fallback)
+}
+
+/// True when the request line and headers are over the configured limits (counted as
+/// sent: `name: value\r\n` per field).
+fn head_too_large(parts: &Parts, config: &ServerConfig) -> bool {
+    let target = parts
+        .uri
+        .path_and_query()
+        .map_or(0, |target| target.as_str().len());
+    let fields: usize = parts
+        .headers
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len() + 4)
+        .sum();
+    parts.headers.len() > config.headers_max
+        || parts.method.as_str().len() + target + fields > config.header_bytes_max
 }
 
 /// `X-Request-ID`, `Date` from the Clock (hyper's own is off: it reads the system

@@ -43,9 +43,14 @@ pub fn serve(app: &App, request: &Parts, spa_fallback: bool) -> Result<Response<
 
 /// The file a URL path names: the file itself, else the folder's `index.html`, else,
 /// with the SPA fallback, the app's `index.html` for paths without an extension.
+/// Dotfiles (a segment starting with `.`) only when the app opts in
+/// ([`App::serve_dotfiles`]).
 fn resolve<'a>(app: &'a App, path: &str, spa_fallback: bool) -> Option<&'a StaticFile> {
     let relative = path.trim_start_matches('/');
     if relative.split('/').any(|segment| segment == "..") || relative.contains('\\') {
+        return None;
+    }
+    if !app.serve_dotfiles && relative.split('/').any(|segment| segment.starts_with('.')) {
         return None;
     }
     let direct = if relative.is_empty() || relative.ends_with('/') {
@@ -167,6 +172,20 @@ mod tests {
         assert_eq!(body(resolve(&app, "/some/route", true)), Some(1300));
         assert!(resolve(&app, "/missing.png", true).is_none());
         assert!(resolve(&app, "/../index.html", true).is_none());
+    }
+
+    #[test]
+    fn dotfiles_only_when_the_manifest_says_so() {
+        let file =
+            |path: &str, data: &[u8]| SiteFile::new(path, data.to_vec(), mime::for_path(path));
+        let mut files = vec![file(".env", b"SECRET"), file("a/.git/config", b"x")];
+        let closed = App::build("demo", &files);
+        assert!(resolve(&closed, "/.env", true).is_none());
+        assert!(resolve(&closed, "/a/.git/config", true).is_none());
+        files.push(file("manifest.json", br#"{"serveDotfiles": true}"#));
+        let open = App::build("demo", &files);
+        assert!(resolve(&open, "/.env", false).is_some());
+        assert!(resolve(&open, "/a/.git/config", false).is_some());
     }
 
     #[test]

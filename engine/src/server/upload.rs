@@ -82,8 +82,13 @@ async fn read_form(upload: Bytes, boundary: String) -> Result<(String, Bytes), D
     let stream = futures::stream::once(async move { Ok::<Bytes, Infallible>(upload) });
     let mut form = multer::Multipart::with_constraints(stream, boundary, constraints);
     let (mut site, mut archive) = (None, None);
+    let repeated = |name: &str| {
+        DeployError::InvalidUpload(format!("the form has more than one `{name}` field"))
+    };
     while let Some(field) = form.next_field().await.map_err(invalid)? {
         match field.name() {
+            Some("site_name") if site.is_some() => return Err(repeated("site_name")),
+            Some("file") if archive.is_some() => return Err(repeated("file")),
             Some("site_name") => {
                 site = Some(field.text().await.map_err(invalid)?.trim().to_owned())
             }
@@ -138,5 +143,7 @@ mod tests {
         assert!(read_form(form(&[("other", b"1")]), "XX".into())
             .await
             .is_err());
+        let twice = form(&[("site_name", b"a"), ("site_name", b"b"), ("file", b"zip")]);
+        assert!(read_form(twice, "XX".into()).await.is_err());
     }
 }

@@ -249,16 +249,36 @@ impl Client {
 
     /// `POST /api/deploy` with a multipart form.
     pub async fn deploy(&self, site: &str, zip: Vec<u8>, token: Option<&str>) -> Reply {
+        self.deploy_form(
+            &[("site_name", site.as_bytes()), ("file", zip.as_slice())],
+            token,
+        )
+        .await
+    }
+
+    /// `POST /api/deploy` with the multipart form fields `(name, data)`, in order
+    /// (`file` fields carry a file name and the zip type).
+    pub async fn deploy_form(&self, fields: &[(&str, &[u8])], token: Option<&str>) -> Reply {
         let boundary = "fazt-test-boundary";
         let mut body = Vec::new();
-        write!(
-            body,
-            "--{boundary}\r\nContent-Disposition: form-data; name=\"site_name\"\r\n\r\n{site}\r\n"
-        )
-        .unwrap();
-        write!(body, "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"site.zip\"\r\nContent-Type: application/zip\r\n\r\n").unwrap();
-        body.extend_from_slice(&zip);
-        write!(body, "\r\n--{boundary}--\r\n").unwrap();
+        for (name, data) in fields {
+            write!(
+                body,
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\""
+            )
+            .unwrap();
+            if *name == "file" {
+                write!(
+                    body,
+                    "; filename=\"site.zip\"\r\nContent-Type: application/zip"
+                )
+                .unwrap();
+            }
+            write!(body, "\r\n\r\n").unwrap();
+            body.extend_from_slice(data);
+            write!(body, "\r\n").unwrap();
+        }
+        write!(body, "--{boundary}--\r\n").unwrap();
         let mut request = Request::builder()
             .method("POST")
             .uri("/api/deploy")
@@ -273,6 +293,54 @@ impl Client {
         self.send(request.body(Full::new(Bytes::from(body))).unwrap())
             .await
             .unwrap()
+    }
+
+    /// Writes `request` as raw bytes on a new connection and reads until the server
+    /// closes it (send `Connection: close`); the status line, headers and body, split.
+    pub async fn raw(&self, request: &[u8]) -> RawReply {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut stream = tokio::net::TcpStream::connect(self.addr).await.unwrap();
+        stream.write_all(request).await.unwrap();
+        let mut answer = Vec::new();
+        let _ = stream.read_to_end(&mut answer).await;
+        let text = String::from_utf8_lossy(&answer).into_owned();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+        let mut lines = head.lines();
+        let status = lines
+            .next()
+            .and_then(|line| line.split(' ').nth(1))
+            .and_then(|code| code.parse().ok())
+            .unwrap_or(0);
+        RawReply {
+            status,
+            headers: lines.map(str::to_owned).collect(),
+            body: body.to_owned(),
+        }
+    }
+}
+
+/// An answer read off a raw connection.
+#[derive(Debug)]
+pub struct RawReply {
+    /// 0 when the server sent nothing.
+    pub status: u16,
+    /// Header lines, as sent.
+    pub headers: Vec<String>,
+    pub body: String,
+}
+
+impl RawReply {
+    /// The value of header `name` (any case), if sent.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find_map(|line| {
+            let (key, value) = line.split_once(':')?;
+            key.eq_ignore_ascii_case(name).then_some(value.trim())
+        })
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {:?} {:?}", self.headers, self.body))
     }
 }
 
