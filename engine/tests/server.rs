@@ -31,3 +31,6 @@ mod isolation;
 
 #[path = "server/hardening.rs"]
 mod hardening;
+
+#[path = "server/slow_clients.rs"]
+mod slow_clients;

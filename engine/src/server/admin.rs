@@ -22,13 +22,19 @@ use super::errors::ApiError;
 use super::metrics::Gauges;
 use super::state::Server;
 use super::upload;
+use crate::env::Instant;
 use crate::storage::StorageStats;
 
 /// Traces returned when `limit` is not given.
 const TRACES_DEFAULT: usize = 100;
 
 /// Answers an admin request.
-pub async fn handle<B>(server: &Server, parts: &Parts, body: B) -> Result<Response<Body>, ApiError>
+pub async fn handle<B>(
+    server: &Server,
+    parts: &Parts,
+    body: B,
+    arrived: Instant,
+) -> Result<Response<Body>, ApiError>
 where
     B: hyper::body::Body<Data = Bytes>,
     B::Error: std::error::Error + Send + Sync + 'static,
@@ -42,7 +48,7 @@ where
         return Err(ApiError::unauthorized());
     }
     match (read, parts.method == Method::POST, path) {
-        (_, true, "/api/deploy") => upload::deploy(server, parts, body).await,
+        (_, true, "/api/deploy") => upload::deploy(server, parts, body, arrived).await,
         (true, _, "/api/apps") => Ok(json_response(
             StatusCode::OK,
             &json!({ "apps": server.app_ids() }),

@@ -8,6 +8,8 @@ use http::{header, HeaderMap, HeaderValue, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 
 use super::errors::ApiError;
+use super::pace::BodyPace;
+use crate::env::{timeout_at, Clock, Deadline, Instant};
 
 /// Every response body: whole, in memory (responses are bounded by the limits on
 /// what apps store).
@@ -45,14 +47,31 @@ pub fn text_response(
 /// just closes.
 const DRAIN_MAX: u64 = 8 << 20;
 
+/// When a body is read: the request's arrival and the pace its body is held to.
+pub struct Timing<'a> {
+    pub clock: &'a dyn Clock,
+    /// When the request's head had arrived.
+    pub started: Instant,
+    pub pace: BodyPace,
+}
+
+/// Why a body could not be read.
+enum ReadError<E> {
+    Body(E),
+    /// It fell behind its [`BodyPace`].
+    TooSlow,
+}
+
 /// Reads `body` whole, refusing (413) one over `limit` bytes: when its `Content-Length`
 /// says so, or as soon as more than `limit` bytes arrived. A refused body is drained up
 /// to [`DRAIN_MAX`] first, unless the client waits for `100 Continue` before sending it.
+/// A body that falls behind `timing`'s pace ends the request with 408.
 pub async fn read_limited<B>(
     headers: &HeaderMap,
     body: B,
     limit: usize,
     what: &str,
+    timing: &Timing<'_>,
 ) -> Result<Bytes, ApiError>
 where
     B: hyper::body::Body<Data = Bytes>,
@@ -68,33 +87,66 @@ where
             .get(header::EXPECT)
             .is_some_and(|value| value.as_bytes().eq_ignore_ascii_case(b"100-continue"));
         if !waits && declared.is_some_and(|length| length <= DRAIN_MAX) {
-            let _ = read_up_to(body, 0, DRAIN_MAX).await;
+            let _ = read_up_to(body, 0, DRAIN_MAX, timing).await;
         }
         return Err(ApiError::too_large(what, limit));
     }
-    match read_up_to(body, limit_bytes, limit_bytes.saturating_add(DRAIN_MAX)).await {
+    let read = read_up_to(
+        body,
+        limit_bytes,
+        limit_bytes.saturating_add(DRAIN_MAX),
+        timing,
+    );
+    match read.await {
         Ok((parts, seen)) if seen <= limit_bytes => Ok(match parts.as_slice() {
             [one] => one.clone(),
             _ => Bytes::from(parts.concat()),
         }),
         Ok(_) => Err(ApiError::too_large(what, limit)),
-        Err(error) => Err(ApiError::bad_request(
+        Err(ReadError::TooSlow) => Err(too_slow(what, &timing.pace)),
+        Err(ReadError::Body(error)) => Err(ApiError::bad_request(
             "BodyUnreadable",
             format!("the request body could not be read: {error}"),
         )),
     }
 }
 
+/// 408: the body fell behind its pace.
+fn too_slow(what: &str, pace: &BodyPace) -> ApiError {
+    ApiError::new(
+        StatusCode::REQUEST_TIMEOUT,
+        "RequestTimeout",
+        format!(
+            "{what} did not arrive in time: it must arrive whole within {} s, and after {} s at no less than {} bytes per second",
+            pace.timeout.as_secs(),
+            pace.grace.as_secs(),
+            pace.bytes_per_second_min
+        ),
+    )
+}
+
 /// Reads `body` until it ends or `stop` bytes have arrived, keeping the data while no
-/// more than `keep` bytes have; gives the kept data and how many bytes arrived.
-async fn read_up_to<B>(body: B, keep: u64, stop: u64) -> Result<(Vec<Bytes>, u64), B::Error>
+/// more than `keep` bytes have; gives the kept data and how many bytes arrived. Each
+/// wait for more is bounded by the pace's deadline for the bytes received so far.
+async fn read_up_to<B>(
+    body: B,
+    keep: u64,
+    stop: u64,
+    timing: &Timing<'_>,
+) -> Result<(Vec<Bytes>, u64), ReadError<B::Error>>
 where
     B: hyper::body::Body<Data = Bytes>,
 {
     let mut body = std::pin::pin!(body);
     let (mut parts, mut seen) = (Vec::new(), 0u64);
-    while let Some(frame) = body.frame().await {
-        let Ok(data) = frame?.into_data() else {
+    loop {
+        let deadline = Deadline::at(timing.pace.next_deadline(timing.started, seen));
+        let frame = match timeout_at(timing.clock, deadline, body.frame()).await {
+            Ok(Some(frame)) => frame,
+            Ok(None) => break,
+            Err(_) => return Err(ReadError::TooSlow),
+        };
+        let Ok(data) = frame.map_err(ReadError::Body)?.into_data() else {
             continue;
         };
         seen = seen.saturating_add(data.len() as u64);
@@ -160,6 +212,8 @@ pub fn parse_query(query: Option<&str>) -> BTreeMap<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::env::RealClock;
+    use futures::StreamExt;
 
     #[test]
     fn decoding() {
@@ -178,19 +232,58 @@ mod tests {
         assert!(parse_query(None).is_empty());
     }
 
+    /// Default pace on the real clock, from now.
+    fn timing() -> Timing<'static> {
+        let clock: &'static RealClock = Box::leak(Box::new(RealClock::new()));
+        Timing {
+            clock,
+            started: clock.now(),
+            pace: BodyPace::default(),
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stalled_body_times_out_after_the_grace() {
+        // One byte, then nothing: refused when the grace ends, not never.
+        let stream = futures::stream::iter([Ok::<_, std::convert::Infallible>(
+            hyper::body::Frame::data(Bytes::from_static(b"x")),
+        )])
+        .chain(futures::stream::pending());
+        let timing = timing();
+        let error = read_limited(
+            &HeaderMap::new(),
+            http_body_util::StreamBody::new(stream),
+            10,
+            "body",
+            &timing,
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(
+            (error.status, error.kind.as_str()),
+            (StatusCode::REQUEST_TIMEOUT, "RequestTimeout")
+        );
+        assert_eq!(
+            timing.clock.now() - timing.started,
+            BodyPace::default().grace
+        );
+    }
+
     #[tokio::test]
     async fn bodies_over_the_limit_are_refused() {
         let body = Full::new(Bytes::from(vec![b'x'; 11]));
-        let error = read_limited(&HeaderMap::new(), body, 10, "body")
+        let error = read_limited(&HeaderMap::new(), body, 10, "body", &timing())
             .await
             .unwrap_err();
         assert_eq!(error.status, StatusCode::PAYLOAD_TOO_LARGE);
         let mut headers = HeaderMap::new();
         headers.insert(header::CONTENT_LENGTH, HeaderValue::from(1000));
         let body = Full::new(Bytes::new());
-        assert!(read_limited(&headers, body, 10, "body").await.is_err());
+        assert!(read_limited(&headers, body, 10, "body", &timing())
+            .await
+            .is_err());
         let body = Full::new(Bytes::from_static(b"fine"));
-        let read = read_limited(&HeaderMap::new(), body, 10, "body")
+        let read = read_limited(&HeaderMap::new(), body, 10, "body", &timing())
             .await
             .unwrap();
         assert_eq!(read, Bytes::from_static(b"fine"));
@@ -219,31 +312,37 @@ mod tests {
         use std::sync::atomic::Ordering;
         // Over the limit as it arrives: refused, and read to its end.
         let (body, read) = counted(5, 4);
-        let error = read_limited(&HeaderMap::new(), body, 10, "body").await;
+        let error = read_limited(&HeaderMap::new(), body, 10, "body", &timing()).await;
         assert_eq!(error.unwrap_err().status, StatusCode::PAYLOAD_TOO_LARGE);
         assert_eq!(read.load(Ordering::Relaxed), 5);
         // Declared too large: refused, and drained too.
         let mut headers = HeaderMap::new();
         headers.insert(header::CONTENT_LENGTH, HeaderValue::from(20));
         let (body, read) = counted(5, 4);
-        assert!(read_limited(&headers, body, 10, "body").await.is_err());
+        assert!(read_limited(&headers, body, 10, "body", &timing())
+            .await
+            .is_err());
         assert_eq!(read.load(Ordering::Relaxed), 5);
         // A client waiting for 100 Continue has sent nothing: nothing is read.
         headers.insert(header::EXPECT, HeaderValue::from_static("100-continue"));
         let (body, read) = counted(5, 4);
-        assert!(read_limited(&headers, body, 10, "body").await.is_err());
+        assert!(read_limited(&headers, body, 10, "body", &timing())
+            .await
+            .is_err());
         assert_eq!(read.load(Ordering::Relaxed), 0);
         // DRAIN_MAX past the limit, reading stops.
         let frame = 1 << 20;
         let frames = (DRAIN_MAX as usize / frame) + 4;
         let (body, read) = counted(frames, frame);
-        assert!(read_limited(&HeaderMap::new(), body, frame, "body")
-            .await
-            .is_err());
+        assert!(
+            read_limited(&HeaderMap::new(), body, frame, "body", &timing())
+                .await
+                .is_err()
+        );
         assert_eq!(read.load(Ordering::Relaxed), DRAIN_MAX as usize / frame + 2);
         // A body larger than DRAIN_MAX within its limit is read whole.
         let (body, _) = counted(frames, frame);
-        let whole = read_limited(&HeaderMap::new(), body, frames * frame, "body").await;
+        let whole = read_limited(&HeaderMap::new(), body, frames * frame, "body", &timing()).await;
         assert_eq!(whole.unwrap().len(), frames * frame);
     }
 }

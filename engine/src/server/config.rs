@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use super::deploy::DeployLimits;
+use super::pace::BodyPace;
 use super::rate_limit::RateLimitConfig;
 
 /// hyper's own head limits are this many times the server's
@@ -23,6 +24,9 @@ pub struct ServerConfig {
     pub admin_token: String,
     /// Largest request body of an app request (fazt: 1 MB); more is 413.
     pub body_bytes_max: usize,
+    /// How fast a request body must arrive (a deadline for the whole body and a
+    /// minimum rate); slower is 408 `RequestTimeout`. Defaults in [`BodyPace`].
+    pub body_pace: BodyPace,
     /// Limits of a deploy upload and of the zip inside it.
     pub deploy: DeployLimits,
     pub rate_limit: RateLimitConfig,
@@ -58,9 +62,19 @@ pub struct ServerConfig {
     pub headers_max: usize,
     /// A client must send its request headers within this. Default 30 s.
     pub header_read_timeout: Duration,
-    /// Connections served at once; further ones wait in the listen backlog.
-    /// Default 10,000.
+    /// Connections served at once; further ones get a reserved slot (admin requests
+    /// only) or wait in the listen backlog. Default 10,000.
     pub connections_max: usize,
+    /// Connections open at once from one client address; more are closed as soon as
+    /// they are accepted. Default 64: one address cannot hold the server's connections.
+    pub connections_per_address_max: usize,
+    /// Connections beyond `connections_max` kept for the admin API and the health
+    /// check, one request each, so that clients holding every general connection
+    /// cannot lock the admin out. Default 16.
+    pub connections_reserved: usize,
+    /// A reserved connection must send its head within this. Default 5 s: short, so
+    /// that stalling on reserved connections does not hold them long.
+    pub reserved_header_read_timeout: Duration,
 }
 
 impl ServerConfig {
@@ -70,6 +84,7 @@ impl ServerConfig {
             domain: domain.into().to_ascii_lowercase(),
             admin_token: admin_token.into(),
             body_bytes_max: 1 << 20,
+            body_pace: BodyPace::default(),
             deploy: DeployLimits::default(),
             rate_limit: RateLimitConfig::default(),
             request_timeout: Duration::from_secs(10),
@@ -83,6 +98,9 @@ impl ServerConfig {
             headers_max: 100,
             header_read_timeout: Duration::from_secs(30),
             connections_max: 10_000,
+            connections_per_address_max: 64,
+            connections_reserved: 16,
+            reserved_header_read_timeout: Duration::from_secs(5),
         }
     }
 }

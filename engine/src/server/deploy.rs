@@ -4,6 +4,7 @@
 
 use std::collections::BTreeSet;
 use std::io::{Cursor, Read};
+use std::time::Duration;
 
 use super::mime;
 use crate::storage::SiteFile;
@@ -19,6 +20,11 @@ pub struct DeployLimits {
     pub entries_max: usize,
     /// Longest file path, in bytes. Default 512 (the storage key limit).
     pub path_bytes_max: usize,
+    /// The whole upload must arrive within this (at the minimum rate of
+    /// [`super::ServerConfig::body_pace`]). Longer than an app request's 30 s: an
+    /// upload is up to 32 MiB, and only a holder of the admin token can send one.
+    /// Default 10 minutes.
+    pub upload_timeout: Duration,
 }
 
 impl Default for DeployLimits {
@@ -28,6 +34,7 @@ impl Default for DeployLimits {
             unpacked_bytes_max: 64 << 20,
             entries_max: 10_000,
             path_bytes_max: 512,
+            upload_timeout: Duration::from_secs(600),
         }
     }
 }

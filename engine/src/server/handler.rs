@@ -11,7 +11,7 @@ use http::{header, HeaderMap, HeaderName, HeaderValue, Response, StatusCode};
 use serde_json::Value;
 
 use super::admission::Refused;
-use super::body::{parse_query, read_limited, Body};
+use super::body::{parse_query, read_limited, Body, Timing};
 use super::errors::ApiError;
 use super::state::Server;
 use super::traces::{micros, Trace};
@@ -54,11 +54,17 @@ where
     B::Error: std::error::Error + Send + Sync + 'static,
 {
     let config = &server.config;
+    let timing = Timing {
+        clock: server.env.clock.as_ref(),
+        started: arrived,
+        pace: config.body_pace.clone(),
+    };
     let body = read_limited(
         &parts.headers,
         body,
         config.body_bytes_max,
         "the request body",
+        &timing,
     )
     .await?;
     let request = handler_request(parts, &body, request_id)?;

@@ -13,9 +13,9 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::GracefulShutdown;
-use tokio::sync::Semaphore;
 
 use super::config::HYPER_HEAD_FACTOR;
+use super::connections::{ConnectionGate, Pool};
 use super::net::Listener;
 use super::router;
 use super::state::Server;
@@ -58,18 +58,23 @@ where
 {
     let clock = server.env.clock.clone();
     let graceful = GracefulShutdown::new();
-    let slots = Arc::new(Semaphore::new(server.config.connections_max.max(1)));
+    let config = &server.config;
+    let gate = ConnectionGate::new(
+        config.connections_max,
+        config.connections_reserved,
+        config.connections_per_address_max,
+    );
     let accepted = Arc::new(AtomicU64::new(0));
     if let Ok(address) = listener.local_addr() {
         tracing::info!(%address, "serving");
     }
     tokio::pin!(shutdown);
     loop {
-        // Past the connection limit, wait here: new clients queue in the backlog.
-        let slot = tokio::select! {
+        // Past the connection limits, wait here: new clients queue in the backlog.
+        let room = tokio::select! {
             biased;
             () = &mut shutdown => break,
-            slot = slots.clone().acquire_owned() => slot.expect("the connection semaphore is never closed"),
+            room = gate.room() => room,
         };
         if let Some(stall) = failpoints::fired_with_ms(failpoints::SERVER_SLOW_ACCEPT) {
             tokio::select! {
@@ -95,11 +100,17 @@ where
             }
         };
         accepted.fetch_add(1, Ordering::Relaxed);
+        let Some(admitted) = gate.admit(room, peer.ip()) else {
+            tracing::debug!(%peer, "connection closed: its address has the most connections open");
+            drop(stream);
+            continue;
+        };
+        let pool = admitted.pool;
         let for_requests = server.clone();
         let service = service_fn(move |request| {
             let server = for_requests.clone();
             async move {
-                let response = router::handle(server, peer, request).await?;
+                let response = router::handle(server, peer, pool, request).await?;
                 if failpoints::fired(failpoints::SERVER_DROP_CONNECTION) {
                     return Err(DroppedByFault);
                 }
@@ -108,9 +119,12 @@ where
         });
         let connection = http1::Builder::new()
             .timer(ClockTimer::new(clock.clone()))
-            .header_read_timeout(server.config.header_read_timeout)
-            .max_buf_size((server.config.header_bytes_max * HYPER_HEAD_FACTOR).max(HYPER_BUF_MIN))
-            .max_headers(server.config.headers_max * HYPER_HEAD_FACTOR)
+            .header_read_timeout(match pool {
+                Pool::General => config.header_read_timeout,
+                Pool::Reserved => config.reserved_header_read_timeout,
+            })
+            .max_buf_size((config.header_bytes_max * HYPER_HEAD_FACTOR).max(HYPER_BUF_MIN))
+            .max_headers(config.headers_max * HYPER_HEAD_FACTOR)
             .auto_date_header(false)
             .serve_connection(TokioIo::new(stream), service);
         let connection = graceful.watch(connection);
@@ -118,7 +132,7 @@ where
             if let Err(error) = connection.await {
                 tracing::debug!(%peer, %error, "connection ended with an error");
             }
-            drop(slot);
+            drop(admitted);
         });
     }
     drop(listener);

@@ -6,7 +6,7 @@
 //! | file | what lives there |
 //! | --- | --- |
 //! | `net.rs`, `timer.rs` | the Net seam ([`Listener`], tokio's TCP listener) and hyper's timer on the Clock |
-//! | `lifecycle.rs` | [`serve`]: accept, one task per connection, graceful drain, storage shutdown |
+//! | `lifecycle.rs`, `connections.rs` | [`serve`]: accept within the connection limits (per address, reserved for admin), one task per connection, graceful drain, storage shutdown |
 //! | `router.rs` | one request: request id, rate limit, Host routing, common headers, trace, log |
 //! | `host.rs` | which app (or the admin API) a `Host` names |
 //! | `request_id.rs`, `rate_limit.rs` | `X-Request-ID` reuse or generation; per-IP token buckets |
@@ -14,7 +14,7 @@
 //! | `static_files.rs`, `mime.rs` | static files: index, SPA fallback, ETag/304, gzip, types |
 //! | `handler.rs`, `admission.rs` | `/api` requests run by the JavaScript workers, behind an admission gate fair between apps |
 //! | `cookies.rs` | an app's `Set-Cookie` confined to its own host |
-//! | `body.rs`, `errors.rs` | bodies within limits; JSON errors `{error, kind, retryable, requestId, logs}` |
+//! | `body.rs`, `pace.rs`, `errors.rs` | bodies within limits and at a minimum pace; JSON errors `{error, kind, retryable, requestId, logs}` |
 //! | `admin_token.rs` | the generated admin token, from the OS (not the seeded Rng) |
 //! | `admin.rs`, `upload.rs`, `deploy.rs`, `site_dir.rs` | admin API; deploy upload; zip checks; apps from a folder |
 //! | `traces.rs`, `metrics.rs`, `capacity.rs` | recent requests, Prometheus text, measured machine facts |
@@ -30,6 +30,7 @@ mod apps;
 mod body;
 mod capacity;
 mod config;
+mod connections;
 mod cookies;
 mod deploy;
 mod errors;
@@ -39,6 +40,7 @@ mod lifecycle;
 mod metrics;
 mod mime;
 mod net;
+mod pace;
 mod rate_limit;
 mod request_id;
 mod router;
@@ -56,6 +58,7 @@ pub use deploy::{check_site_name, DeployError, DeployLimits};
 pub use errors::ApiError;
 pub use lifecycle::{serve, ServeReport};
 pub use net::Listener;
+pub use pace::BodyPace;
 pub use rate_limit::RateLimitConfig;
 pub use site_dir::read_apps_dir;
 pub use start::{termination_signal, StartOptions};

@@ -14,6 +14,7 @@ use tracing::Instrument;
 
 use super::body::Body;
 use super::config::ServerConfig;
+use super::connections::Pool;
 use super::errors::ApiError;
 use super::handler::{self, is_api_path};
 use super::host::{self, Route};
@@ -31,10 +32,12 @@ const SECURITY_HEADERS: [(&str, &str); 3] = [
     ("referrer-policy", "strict-origin-when-cross-origin"),
 ];
 
-/// Answers one request from `peer`. Never fails: every failure is a JSON error answer.
+/// Answers one request from `peer`, on a connection of `pool`. Never fails: every
+/// failure is a JSON error answer.
 pub async fn handle<B>(
     server: Arc<Server>,
     peer: SocketAddr,
+    pool: Pool,
     request: Request<B>,
 ) -> Result<Response<Body>, Infallible>
 where
@@ -44,15 +47,22 @@ where
     let arrived = server.env.clock.now();
     let request_id = request_id::choose(request.headers(), &server.request_ids);
     let span = tracing::info_span!("request", id = %request_id);
-    let response = answer(&server, peer, request, &request_id, arrived)
+    let mut response = answer(&server, peer, pool, request, &request_id, arrived)
         .instrument(span)
         .await;
+    if pool == Pool::Reserved {
+        // One request per reserved connection: it is given back at once.
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
     Ok(response)
 }
 
 async fn answer<B>(
     server: &Server,
     peer: SocketAddr,
+    pool: Pool,
     request: Request<B>,
     request_id: &str,
     arrived: Instant,
@@ -84,7 +94,14 @@ where
             format!("too many requests from {}; slow down", peer.ip()),
             retry_after_secs,
         )),
-        Decision::Allowed => dispatch(server, &parts, body, request_id, arrived, &mut trace).await,
+        Decision::Allowed => {
+            let route = host::route(&parts, &server.config.domain);
+            if pool == Pool::Reserved && route != Route::Admin {
+                Err(connections_full(server))
+            } else {
+                dispatch(server, route, &parts, body, request_id, arrived, &mut trace).await
+            }
+        }
     };
     let mut response = outcome.unwrap_or_else(|error| {
         trace.error = Some(error.kind.clone());
@@ -130,6 +147,7 @@ where
 
 async fn dispatch<B>(
     server: &Server,
+    route: Route,
     parts: &Parts,
     body: B,
     request_id: &str,
@@ -140,8 +158,8 @@ where
     B: hyper::body::Body<Data = Bytes>,
     B::Error: std::error::Error + Send + Sync + 'static,
 {
-    let app_name = match host::route(parts, &server.config.domain) {
-        Route::Admin => return admin::handle(server, parts, body).await,
+    let app_name = match route {
+        Route::Admin => return admin::handle(server, parts, body, arrived).await,
         Route::Missing => {
             return Err(ApiError::bad_request(
                 "MissingHost",
@@ -176,6 +194,21 @@ where
         return handler::run(server, code, parts, body, request_id, arrived, trace).await;
     }
     static_files::serve(&app, parts, server.config.spa_fallback)
+}
+
+/// 503 for a request other than admin on a reserved connection.
+fn connections_full(server: &Server) -> ApiError {
+    let mut error = ApiError::retry_later(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Overloaded",
+        format!(
+            "all {} connections are taken; the reserved ones serve the admin API only",
+            server.config.connections_max
+        ),
+        server.config.retry_after_secs,
+    );
+    error.cause = Some("ConnectionLimit".into());
+    error
 }
 
 /// True when the request line and headers are over the configured limits (counted as

@@ -9,11 +9,11 @@ use http::request::Parts;
 use http::{header, StatusCode};
 use serde_json::json;
 
-use super::body::{json_response, read_limited, Body};
+use super::body::{json_response, read_limited, Body, Timing};
 use super::deploy::{check_site_name, unpack_zip, DeployError};
 use super::errors::ApiError;
 use super::state::Server;
-use crate::env::{run_blocking, Work};
+use crate::env::{run_blocking, Instant, Work};
 
 /// Longest `site_name` field read.
 const SITE_NAME_BYTES_MAX: u64 = 256;
@@ -27,6 +27,7 @@ pub async fn deploy<B>(
     server: &Server,
     parts: &Parts,
     body: B,
+    arrived: Instant,
 ) -> Result<http::Response<Body>, ApiError>
 where
     B: hyper::body::Body<Data = Bytes>,
@@ -44,11 +45,17 @@ where
                     .into(),
             ))
         })?;
+    let timing = Timing {
+        clock: server.env.clock.as_ref(),
+        started: arrived,
+        pace: server.config.body_pace.with_timeout(limits.upload_timeout),
+    };
     let upload = read_limited(
         &parts.headers,
         body,
         limits.body_bytes_max,
         "the deploy upload",
+        &timing,
     )
     .await?;
     let (site, archive) = read_form(upload, boundary)
