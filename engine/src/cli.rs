@@ -119,6 +119,10 @@ pub struct ServerStartArgs {
     /// rounded up, so that one app can never take them all.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub app_concurrency: Option<u64>,
+    /// Connections open at once from one client address (more are closed at once);
+    /// 0 for no cap, e.g. behind a reverse proxy.
+    #[arg(long, value_name = "N", default_value_t = fazt_engine::server::CONNECTIONS_PER_ADDRESS_DEFAULT as u64)]
+    pub connections_per_address: u64,
 }
 
 /// A known profile name, or the list of known ones.
@@ -146,6 +150,9 @@ impl ServerStartArgs {
             app_concurrency: self
                 .app_concurrency
                 .map(|n| usize::try_from(n).expect("bounded by clap")),
+            connections_per_address_max: usize::try_from(self.connections_per_address)
+                .ok()
+                .filter(|&n| n > 0),
         }
     }
 }
@@ -432,6 +439,16 @@ mod tests {
         assert_eq!(options.profile, "hardened");
         assert_eq!(options.rate_limit, Some(0));
         assert_eq!(options.app_concurrency, Some(3));
+        assert_eq!(options.connections_per_address_max, Some(64));
+        let Command::Server {
+            server: ServerCommand::Start(open),
+        } = parse("fazt server start --connections-per-address 0")
+            .unwrap()
+            .command
+        else {
+            panic!("a server command")
+        };
+        assert_eq!(open.options().connections_per_address_max, None);
         assert!(parse("fazt server start --app-concurrency 0").is_err());
         assert_eq!(options.bind.to_string(), "127.0.0.1");
         let error = parse("fazt server start --profile fastest")

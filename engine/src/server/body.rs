@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use bytes::Bytes;
+use futures::FutureExt;
 use http::{header, HeaderMap, HeaderValue, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 
@@ -140,12 +141,17 @@ where
     let mut body = std::pin::pin!(body);
     let (mut parts, mut seen) = (Vec::new(), 0u64);
     loop {
-        let deadline = Deadline::at(timing.pace.next_deadline(timing.started, seen));
-        let frame = match timeout_at(timing.clock, deadline, body.frame()).await {
-            Ok(Some(frame)) => frame,
-            Ok(None) => break,
-            Err(_) => return Err(ReadError::TooSlow),
+        // Data already here is taken without a timer: most bodies arrive with their head.
+        let next = match body.frame().now_or_never() {
+            Some(next) => next,
+            None => {
+                let deadline = Deadline::at(timing.pace.next_deadline(timing.started, seen));
+                timeout_at(timing.clock, deadline, body.frame())
+                    .await
+                    .map_err(|_| ReadError::TooSlow)?
+            }
         };
+        let Some(frame) = next else { break };
         let Ok(data) = frame.map_err(ReadError::Body)?.into_data() else {
             continue;
         };

@@ -13,6 +13,11 @@ use super::rate_limit::RateLimitConfig;
 /// id; only heads far over it are refused by hyper, with its bare answer.
 pub const HYPER_HEAD_FACTOR: usize = 4;
 
+/// The cap on connections per client address of `fazt server start`: one address
+/// cannot hold more than this many of the 10,000 connections, so slow clients from a
+/// few addresses cannot hold them all.
+pub const CONNECTIONS_PER_ADDRESS_DEFAULT: usize = 64;
+
 /// Everything the server is told at start. Every limit has a default that suits one
 /// small machine; each is a field so tests and profiles can shrink it.
 #[derive(Clone, Debug)]
@@ -66,8 +71,11 @@ pub struct ServerConfig {
     /// only) or wait in the listen backlog. Default 10,000.
     pub connections_max: usize,
     /// Connections open at once from one client address; more are closed as soon as
-    /// they are accepted. Default 64: one address cannot hold the server's connections.
-    pub connections_per_address_max: usize,
+    /// they are accepted. `None` (the default here) is no cap: the simulator's client
+    /// host, or a reverse proxy in front, puts every client on one address. `fazt
+    /// server start` sets [`CONNECTIONS_PER_ADDRESS_DEFAULT`] unless told otherwise
+    /// (`--connections-per-address N`, 0 for none).
+    pub connections_per_address_max: Option<usize>,
     /// Connections beyond `connections_max` kept for the admin API and the health
     /// check, one request each, so that clients holding every general connection
     /// cannot lock the admin out. Default 16.
@@ -98,7 +106,7 @@ impl ServerConfig {
             headers_max: 100,
             header_read_timeout: Duration::from_secs(30),
             connections_max: 10_000,
-            connections_per_address_max: 64,
+            connections_per_address_max: None,
             connections_reserved: 16,
             reserved_header_read_timeout: Duration::from_secs(5),
         }

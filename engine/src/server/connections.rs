@@ -1,5 +1,5 @@
 //! Which connections are taken in: at most `connections_max` at once, at most
-//! `connections_per_address_max` from one client address, and a few more reserved
+//! `connections_per_address_max` from one client address (when set), and a few more reserved
 //! for the admin API and the health check.
 //!
 //! When the general slots are all held (by busy clients, or by slow ones that hold
@@ -32,7 +32,7 @@ pub enum Pool {
 pub struct ConnectionGate {
     general: Arc<Semaphore>,
     reserved: Arc<Semaphore>,
-    per_address_max: usize,
+    per_address_max: Option<usize>,
     by_address: Arc<Mutex<BTreeMap<IpAddr, usize>>>,
 }
 
@@ -65,12 +65,12 @@ pub struct Room {
 
 impl ConnectionGate {
     /// `general` slots (at least one), `reserved` more for admin requests, and at most
-    /// `per_address_max` (at least one) connections per client address.
-    pub fn new(general: usize, reserved: usize, per_address_max: usize) -> ConnectionGate {
+    /// `per_address_max` (at least one; `None`: no cap) connections per client address.
+    pub fn new(general: usize, reserved: usize, per_address_max: Option<usize>) -> ConnectionGate {
         ConnectionGate {
             general: Arc::new(Semaphore::new(general.max(1))),
             reserved: Arc::new(Semaphore::new(reserved)),
-            per_address_max: per_address_max.max(1),
+            per_address_max: per_address_max.map(|max| max.max(1)),
             by_address: Arc::default(),
         }
     }
@@ -96,7 +96,7 @@ impl ConnectionGate {
     pub fn admit(&self, room: Room, address: IpAddr) -> Option<Admitted> {
         let mut counts = self.by_address.lock().expect("never poisoned");
         let count = counts.entry(address).or_default();
-        if *count >= self.per_address_max {
+        if self.per_address_max.is_some_and(|max| *count >= max) {
             if *count == 0 {
                 counts.remove(&address);
             }
@@ -129,7 +129,7 @@ mod tests {
 
     #[tokio::test]
     async fn addresses_are_capped_and_the_reserve_follows_the_general_slots() {
-        let gate = ConnectionGate::new(2, 1, 2);
+        let gate = ConnectionGate::new(2, 1, Some(2));
         let a1 = gate.admit(gate.room().await, A).unwrap();
         let a2 = gate.admit(gate.room().await, A).unwrap();
         assert_eq!((a1.pool, a2.pool), (Pool::General, Pool::General));

@@ -53,7 +53,7 @@ mod traces;
 mod upload;
 
 pub use apps::Deployed;
-pub use config::ServerConfig;
+pub use config::{ServerConfig, CONNECTIONS_PER_ADDRESS_DEFAULT};
 pub use deploy::{check_site_name, DeployError, DeployLimits};
 pub use errors::ApiError;
 pub use lifecycle::{serve, ServeReport};

@@ -39,6 +39,9 @@ pub struct StartOptions {
     pub workers: Option<usize>,
     /// Requests of one app executing at once ([`ServerConfig::app_concurrency`]).
     pub app_concurrency: Option<usize>,
+    /// Connections open at once per client address; `None` for no cap
+    /// ([`ServerConfig::connections_per_address_max`]).
+    pub connections_per_address_max: Option<usize>,
 }
 
 /// Runs the server until SIGTERM or SIGINT, then shuts down gracefully.
@@ -67,6 +70,7 @@ pub async fn run(options: StartOptions, env: Env) -> anyhow::Result<()> {
     let mut config = ServerConfig::new(&options.domain, token);
     config.request_timeout = engine.request_timeout;
     config.app_concurrency = options.app_concurrency;
+    config.connections_per_address_max = options.connections_per_address_max;
     if let Some(per_second) = options.rate_limit {
         config.rate_limit.per_second = per_second;
         config.rate_limit.burst = per_second.saturating_mul(2);

@@ -51,7 +51,7 @@ async fn a_stalled_body_gets_408() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_address_cannot_hold_every_connection() {
     let mut setup = Setup::new();
-    setup.config.connections_per_address_max = 2;
+    setup.config.connections_per_address_max = Some(2);
     let server = TestServer::with(setup).await;
     let mut held = [
         TcpStream::connect(server.addr).await.unwrap(),
