@@ -8,7 +8,10 @@
 
 /// Bytes of OS randomness in a generated token (256 bits; the issue asks for at least 128).
 pub const TOKEN_BYTES: usize = 32;
-const _: () = assert!(TOKEN_BYTES * 8 >= 128, "an admin token has at least 128 bits");
+const _: () = assert!(
+    TOKEN_BYTES * 8 >= 128,
+    "an admin token has at least 128 bits"
+);
 
 /// A fresh admin token: [`TOKEN_BYTES`] bytes from the operating system, hex encoded
 /// (64 characters).

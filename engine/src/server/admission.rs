@@ -327,6 +327,27 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn a_cancelled_waiter_leaves_no_slot_behind() {
+        let clock = Arc::new(RealClock::new());
+        let gate = Arc::new(Admission::new(1, 1, Duration::from_secs(60)));
+        let held = gate.enter("a", clock.as_ref()).await.unwrap();
+        let waiter = {
+            let (gate, clock) = (gate.clone(), clock.clone());
+            tokio::spawn(async move { gate.enter("b", clock.as_ref()).await.map(|_| ()) })
+        };
+        tokio::task::yield_now().await;
+        assert_eq!(gate.by_app()["b"], (0, 1));
+        // The slot is handed to the waiter, which is cancelled before it takes it.
+        drop(held);
+        assert_eq!(gate.by_app()["b"], (1, 0));
+        waiter.abort();
+        assert!(waiter.await.unwrap_err().is_cancelled());
+        assert_eq!(gate.in_use(), 0);
+        assert!(gate.by_app().is_empty());
+        assert!(gate.enter("c", clock.as_ref()).await.is_ok());
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn freed_slots_go_to_the_app_with_fewest_in_use_then_fifo() {
         let clock = Arc::new(RealClock::new());
         let gate = Arc::new(Admission::new(3, 3, Duration::from_secs(60)));

@@ -305,6 +305,16 @@ mod tests {
             "ArchiveTooLarge"
         );
         assert_eq!(kind(&[]), "EmptyArchive");
+        assert_eq!(kind(&[("a", b"1"), ("./a", b"2")]), "DuplicateEntry");
+        // The zip crate keeps one entry per name: a second "a" is found in the
+        // central directory itself.
+        let mut twice = archive(&[("a", b"1"), ("b", b"2")]);
+        let central = twice.windows(4).rposition(|w| w == CENTRAL_HEADER).unwrap();
+        twice[central + CENTRAL_HEADER_BYTES] = b'a';
+        assert_eq!(
+            unpack_zip(&twice, &limits).unwrap_err().kind(),
+            "DuplicateEntry"
+        );
         assert_eq!(
             unpack_zip(b"not a zip", &limits).unwrap_err().kind(),
             "InvalidZip"
