@@ -1,7 +1,9 @@
 //! Single escapes of the corpus, each against a victim that runs right after it on the
 //! same server: the tenancy invariants must hold under `hardened`.
 
-use fazt_sim::adversary::{self, Attack, Tenants, VictimApp, VictimClient, VictimOp, VictimStep, HARDENED_BOUNDS};
+use fazt_sim::adversary::{
+    self, Attack, Tenants, VictimApp, VictimClient, VictimOp, VictimStep, HARDENED_BOUNDS,
+};
 use fazt_sim::profile;
 use fazt_sim::workload::{Operation, Space, Verb};
 
@@ -42,4 +44,14 @@ fn a_prepare_stack_trace_hook_stays_in_its_app() {
         &HARDENED_BOUNDS,
     );
     assert!(run.report.violations.is_empty(), "{}", run.report.render());
+}
+
+#[test]
+fn an_adversarial_run_replays_to_the_same_trace() {
+    let profile = profile::by_name("hardened", 1).unwrap();
+    let tenants = escape_then_victim("finalization-registry-private-field");
+    let run = || adversary::run("adversary", &profile, 3, &tenants, &HARDENED_BOUNDS);
+    let (first, second) = (run(), run());
+    assert_eq!(first.report.trace_hash, second.report.trace_hash);
+    assert_eq!(first.trace.to_json_lines(), second.trace.to_json_lines());
 }

@@ -109,6 +109,10 @@ mod tests {
         let names: Vec<&str> = violations.iter().map(|v| v.invariant).collect();
         assert_eq!(names, ["victim-availability", "victim-latency"]);
         assert!(violations[0].involved.contains(&"r0".to_owned()));
-        assert!(violations[1].detail.contains("p99 900.000 ms"), "{}", violations[1]);
+        assert!(
+            violations[1].detail.contains("p99 900.000 ms"),
+            "{}",
+            violations[1]
+        );
     }
 }

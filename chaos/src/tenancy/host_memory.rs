@@ -57,10 +57,7 @@ pub fn check_host_memory(
             });
         }
     }
-    for response in responses
-        .iter()
-        .filter(|r| r.bytes > response_bytes_max)
-    {
+    for response in responses.iter().filter(|r| r.bytes > response_bytes_max) {
         violations.push(Violation {
             invariant: "host-memory",
             detail: format!(

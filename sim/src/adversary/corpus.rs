@@ -100,7 +100,11 @@ mod tests {
             assert!(entry(name).is_some(), "{name} is missing");
         }
         for entry in corpus() {
-            assert!(entry.code.starts_with("// "), "{} has no header", entry.name);
+            assert!(
+                entry.code.starts_with("// "),
+                "{} has no header",
+                entry.name
+            );
         }
     }
 }

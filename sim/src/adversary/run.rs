@@ -108,7 +108,13 @@ impl Gathered {
 
 /// Runs `tenants` under `profile` with `seed`; the report (named `scenario`) carries
 /// every broken invariant as a violation.
-pub fn run(scenario: &str, profile: &Profile, seed: u64, tenants: &Tenants, bounds: &Bounds) -> Run {
+pub fn run(
+    scenario: &str,
+    profile: &Profile,
+    seed: u64,
+    tenants: &Tenants,
+    bounds: &Bounds,
+) -> Run {
     let mut config = profile.config.clone();
     config.runtime.timeout = DEADLINE;
     let setup = Setup {
@@ -194,7 +200,11 @@ async fn drive(recorder: Recorder, tenants: Tenants, shared: Shared) -> turmoil:
     let runtime = recorder.admin_json(&mut admin, "/api/_debug/runtime").await;
     let slots = runtime
         .as_ref()
-        .and_then(|r| r["admission"]["slots"].as_u64().or(r["pool"]["size"].as_u64()))
+        .and_then(|r| {
+            r["admission"]["slots"]
+                .as_u64()
+                .or(r["pool"]["size"].as_u64())
+        })
         .unwrap_or(SLOTS_DEFAULT);
     shared.borrow_mut().slots = slots;
     let sampler = tokio::task::spawn_local(sample(recorder.clone(), shared.clone()));
@@ -278,7 +288,17 @@ async fn attack(recorder: Recorder, shared: Shared, client: usize, attacks: Vec<
             .sleep(Duration::from_millis(step.think_ms))
             .await;
         let id = format!("a{client}-{n}");
-        if send_entry(&recorder, &shared, &mut connection, ATTACK, &step.entry, &id).await == 0 {
+        if send_entry(
+            &recorder,
+            &shared,
+            &mut connection,
+            ATTACK,
+            &step.entry,
+            &id,
+        )
+        .await
+            == 0
+        {
             connection = recorder.connect().await;
         }
     }
@@ -360,14 +380,15 @@ async fn serve_victim(recorder: Recorder, shared: Shared, client: usize, victim:
             )
             .await;
         let latency_us = recorder.now_us().saturating_sub(started);
-        let mut gathered = shared.borrow_mut();
-        gathered.response(app, &id, &answer);
-        gathered.victims.entry(app).or_default().push(Answer {
-            request: id.clone(),
-            ok: victims::succeeded(&step.op, status),
-            latency_us,
-        });
-        drop(gathered);
+        {
+            let mut gathered = shared.borrow_mut();
+            gathered.response(app, &id, &answer);
+            gathered.victims.entry(app).or_default().push(Answer {
+                request: id.clone(),
+                ok: victims::succeeded(&step.op, status),
+                latency_us,
+            });
+        }
         if status == 0 {
             connection = recorder.connect().await;
         }

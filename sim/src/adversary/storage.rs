@@ -18,12 +18,18 @@ pub fn rows(path: &Path) -> Result<Vec<Row>, String> {
     let db = Db::open(path).map_err(|error| format!("cannot open the database: {error}"))?;
     let mut rows = Vec::new();
     for (space, sql) in [
-        ("kv", "SELECT app_id, key, CAST(value AS BLOB) FROM app_kv ORDER BY app_id, key"),
+        (
+            "kv",
+            "SELECT app_id, key, CAST(value AS BLOB) FROM app_kv ORDER BY app_id, key",
+        ),
         (
             "ds",
             "SELECT app_id, collection || '/' || id, CAST(data AS BLOB) FROM app_docs ORDER BY seq",
         ),
-        ("s3", "SELECT app_id, path, data FROM app_blobs ORDER BY app_id, path"),
+        (
+            "s3",
+            "SELECT app_id, path, data FROM app_blobs ORDER BY app_id, path",
+        ),
     ] {
         let mut statement = db
             .conn()

@@ -117,7 +117,10 @@ pub fn tenants(seed: u64, shape: &Shape) -> Tenants {
         .collect();
     let clients = shape.attacker_clients.max(1) as usize;
     let mut attackers: Vec<Vec<Attack>> = vec![Vec::new(); clients];
-    for (n, entry) in shuffled(&rng.split("order"), &every).into_iter().enumerate() {
+    for (n, entry) in shuffled(&rng.split("order"), &every)
+        .into_iter()
+        .enumerate()
+    {
         attackers[n % clients].push(Attack {
             think_ms: think(&rng),
             entry: entry.to_owned(),
@@ -133,8 +136,9 @@ pub fn tenants(seed: u64, shape: &Shape) -> Tenants {
         }
     }
     let mut victims = Vec::new();
-    let apps = std::iter::repeat_n(VictimApp::Registers, shape.registers_clients as usize)
-        .chain(std::iter::repeat_n(VictimApp::Momentum, shape.momentum_clients as usize));
+    let apps = std::iter::repeat_n(VictimApp::Registers, shape.registers_clients as usize).chain(
+        std::iter::repeat_n(VictimApp::Momentum, shape.momentum_clients as usize),
+    );
     for (client, app) in apps.enumerate() {
         let rng = rng.split(&format!("victim-{client}"));
         let steps = (0..shape.victim_requests)
@@ -168,7 +172,8 @@ fn victim_op(rng: &Rng, app: VictimApp) -> VictimOp {
         VictimApp::Momentum => VictimOp::ListTasks,
         VictimApp::Registers => {
             let space = [Space::Kv, Space::Ds, Space::S3][rng.below(3) as usize];
-            let verb = [Verb::Get, Verb::Get, Verb::Put, Verb::Put, Verb::Update][rng.below(5) as usize];
+            let verb =
+                [Verb::Get, Verb::Get, Verb::Put, Verb::Put, Verb::Update][rng.below(5) as usize];
             VictimOp::Register(Operation {
                 space,
                 verb,

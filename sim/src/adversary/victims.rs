@@ -9,7 +9,12 @@ use super::tenants::{VictimApp, VictimOp};
 use crate::workload::Verb;
 
 /// Method, path and body of `op` of victim `client` of `app`, for request `request`.
-pub fn route(app: VictimApp, client: usize, op: &VictimOp, request: &str) -> (&'static str, String, Option<Value>) {
+pub fn route(
+    app: VictimApp,
+    client: usize,
+    op: &VictimOp,
+    request: &str,
+) -> (&'static str, String, Option<Value>) {
     let value = canary(app.name(), request);
     match op {
         VictimOp::Register(operation) => {
