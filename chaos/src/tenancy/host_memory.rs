@@ -25,6 +25,8 @@ pub struct PoolSample {
     pub size: u64,
     pub idle: u64,
     pub busy: u64,
+    /// Executions waiting for a VM.
+    pub waiters: u64,
     pub created: u64,
     pub discarded: u64,
 }
@@ -81,6 +83,7 @@ mod tests {
             size: 4,
             idle: 3,
             busy: 1,
+            waiters: 0,
             created: 9,
             discarded: 5,
         };

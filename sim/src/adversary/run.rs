@@ -5,7 +5,8 @@
 //! the `attacker`. While the clients run, every response body is scanned for other
 //! apps' canaries and its size kept, and the runtime's pool figures are sampled from
 //! `GET /api/_debug/runtime`; after the run, every app's rows of the final database
-//! file are scanned too.
+//! file are scanned too. The VM pool's invariants are the trace's (every checkout
+//! returned, no stale interrupt) and `interrupt-storm`'s pool at rest.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -26,6 +27,7 @@ use super::victims;
 use super::ATTACKER;
 use crate::http_run::{self, Recorder, Request, Setup};
 use crate::profile::Profile;
+use crate::scenarios::interrupt_storm::pool_at_rest;
 use crate::scenarios::Run;
 use crate::server_host::{adversarial_apps, fixture_apps};
 
@@ -176,9 +178,19 @@ pub fn run(
         "largest_response_bytes".into(),
         gathered.sizes.iter().map(|s| s.bytes).max().unwrap_or(0),
     );
+    let mut at_rest = Vec::new();
     if let Some(rest) = gathered.samples.iter().find(|s| s.at == AT_REST) {
         details.insert("pool_created".into(), rest.created);
         details.insert("pool_discarded".into(), rest.discarded);
+        let figure = |name: &str| match name {
+            "idle" => rest.idle,
+            "busy" => rest.busy,
+            "waiters" => rest.waiters,
+            "created" => rest.created,
+            "discarded" => rest.discarded,
+            _ => 0,
+        };
+        at_rest = pool_at_rest(&figure);
     }
     for (app, answers) in &gathered.victims {
         let failed = answers.iter().filter(|a| !a.ok).count() as u64;
@@ -189,6 +201,7 @@ pub fn run(
     run.report
         .violations
         .extend(violations.iter().map(Violation::to_string));
+    run.report.violations.extend(at_rest);
     run
 }
 
@@ -257,6 +270,7 @@ async fn pool_sample(
         size: pool["size"].as_u64()?,
         idle: figure("idle"),
         busy: figure("busy"),
+        waiters: figure("waiters"),
         created: figure("created"),
         discarded: figure("discarded"),
     })

@@ -119,7 +119,7 @@ pub fn run(profile: &Profile, seed: u64, options: &Options) -> Run {
 
 /// The pool once every request was answered: nothing busy or waiting, every VM ever
 /// created either idle or discarded.
-fn pool_at_rest(figure: &dyn Fn(&str) -> u64) -> Vec<String> {
+pub(crate) fn pool_at_rest(figure: &dyn Fn(&str) -> u64) -> Vec<String> {
     let mut violations = Vec::new();
     for name in ["busy", "waiters"] {
         if figure(name) != 0 {
