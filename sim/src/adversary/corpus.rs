@@ -96,6 +96,9 @@ mod tests {
             "storage-flood",
             "wide-nin-query",
             "allocating-getter-message",
+            "invalid-ttl",
+            "explicit-insert-id",
+            "parent-domain-cookie",
         ] {
             assert!(entry(name).is_some(), "{name} is missing");
         }
