@@ -3,7 +3,7 @@
 //!
 //! What it verifies, from what a run can measure honestly: (1) at every sample of the
 //! runtime's pool figures (`/api/_debug/runtime`, taken while the attacker misbehaves
-//! and once at rest), the VMs alive (`created - discarded`) and the VMs held
+//! and once at rest), the VMs alive (`created - discarded - evicted`) and the VMs held
 //! (`idle + busy`) are at most the pool's `size`: the VM count, each VM with its
 //! bounded heap, is the engine's bound on JavaScript memory; (2) no response body that
 //! reached a client is larger than the caller's byte bound: a response the server
@@ -29,6 +29,9 @@ pub struct PoolSample {
     pub waiters: u64,
     pub created: u64,
     pub discarded: u64,
+    /// Idle VMs dropped to make room for another app's (0 from an engine that keeps
+    /// one pool for every app).
+    pub evicted: u64,
 }
 
 /// One response as its client received it.
@@ -47,7 +50,10 @@ pub fn check_host_memory(
 ) -> Vec<Violation> {
     let mut violations = Vec::new();
     for sample in samples {
-        let alive = sample.created.saturating_sub(sample.discarded);
+        let alive = sample
+            .created
+            .saturating_sub(sample.discarded)
+            .saturating_sub(sample.evicted);
         if alive > sample.size || sample.idle + sample.busy > sample.size {
             violations.push(Violation {
                 invariant: "host-memory",
@@ -84,8 +90,9 @@ mod tests {
             idle: 3,
             busy: 1,
             waiters: 0,
-            created: 9,
+            created: 11,
             discarded: 5,
+            evicted: 2,
         };
         let small = ResponseSize {
             app: "a".into(),

@@ -188,6 +188,7 @@ pub fn run(
             "waiters" => rest.waiters,
             "created" => rest.created,
             "discarded" => rest.discarded,
+            "evicted" => rest.evicted,
             _ => 0,
         };
         at_rest = pool_at_rest(&figure);
@@ -273,6 +274,7 @@ async fn pool_sample(
         waiters: figure("waiters"),
         created: figure("created"),
         discarded: figure("discarded"),
+        evicted: figure("evicted"),
     })
 }
 
