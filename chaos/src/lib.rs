@@ -7,6 +7,7 @@
 //! | [`history`] | what clients observed: operations on registers with their outcomes and real-time bounds |
 //! | [`linearizable`] | whether some serial order consistent with real time explains a register's history |
 //! | [`invariants`] | the checks every run ends with, each violation naming the requests involved |
+//! | [`tenancy`] | the checks of a shared server with a hostile tenant: isolation, victims' availability, host memory |
 //!
 //! The simulator applies schedules and records histories; this crate only describes
 //! faults and judges outcomes, so the same checks serve every workload.
@@ -16,6 +17,7 @@ pub mod history;
 pub mod invariants;
 pub mod linearizable;
 pub mod schedule;
+pub mod tenancy;
 
 pub use history::{Op, OpKind, Outcome};
 pub use invariants::Violation;

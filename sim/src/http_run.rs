@@ -7,9 +7,11 @@
 
 use std::cell::RefCell;
 use std::future::Future;
+use std::path::PathBuf;
 use std::rc::Rc;
 use std::time::Duration;
 
+use bytes::Bytes;
 use fazt_engine::config::Config;
 use fazt_engine::env::{Clock, Env, Instant};
 
@@ -21,7 +23,7 @@ use crate::harness;
 use crate::profile::Profile;
 use crate::report::{wall_clock_ms_since, wall_clock_start, Phase, Report};
 use crate::scenarios::Run;
-use crate::server_host::{ServerHost, ADMIN_TOKEN, DOMAIN, PORT};
+use crate::server_host::{fixture_apps, ServerHost, ADMIN_TOKEN, DOMAIN, PORT};
 use crate::trace::Trace;
 
 /// What one request came to.
@@ -78,21 +80,34 @@ impl Recorder {
     /// Sends one request to `app` on `client` and records its outcome in `phase`.
     /// Returns the status (0 when the connection failed: the caller should reconnect).
     pub async fn send(&self, client: &mut HttpClient, phase: &str, request: Request<'_>) -> u16 {
+        self.exchange(client, phase, request, &[]).await.0
+    }
+
+    /// [`Recorder::send`] with extra `headers`, giving the status and the body (empty
+    /// when the connection failed), for workloads that look at what they got back.
+    pub async fn exchange(
+        &self,
+        client: &mut HttpClient,
+        phase: &str,
+        request: Request<'_>,
+        headers: &[(&str, &str)],
+    ) -> (u16, Bytes) {
         let host = format!("{}.{DOMAIN}", request.app);
         let started = self.now_us();
         self.capture
             .record_at(started, "client", format!("send {}", request.id));
         let answer = client
-            .send(
+            .send_with_headers(
                 request.method,
                 &host,
                 request.path,
                 request.id,
                 request.body.as_ref(),
+                headers,
             )
             .await;
         let answered = self.now_us();
-        let (status, kind) = match answer {
+        let (status, kind, body) = match answer {
             Ok(response) => {
                 let kind = (response.status >= 400).then(|| {
                     serde_json::from_slice::<serde_json::Value>(&response.body)
@@ -100,9 +115,9 @@ impl Recorder {
                         .and_then(|body| body["kind"].as_str().map(str::to_owned))
                         .unwrap_or_else(|| format!("HTTP {}", response.status))
                 });
-                (response.status, kind)
+                (response.status, kind, response.body)
             }
-            Err(_) => (0, Some("ConnectionError".to_owned())),
+            Err(_) => (0, Some("ConnectionError".to_owned()), Bytes::new()),
         };
         self.capture.record_at(
             answered,
@@ -117,7 +132,7 @@ impl Recorder {
             started_us: started,
             latency_us: answered.saturating_sub(started),
         });
-        status
+        (status, body)
     }
 }
 
@@ -168,6 +183,8 @@ pub struct Observed {
     /// Virtual time the workload took.
     pub virtual_ms: u64,
     pub wall_started: std::time::Instant,
+    /// Holds the run's database file until the report is made.
+    db_dir: tempfile::TempDir,
 }
 
 /// Runs `workload` on a client host against a server running `config` with `seed`.
@@ -185,15 +202,48 @@ where
     F: FnOnce(Recorder) -> Fut + 'static,
     Fut: Future<Output = turmoil::Result> + 'static,
 {
+    let setup = Setup {
+        cost,
+        ..Setup::default()
+    };
+    observe_with(config, seed, setup, workload)
+}
+
+/// What the server host of an HTTP run is given besides its configuration.
+#[derive(Clone, Debug)]
+pub struct Setup {
+    /// The server machine's CPU costs.
+    pub cost: CostModel,
+    /// Directories of apps deployed at start (see [`ServerHost::apps`]).
+    pub apps: Vec<PathBuf>,
+}
+
+impl Default for Setup {
+    /// The default cost model and the fixture apps.
+    fn default() -> Self {
+        Setup {
+            cost: CostModel::default(),
+            apps: vec![fixture_apps()],
+        }
+    }
+}
+
+/// [`observe`] with the server host set up as `setup` says.
+pub fn observe_with<F, Fut>(config: Config, seed: u64, setup: Setup, workload: F) -> Observed
+where
+    F: FnOnce(Recorder) -> Fut + 'static,
+    Fut: Future<Output = turmoil::Result> + 'static,
+{
     let wall_started = wall_clock_start();
     let dir = tempfile::tempdir().expect("a temp dir for the database");
     let capture = Capture::default();
     let host = ServerHost {
         config,
         seed,
-        cost,
-        db: dir.path().join("fazt.db"),
+        cost: setup.cost,
+        db: dir.path().join(DB_FILE),
         capture: capture.clone(),
+        apps: setup.apps,
     };
     let outcomes: Rc<RefCell<Vec<Outcome>>> = Rc::default();
     let finished_at_us = Rc::new(RefCell::new(0));
@@ -223,10 +273,19 @@ where
         trace: capture.trace(),
         virtual_ms,
         wall_started,
+        db_dir: dir,
     }
 }
 
+/// The database file's name in a run's directory.
+const DB_FILE: &str = "fazt.db";
+
 impl Observed {
+    /// The run's database file, as the server left it.
+    pub fn db_path(&self) -> PathBuf {
+        self.db_dir.path().join(DB_FILE)
+    }
+
     /// The report of `scenario`: every outcome counted with its root cause from the
     /// trace, and one phase per distinct [`Outcome::phase`] when there are several.
     pub fn into_run(self, scenario: &str, profile: &Profile, seed: u64) -> Run {

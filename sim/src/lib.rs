@@ -16,8 +16,10 @@
 //! | [`trace`], [`report`] | the event trace and its hash; the report of a run |
 //! | [`faults`] | applying a fault schedule to a running simulation |
 //! | [`regression`] | the stored corpus of minimal failing cases, replayed by tests and the suite |
+//! | [`adversary`] | a hostile tenant beside victims: the corpus, the workload, the tenancy invariants checked |
 //! | [`workload`], [`property`] | property-based workloads on the `registers` app, run and checked against the invariants |
 
+pub mod adversary;
 pub mod capture;
 pub mod causes;
 pub mod client;

@@ -23,7 +23,7 @@ use crate::harness;
 use crate::profile::Profile;
 use crate::report::{wall_clock_ms_since, wall_clock_start, Report};
 use crate::scenarios::Run;
-use crate::server_host::{ServerHost, DOMAIN, PORT};
+use crate::server_host::{fixture_apps, ServerHost, DOMAIN, PORT};
 use crate::trace::Trace;
 use crate::workload::{Operation, Space, Verb, Workload, APP};
 
@@ -47,6 +47,7 @@ pub fn run(profile: &Profile, seed: u64, workload: &Workload, schedule: &Schedul
         cost: CostModel::default(),
         db: db.clone(),
         capture: capture.clone(),
+        apps: vec![fixture_apps()],
     };
     let mut sim = harness::build(seed);
     sim.host(faults::SERVER, move || host.clone().run());

@@ -5,12 +5,17 @@
 //! A case records the invariants it broke under its profile. Replaying it checks that
 //! it still breaks them there (the mechanism is still reproduced) and that `hardened`
 //! keeps every invariant on the same workload and schedule.
+//!
+//! A case may instead carry an adversarial-tenant workload ([`Case::tenants`], see
+//! [`crate::adversary`]), run with the tenancy invariants; one found under `hardened`
+//! itself (an escape the search found) only has to hold under `hardened` once fixed.
 
 use std::path::{Path, PathBuf};
 
 use fazt_chaos::Schedule;
 use serde::{Deserialize, Serialize};
 
+use crate::adversary::{self, Tenants, HARDENED_BOUNDS};
 use crate::profile;
 use crate::property;
 use crate::report::Report;
@@ -28,8 +33,13 @@ pub struct Case {
     pub cpus: u32,
     /// The invariants it broke (`failed-write-landed`, ...).
     pub broke: Vec<String>,
+    /// The register workload (empty for an adversarial case).
+    #[serde(default)]
     pub workload: Workload,
     pub schedule: Schedule,
+    /// An adversarial-tenant workload, run instead of `workload` (without faults).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenants: Option<Tenants>,
 }
 
 fn one() -> u32 {
@@ -91,25 +101,31 @@ pub fn broken_invariants(report: &Report) -> Vec<String> {
 pub fn replay(case: &Case) -> Result<(Report, Report), String> {
     let legacy = profile::by_name(&case.profile, case.cpus)?;
     let hardened = profile::by_name("hardened", case.cpus)?;
-    let under_legacy = property::run(&legacy, case.seed, &case.workload, &case.schedule).report;
-    let under_hardened = property::run(&hardened, case.seed, &case.workload, &case.schedule).report;
-    Ok((under_legacy, under_hardened))
+    let run = |profile| match &case.tenants {
+        Some(tenants) => {
+            adversary::run("adversarial", profile, case.seed, tenants, &HARDENED_BOUNDS).report
+        }
+        None => property::run(profile, case.seed, &case.workload, &case.schedule).report,
+    };
+    Ok((run(&legacy), run(&hardened)))
 }
 
 /// Whether a replay still shows the case: its invariants broken under its profile,
-/// none under `hardened`.
+/// none under `hardened` (a case found under `hardened` only has to hold there).
 pub fn verdict(case: &Case, legacy: &Report, hardened: &Report) -> Result<(), String> {
-    let broke = broken_invariants(legacy);
-    let missing: Vec<&String> = case
-        .broke
-        .iter()
-        .filter(|name| !broke.contains(name))
-        .collect();
-    if !missing.is_empty() {
-        return Err(format!(
-            "under {} it no longer breaks {missing:?} (broke {broke:?})",
-            case.profile
-        ));
+    if case.profile != "hardened" {
+        let broke = broken_invariants(legacy);
+        let missing: Vec<&String> = case
+            .broke
+            .iter()
+            .filter(|name| !broke.contains(name))
+            .collect();
+        if !missing.is_empty() {
+            return Err(format!(
+                "under {} it no longer breaks {missing:?} (broke {broke:?})",
+                case.profile
+            ));
+        }
     }
     match hardened.violations.first() {
         Some(violation) => Err(format!("hardened breaks an invariant: {violation}")),

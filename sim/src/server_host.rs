@@ -27,6 +27,12 @@ pub fn fixture_apps() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/apps")
 }
 
+/// Where the hostile apps live (`fixtures/adversarial/apps`): deployed only by the
+/// scenarios that play a hostile tenant, never by the README's quick start.
+pub fn adversarial_apps() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/adversarial/apps")
+}
+
 /// Attempts at deploying each fixture app at start.
 const DEPLOY_ATTEMPTS: u32 = 20;
 
@@ -39,6 +45,9 @@ pub struct ServerHost {
     pub cost: CostModel,
     pub db: PathBuf,
     pub capture: Capture,
+    /// Directories of apps deployed at start, each subdirectory one app (by default
+    /// [`fixture_apps`] alone).
+    pub apps: Vec<PathBuf>,
 }
 
 impl ServerHost {
@@ -51,7 +60,11 @@ impl ServerHost {
         let mut config = ServerConfig::new(DOMAIN, ADMIN_TOKEN);
         config.request_timeout = self.config.request_timeout;
         let server = Server::new(env.clone(), storage, workers, config).await?;
-        for (name, files) in read_apps_dir(&fixture_apps(), &DeployLimits::default())? {
+        let mut apps = Vec::new();
+        for dir in &self.apps {
+            apps.extend(read_apps_dir(dir, &DeployLimits::default())?);
+        }
+        for (name, files) in apps {
             // A fault schedule may hit these first writes: retry, as an operator would
             // restart a server whose start-up deploy failed.
             let mut attempt = 1;

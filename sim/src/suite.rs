@@ -427,6 +427,28 @@ pub fn cells() -> Vec<Cell> {
     }
     for seed in SEEDS {
         cells.extend(mechanisms::cells(seed));
+        cells.push(Cell::new(
+            "noisy-neighbor",
+            "hardened",
+            seed,
+            "no cross-app read or write; victims >=99% ok, p99 <= 50 ms; VMs within the pool; no response > 16 MiB",
+            no_violations,
+        ));
+        cells.push(Cell::new(
+            "noisy-neighbor",
+            "fazt-0.10.5",
+            seed,
+            "one shared pool: victims fail (stale interrupts) and wait behind the storm",
+            |r| {
+                let broke = crate::regression::broken_invariants(r);
+                for invariant in ["victim-availability", "victim-latency"] {
+                    if !broke.iter().any(|b| b == invariant) {
+                        return Err(format!("no {invariant} violation: {broke:?}"));
+                    }
+                }
+                Ok(())
+            },
+        ));
     }
     // Seed 002's load test at full size on its slow machine (about 45 s of real time per
     // cell in a debug build).

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 pub const APP: &str = "registers";
 
 /// Clients running at the same time, each with its own operations.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Workload {
     pub clients: Vec<Vec<Step>>,
 }

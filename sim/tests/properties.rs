@@ -15,6 +15,7 @@
 use fail::FailScenario;
 use fazt_chaos::{Action, Fault, Schedule};
 use fazt_engine::failpoints;
+use fazt_sim::adversary::{self, Tenants, HARDENED_BOUNDS};
 use fazt_sim::regression::{self, Case};
 use fazt_sim::workload::{
     failpoint_schedules, schedules, workloads, Operation, Space, Step, Verb, Workload,
@@ -24,6 +25,11 @@ use proptest::strategy::Strategy;
 use proptest::test_runner::{Config, RngSeed, TestCaseError, TestError, TestRunner};
 
 fn runner(cases: u32, seed: u64) -> TestRunner {
+    runner_shrinking(cases, seed, 256)
+}
+
+/// [`runner`] with at most `shrinks` shrinking steps.
+fn runner_shrinking(cases: u32, seed: u64, shrinks: u32) -> TestRunner {
     let cases = std::env::var("PROPTEST_CASES")
         .ok()
         .and_then(|n| n.parse().ok())
@@ -32,7 +38,7 @@ fn runner(cases: u32, seed: u64) -> TestRunner {
         cases,
         rng_seed: RngSeed::Fixed(seed),
         failure_persistence: None,
-        max_shrink_iters: 256,
+        max_shrink_iters: shrinks,
         ..Config::default()
     })
 }
@@ -85,6 +91,7 @@ fn store(profile_name: &str, seed: u64, workload: Workload, schedule: Schedule) 
         broke,
         workload,
         schedule,
+        tenants: None,
     };
     let file = format!("{profile_name}-seed{seed}");
     match regression::store(&case, &file) {
@@ -111,6 +118,63 @@ fn hardened_keeps_every_invariant_under_storage_faults() {
     scenario.teardown();
     if let Err(failure) = result {
         panic!("{failure}");
+    }
+}
+
+/// Adversarial cases: an attacker app running 1-4 corpus entries from each of 1-2
+/// clients beside 1-3 victim clients (`registers`, `momentum`) of 1-6 requests, checked
+/// by the tenancy invariants and the VM pool's. Few cases and few shrinking steps: each
+/// case is a whole server run of about a second in a debug build.
+#[test]
+fn hardened_keeps_tenants_apart_under_an_adversarial_tenant() {
+    // Held though no fault is armed here: it keeps the other tests' failpoints away.
+    let scenario = FailScenario::setup();
+    let profile = profile::by_name("hardened", 1).unwrap();
+    let mut runner = runner_shrinking(8, 1, 24);
+    let strategy = (adversary::strategy(4, 6), 1u64..1000);
+    let outcome = runner.run(&strategy, |(tenants, seed)| {
+        let report =
+            adversary::run("adversarial", &profile, seed, &tenants, &HARDENED_BOUNDS).report;
+        match report.violations.first() {
+            None => Ok(()),
+            Some(first) => Err(TestCaseError::fail(first.clone())),
+        }
+    });
+    let failure = match outcome {
+        Ok(()) => None,
+        Err(TestError::Abort(why)) => Some(format!("proptest aborted: {why}")),
+        Err(TestError::Fail(why, (tenants, seed))) => {
+            let path = store_adversarial(seed, tenants);
+            Some(format!("{why}\nminimal case stored in {path}"))
+        }
+    };
+    scenario.teardown();
+    if let Some(failure) = failure {
+        panic!("{failure}");
+    }
+}
+
+/// Stores a minimal adversarial case that broke an invariant under `hardened`.
+fn store_adversarial(seed: u64, tenants: Tenants) -> String {
+    let profile = profile::by_name("hardened", 1).expect("hardened exists");
+    let report = adversary::run("adversarial", &profile, seed, &tenants, &HARDENED_BOUNDS).report;
+    let broke = regression::broken_invariants(&report);
+    let case = Case {
+        name: format!(
+            "{} under hardened, by an adversarial tenant",
+            broke.join(", ")
+        ),
+        profile: "hardened".to_owned(),
+        seed,
+        cpus: 1,
+        broke,
+        workload: Workload::default(),
+        schedule: Schedule::default(),
+        tenants: Some(tenants),
+    };
+    match regression::store(&case, &format!("hardened-adversarial-seed{seed}")) {
+        Ok(path) => path.display().to_string(),
+        Err(error) => format!("(could not store it: {error})"),
     }
 }
 

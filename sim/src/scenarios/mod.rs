@@ -8,6 +8,7 @@ pub mod deferred_upgrade;
 pub mod ghost_writes;
 pub mod interrupt_storm;
 pub mod momentum_seq;
+pub mod noisy_neighbor;
 pub mod queue_admission;
 pub mod slow_query;
 pub mod storage_world;
@@ -207,6 +208,17 @@ pub fn all() -> Vec<Scenario> {
                     ..defaults
                 };
                 ghost_writes::run(profile, seed, &options)
+            },
+        },
+        Scenario {
+            name: "noisy-neighbor",
+            summary: noisy_neighbor::SUMMARY,
+            run: |profile, seed, sizes| {
+                let mut options = noisy_neighbor::Options::default();
+                if let Some(n) = sizes.requests {
+                    options.shape.victim_requests = n;
+                }
+                noisy_neighbor::run(profile, seed, &options)
             },
         },
     ]
