@@ -115,6 +115,9 @@ pub struct ServerStartArgs {
     /// Execution worker threads (each with its own VM pool); default one per core.
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1024))]
     pub workers: Option<u64>,
+    /// Bytes each app may store (kv, documents, blobs), in MiB; default 256.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=(1 << 24)))]
+    pub app_quota_mb: Option<u64>,
 }
 
 /// A known profile name, or the list of known ones.
@@ -139,6 +142,7 @@ impl ServerStartArgs {
             workers: self
                 .workers
                 .map(|n| usize::try_from(n).expect("bounded by clap")),
+            app_quota_bytes: self.app_quota_mb.map(|mb| mb << 20),
         }
     }
 }
@@ -413,7 +417,7 @@ mod tests {
 
     #[test]
     fn server_flags_become_options_and_unknown_profiles_are_refused() {
-        let cli = parse("fazt server start --port 0 --db x.db --domain example.com --apps fixtures/apps --rate-limit 0").unwrap();
+        let cli = parse("fazt server start --port 0 --db x.db --domain example.com --apps fixtures/apps --rate-limit 0 --app-quota-mb 3").unwrap();
         let Command::Server {
             server: ServerCommand::Start(args),
         } = cli.command
@@ -424,6 +428,7 @@ mod tests {
         assert_eq!((options.port, options.domain.as_str()), (0, "example.com"));
         assert_eq!(options.profile, "hardened");
         assert_eq!(options.rate_limit, Some(0));
+        assert_eq!(options.app_quota_bytes, Some(3 << 20));
         assert_eq!(options.bind.to_string(), "127.0.0.1");
         let error = parse("fazt server start --profile fastest")
             .unwrap_err()

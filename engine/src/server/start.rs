@@ -36,6 +36,8 @@ pub struct StartOptions {
     pub rate_limit: Option<u64>,
     /// Execution workers (threads, each with its own VM pool); default one per core.
     pub workers: Option<usize>,
+    /// Bytes each app may store; the profile's (256 MiB) when absent.
+    pub app_quota_bytes: Option<u64>,
 }
 
 /// A fresh admin token: 40 characters (200 bits) from `rng`.
@@ -58,8 +60,11 @@ pub async fn run(options: StartOptions, env: Env) -> anyhow::Result<()> {
         }
     };
     let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let engine = Config::preset(&options.profile, u32::try_from(cpus).unwrap_or(u32::MAX))
+    let mut engine = Config::preset(&options.profile, u32::try_from(cpus).unwrap_or(u32::MAX))
         .map_err(anyhow::Error::msg)?;
+    if let Some(quota) = options.app_quota_bytes {
+        engine.storage.limits.app_quota_bytes = quota;
+    }
     let storage = Storage::open(&options.db, env.clone(), engine.storage.clone())
         .await
         .with_context(|| format!("opening the database {}", options.db.display()))?;
