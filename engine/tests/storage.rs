@@ -653,7 +653,7 @@ async fn kv_ttls_past_the_maximum_are_refused() {
     assert_eq!(error.kind(), "InvalidArgument", "{error}");
     assert_eq!(kv.kv_get("k").await.unwrap(), None);
     kv.kv_set("k", &json!(1), Some(60_000)).await.unwrap();
-    assert_eq!(kv.kv_list("k").await.unwrap()[0].expires_at.is_some(), true);
+    assert!(kv.kv_list("k").await.unwrap()[0].expires_at.is_some());
 }
 
 /// Upstream fazt uses a non-empty string `id` and silently replaced any other one
