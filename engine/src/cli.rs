@@ -123,6 +123,9 @@ pub struct ServerStartArgs {
     /// 0 for no cap, e.g. behind a reverse proxy.
     #[arg(long, value_name = "N", default_value_t = fazt_engine::server::CONNECTIONS_PER_ADDRESS_DEFAULT as u64)]
     pub connections_per_address: u64,
+    /// Bytes each app may store (kv, documents, blobs), in MiB; default 256.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=(1 << 24)))]
+    pub app_quota_mb: Option<u64>,
 }
 
 /// A known profile name, or the list of known ones.
@@ -153,6 +156,7 @@ impl ServerStartArgs {
             connections_per_address_max: usize::try_from(self.connections_per_address)
                 .ok()
                 .filter(|&n| n > 0),
+            app_quota_bytes: self.app_quota_mb.map(|mb| mb << 20),
         }
     }
 }
@@ -427,7 +431,7 @@ mod tests {
 
     #[test]
     fn server_flags_become_options_and_unknown_profiles_are_refused() {
-        let cli = parse("fazt server start --port 0 --db x.db --domain example.com --apps fixtures/apps --rate-limit 0 --app-concurrency 3").unwrap();
+        let cli = parse("fazt server start --port 0 --db x.db --domain example.com --apps fixtures/apps --rate-limit 0 --app-concurrency 3 --app-quota-mb 3").unwrap();
         let Command::Server {
             server: ServerCommand::Start(args),
         } = cli.command
@@ -450,6 +454,7 @@ mod tests {
         };
         assert_eq!(open.options().connections_per_address_max, None);
         assert!(parse("fazt server start --app-concurrency 0").is_err());
+        assert_eq!(options.app_quota_bytes, Some(3 << 20));
         assert_eq!(options.bind.to_string(), "127.0.0.1");
         let error = parse("fazt server start --profile fastest")
             .unwrap_err()

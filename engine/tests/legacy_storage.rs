@@ -260,3 +260,32 @@ async fn fazt_0_10_10_writes_a_request_log_row_per_request_outside_the_queue() {
     assert_eq!(fixture.storage.stats().groups_committed, 0);
     fixture.storage.shutdown().await;
 }
+
+/// The direct-write path (pooled connections, each its own transaction) enforces the
+/// app quota too: every writer connection carries the quota trigger.
+#[tokio::test(start_paused = true)]
+async fn the_direct_write_path_enforces_the_app_quota() {
+    let mut config = storage_of("fazt-0.10.6");
+    config.limits.app_quota_bytes = 3_000;
+    let fixture = open(config).await;
+    let a = fixture.storage.scope("a", Deadline::NONE);
+    let writes = (0..6).map(|n| {
+        let a = a.clone();
+        async move { a.s3_put(&format!("p{n}"), vec![0; 998], None).await }
+    });
+    let results = futures::future::join_all(writes).await;
+    let stored = results.iter().filter(|r| r.is_ok()).count();
+    assert_eq!(stored, 3, "{results:?}");
+    assert!(results
+        .iter()
+        .all(|r| matches!(r, Ok(()) | Err(StorageError::QuotaExceeded { .. }))));
+    assert_eq!(a.usage_bytes().await.unwrap(), 3_000);
+    assert_eq!(
+        fixture
+            .storage
+            .usage_mismatches(Deadline::NONE)
+            .await
+            .unwrap(),
+        vec![]
+    );
+}

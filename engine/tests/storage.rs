@@ -494,3 +494,196 @@ async fn columns_compare_by_type_like_every_other_field() {
     assert_eq!(count(json!({ "_createdAt": created.to_string() })).await, 0);
     assert_eq!(count(json!({"_createdAt": {"$contains": "17"}})).await, 0);
 }
+
+/// A config whose apps may store `quota` bytes.
+fn with_quota(quota: u64) -> StorageConfig {
+    let mut config = StorageConfig::default();
+    config.limits.app_quota_bytes = quota;
+    config
+}
+
+fn quota_exceeded(result: Result<impl std::fmt::Debug, StorageError>) {
+    match result {
+        Err(StorageError::QuotaExceeded { .. }) => {}
+        other => panic!("expected QuotaExceeded, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn an_app_is_held_to_its_quota_and_others_are_not_affected() {
+    let fixture = open_with(with_quota(10_000)).await;
+    let a = app(&fixture, "a");
+    a.s3_put("b1", vec![1; 4000], None).await.unwrap();
+    a.s3_put("b2", vec![2; 4000], None).await.unwrap();
+    assert_eq!(a.usage_bytes().await.unwrap(), 8004);
+    // Each kind of write is refused past the quota, and writes nothing.
+    let big = json!("x".repeat(3000));
+    quota_exceeded(a.kv_set("k", &big, None).await);
+    quota_exceeded(a.ds_insert("c", &json!({"id": "d", "text": big})).await);
+    quota_exceeded(a.s3_put("b3", vec![3; 3000], None).await);
+    a.ds_insert("c", &json!({"id": "d", "n": 1})).await.unwrap();
+    quota_exceeded(
+        a.ds_update("c", &json!({}), &json!({"$set": {"text": big}}))
+            .await,
+    );
+    let error = a.kv_set("k", &big, None).await.unwrap_err();
+    assert!(!error.retryable(), "{error}");
+    assert!(error.to_string().contains("10000 bytes"), "{error}");
+    assert_eq!(a.kv_get("k").await.unwrap(), None);
+    assert_eq!(a.s3_get("b3").await.unwrap(), None);
+    let doc = a.ds_find_one("c", &json!("d")).await.unwrap().unwrap();
+    assert_eq!((doc["n"].clone(), doc.get("text")), (json!(1), None));
+    // Another app has its own quota.
+    let b = app(&fixture, "b");
+    b.s3_put("b1", vec![1; 9000], None).await.unwrap();
+    // Shrinking passes; a delete frees room.
+    a.s3_put("b1", vec![1; 10], None).await.unwrap();
+    a.s3_delete("b2").await.unwrap();
+    a.kv_set("k", &big, None).await.unwrap();
+    assert_eq!(
+        fixture
+            .storage
+            .usage_mismatches(Deadline::NONE)
+            .await
+            .unwrap(),
+        vec![]
+    );
+}
+
+/// Many writes of one app racing for the last room commit together in groups: exactly
+/// as many as fit succeed, and the count stays right.
+#[tokio::test]
+async fn concurrent_writes_in_one_group_share_the_quota_exactly() {
+    let fixture = open_with(with_quota(10_000)).await;
+    let a = app(&fixture, "a");
+    let writers: Vec<_> = (0..40)
+        .map(|n| {
+            let a = a.clone();
+            // Each blob is 998 + 2 bytes of path: ten fit.
+            tokio::spawn(async move { a.s3_put(&format!("{n:02}"), vec![0; 998], None).await })
+        })
+        .collect();
+    let mut stored = 0;
+    for writer in writers {
+        match writer.await.unwrap() {
+            Ok(()) => stored += 1,
+            Err(StorageError::QuotaExceeded { .. }) => {}
+            Err(other) => panic!("unexpected {other}"),
+        }
+    }
+    assert_eq!(stored, 10);
+    assert_eq!(a.usage_bytes().await.unwrap(), 10_000);
+    assert!(fixture.storage.stats().groups_committed < 40, "grouped");
+}
+
+#[tokio::test]
+async fn a_restart_keeps_the_usage_count() {
+    let config = with_quota(5_000);
+    let fixture = open_with(config.clone()).await;
+    let a = app(&fixture, "a");
+    a.kv_set("k", &json!("v".repeat(2000)), None).await.unwrap();
+    a.ds_insert("c", &json!({"id": "d", "t": "w".repeat(2000)}))
+        .await
+        .unwrap();
+    a.kv_delete("k").await.unwrap();
+    a.kv_set("k2", &json!("v".repeat(2000)), None)
+        .await
+        .unwrap();
+    let before = a.usage_bytes().await.unwrap();
+    fixture.storage.shutdown().await;
+
+    let reopened = Storage::open(&fixture.path, Env::real(), config)
+        .await
+        .unwrap();
+    let a = reopened.scope("a", Deadline::NONE);
+    assert_eq!(a.usage_bytes().await.unwrap(), before);
+    quota_exceeded(a.kv_set("k3", &json!("v".repeat(2000)), None).await);
+    assert_eq!(
+        reopened.usage_mismatches(Deadline::NONE).await.unwrap(),
+        vec![]
+    );
+    reopened.shutdown().await;
+}
+
+/// 40 fields, each `$nin` of 1,000 values, passed every per-field check and failed
+/// inside SQLite (too many SQL variables) with the statement in the error. It is an
+/// `InvalidQuery` now, refused before SQLite sees it.
+#[tokio::test]
+async fn a_query_binding_too_many_values_is_refused_up_front() {
+    let fixture = open().await;
+    let ds = app(&fixture, "a");
+    ds.ds_insert("c", &json!({"f0": 1})).await.unwrap();
+    let list: Vec<i64> = (0..1000).collect();
+    let query: serde_json::Map<String, Value> = (0..40)
+        .map(|i| (format!("f{i}"), json!({ "$nin": list })))
+        .collect();
+    let query = Value::Object(query);
+    let none = FindOptions::default();
+    for error in [
+        ds.ds_find("c", &query, &none).await.unwrap_err(),
+        ds.ds_count("c", &query).await.unwrap_err(),
+        ds.ds_delete("c", &query).await.unwrap_err(),
+        ds.ds_update("c", &query, &json!({"n": 1}))
+            .await
+            .unwrap_err(),
+    ] {
+        assert_eq!(error.kind(), "InvalidQuery", "{error}");
+        assert!(error.is_caller_error());
+        let text = error.to_string();
+        assert!(
+            !text.contains("SELECT") && !text.contains("json_extract"),
+            "{text}"
+        );
+    }
+    assert_eq!(ds.ds_count("c", &json!({})).await.unwrap(), 1);
+}
+
+#[tokio::test]
+async fn kv_ttls_past_the_maximum_are_refused() {
+    let fixture = open().await;
+    let kv = app(&fixture, "a");
+    let error = kv
+        .kv_set(
+            "k",
+            &json!(1),
+            Some(fazt_engine::storage::KV_TTL_MAX_MS + 1),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(error.kind(), "InvalidArgument", "{error}");
+    assert_eq!(kv.kv_get("k").await.unwrap(), None);
+    kv.kv_set("k", &json!(1), Some(60_000)).await.unwrap();
+    assert!(kv.kv_list("k").await.unwrap()[0].expires_at.is_some());
+}
+
+/// Upstream fazt uses a non-empty string `id` and silently replaced any other one
+/// with a fresh id; a given id is now used or refused, never replaced.
+#[tokio::test]
+async fn an_explicit_document_id_is_used_or_refused() {
+    let fixture = open().await;
+    let ds = app(&fixture, "a");
+    assert_eq!(
+        ds.ds_insert("c", &json!({"id": "mine"})).await.unwrap(),
+        "mine"
+    );
+    for id in [
+        json!(5),
+        json!(""),
+        json!({"x": 1}),
+        json!(["a"]),
+        json!(true),
+    ] {
+        let error = ds
+            .ds_insert("c", &json!({"id": id, "n": 1}))
+            .await
+            .unwrap_err();
+        assert_eq!(error.kind(), "InvalidArgument", "{id}: {error}");
+        assert!(error.to_string().contains("document id"), "{error}");
+    }
+    let generated = ds
+        .ds_insert("c", &json!({"id": null, "n": 2}))
+        .await
+        .unwrap();
+    assert!(!generated.is_empty() && generated != "null");
+    assert_eq!(ds.ds_count("c", &json!({})).await.unwrap(), 2);
+}

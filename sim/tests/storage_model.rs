@@ -1013,6 +1013,8 @@ impl AppModel {
         let mut body = fields.clone();
         let id = match body.remove("id") {
             Some(Value::String(id)) if !id.is_empty() => id,
+            // A given id is used or refused, never replaced (issue 15).
+            Some(other) if !other.is_null() => return Outcome::Error(INVALID_ARGUMENT),
             _ => match engine_id {
                 Some(id) if !id.is_empty() && docs.iter().all(|doc| doc.id != id) => id.to_owned(),
                 _ => return Outcome::Id("<a fresh generated id>".into()),

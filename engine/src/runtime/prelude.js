@@ -71,7 +71,8 @@
   }
   const kv = {
     get: (key) => call('kv.get', [key]),
-    set: (key, value, ttlMs) => call('kv.set', [key, value, ttlMs]),
+    // NaN and ±Infinity would reach the engine as null (no expiry): sent as text, refused.
+    set: (key, value, ttlMs) => call('kv.set', [key, value, typeof ttlMs === 'number' && !Number.isFinite(ttlMs) ? String(ttlMs) : ttlMs]),
     delete: (key) => call('kv.delete', [key]),
     list: (prefix) => call('kv.list', [prefix]),
   };

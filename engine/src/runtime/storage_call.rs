@@ -61,11 +61,7 @@ pub async fn perform(
             None => Ok(None),
         },
         "kv.set" => {
-            let ttl = match optional(args, 2) {
-                Value::Null => None,
-                Value::Number(n) => n.as_f64().filter(|ms| *ms > 0.0).map(|ms| ms as u64),
-                _ => return Err(invalid("ttlMs must be a number")),
-            };
+            let ttl = crate::storage::kv_ttl_ms(&optional(args, 2))?;
             scope
                 .kv_set(&string(args, 0, "key")?, &optional(args, 1), ttl)
                 .await?;

@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::body::{json_response, Body};
 use crate::runtime::{Effects, ErrorKind, ExecutionError, LogEntry};
-use crate::storage::StorageError;
+use crate::storage::{is_caller_error_kind, StorageError};
 
 /// A request that failed, as the client will see it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -100,6 +100,9 @@ impl ApiError {
             ErrorKind::Storage { storage_kind, .. } if storage_kind == "OutcomeUnknown" => {
                 StatusCode::GATEWAY_TIMEOUT
             }
+            ErrorKind::Storage { storage_kind, .. } if is_caller_error_kind(storage_kind) => {
+                StatusCode::BAD_REQUEST
+            }
             ErrorKind::NoHandler => StatusCode::NOT_FOUND,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
@@ -189,6 +192,11 @@ mod tests {
             storage_kind: "OutcomeUnknown".into(),
         };
         assert_eq!(status(unknown), StatusCode::GATEWAY_TIMEOUT);
+        let invalid_query = ErrorKind::Storage {
+            retryable: false,
+            storage_kind: "InvalidQuery".into(),
+        };
+        assert_eq!(status(invalid_query), StatusCode::BAD_REQUEST);
         assert_eq!(
             status(ErrorKind::Syntax { line: None }),
             StatusCode::INTERNAL_SERVER_ERROR

@@ -42,6 +42,8 @@ pub struct StartOptions {
     /// Connections open at once per client address; `None` for no cap
     /// ([`ServerConfig::connections_per_address_max`]).
     pub connections_per_address_max: Option<usize>,
+    /// Bytes each app may store; the profile's (256 MiB) when absent.
+    pub app_quota_bytes: Option<u64>,
 }
 
 /// Runs the server until SIGTERM or SIGINT, then shuts down gracefully.
@@ -59,8 +61,11 @@ pub async fn run(options: StartOptions, env: Env) -> anyhow::Result<()> {
         }
     };
     let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let engine = Config::preset(&options.profile, u32::try_from(cpus).unwrap_or(u32::MAX))
+    let mut engine = Config::preset(&options.profile, u32::try_from(cpus).unwrap_or(u32::MAX))
         .map_err(anyhow::Error::msg)?;
+    if let Some(quota) = options.app_quota_bytes {
+        engine.storage.limits.app_quota_bytes = quota;
+    }
     let storage = Storage::open(&options.db, env.clone(), engine.storage.clone())
         .await
         .with_context(|| format!("opening the database {}", options.db.display()))?;

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use rusqlite::{Connection, OpenFlags};
 
 use super::error::Result;
-use super::schema::MIGRATIONS;
+use super::schema::{app_quota_triggers, MIGRATIONS};
 use crate::env::Work;
 
 /// The progress handler counts one tick per this many SQLite VM operations.
@@ -141,6 +141,14 @@ impl Db {
             foreign_keys: pragma_i64("foreign_keys")? == 1,
             busy_timeout_ms: pragma_i64("busy_timeout")?,
         })
+    }
+
+    /// Makes this connection refuse any write that takes an app's stored bytes over
+    /// `quota_bytes` (TEMP triggers: per connection, so every writer connection gets
+    /// them as it opens, with the configured quota).
+    pub fn enforce_app_quota(&self, quota_bytes: u64) -> Result<()> {
+        self.conn.execute_batch(&app_quota_triggers(quota_bytes))?;
+        Ok(())
     }
 
     /// Applies the migrations not yet applied, in one transaction.

@@ -64,8 +64,10 @@ pub struct NewDocument {
 }
 
 impl NewDocument {
-    /// Splits a client document into id and body. `generate_id` runs when the document
-    /// has no non-empty string `id`.
+    /// Splits a client document into id and body. A non-empty string `id` is the
+    /// document's id, as upstream fazt uses it; without `id` (or with `id: null`)
+    /// `generate_id` makes one. Any other `id` (a number, `""`, an object) is refused:
+    /// upstream replaced it with a fresh id without a word.
     pub fn from_client(
         document: &Value,
         limits: &Limits,
@@ -78,8 +80,13 @@ impl NewDocument {
         };
         let mut body = fields.clone();
         let id = match body.remove("id") {
+            None | Some(Value::Null) => generate_id(),
             Some(Value::String(id)) if !id.is_empty() => id,
-            _ => generate_id(),
+            Some(other) => {
+                return Err(StorageError::InvalidArgument(format!(
+                    "document id must be a non-empty string (or left out for a generated one), not {other}"
+                )))
+            }
         };
         limits.check_key("document id", &id)?;
         body.remove("_createdAt");
@@ -112,7 +119,7 @@ pub fn insert(
     match inserted {
         Ok(_) => Ok(()),
         Err(rusqlite::Error::SqliteFailure(error, _))
-            if error.code == rusqlite::ErrorCode::ConstraintViolation =>
+            if error.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE =>
         {
             Err(StorageError::DuplicateId {
                 collection: collection.to_owned(),

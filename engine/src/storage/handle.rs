@@ -2,7 +2,7 @@
 //! writer task; a [`Scope`] is one app's view with one request's deadline.
 
 use std::collections::BTreeSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, RwLock};
 
@@ -29,6 +29,7 @@ use super::request_log::RequestLogEntry;
 use super::s3::{self, Blob, BlobMeta, NewBlob};
 use super::schema::DOC_INDEX_LIST;
 use super::site::{self, Site, SiteFile};
+use super::usage::{self, UsageMismatch};
 use super::write::{Write, WriteOutput};
 use super::writer::{self, QueueOptions, WriteQueue, Writer};
 use crate::env::{run_blocking, Deadline, Env, Rng, Work};
@@ -98,16 +99,17 @@ impl Storage {
             WritePath::GroupCommit { .. } => bypass_connections,
             WritePath::DirectPool { connections } => connections.max(1) - 1,
         };
-        let opening = (
-            path.to_owned(),
-            config.policy.readers.max(1),
+        config.limits.validate()?;
+        let opening = Opening {
+            path: path.to_owned(),
+            readers: config.policy.readers.max(1),
             extra_writers,
-            config.policy.checkpoint_pages,
-        );
+            checkpoint_pages: config.policy.checkpoint_pages,
+            app_quota_bytes: config.limits.app_quota_bytes,
+        };
         let (mut writer_dbs, reader_dbs, indexes) =
             run_blocking(env.executor.as_ref(), move || {
-                let opened = open_connections(&opening.0, opening.1, opening.2, opening.3);
-                (opened, Work::default())
+                (open_connections(&opening), Work::default())
             })
             .await?;
         let indexed = Arc::new(RwLock::new(indexes));
@@ -299,6 +301,12 @@ impl Storage {
         }
     }
 
+    /// Apps whose recorded storage usage differs from what their data adds up to: empty
+    /// unless the usage triggers have a bug. A full scan, for tests and invariants.
+    pub async fn usage_mismatches(&self, deadline: Deadline) -> Result<Vec<UsageMismatch>> {
+        self.read(deadline, usage::mismatches).await
+    }
+
     /// Buffers one HTTP request's analytics event; the flusher writes it out later.
     pub fn record_request(&self, event: AnalyticsEvent) {
         let batch = self.shared.config.policy.analytics.flush_events;
@@ -429,14 +437,20 @@ impl Storage {
     }
 }
 
-/// The writer (migrated) and `extra_writers` more writer connections, each checkpointing
-/// past `checkpoint_pages`, the readers, and the expression indexes.
-fn open_connections(
-    path: &Path,
+/// What [`open_connections`] opens.
+struct Opening {
+    path: PathBuf,
     readers: usize,
     extra_writers: usize,
     checkpoint_pages: u32,
-) -> Result<(Vec<Db>, Vec<Db>, BTreeSet<String>)> {
+    app_quota_bytes: u64,
+}
+
+/// The writer (migrated) and `extra_writers` more writer connections, each checkpointing
+/// past `checkpoint_pages` and enforcing the app quota, the readers, and the expression
+/// indexes.
+fn open_connections(opening: &Opening) -> Result<(Vec<Db>, Vec<Db>, BTreeSet<String>)> {
+    let path = opening.path.as_path();
     let mut writer = Db::open(path)?;
     writer.migrate()?;
     let indexes = writer
@@ -445,13 +459,14 @@ fn open_connections(
         .query_map([], |row| row.get(0))?
         .collect::<rusqlite::Result<_>>()?;
     let mut writers = vec![writer];
-    for _ in 0..extra_writers {
+    for _ in 0..opening.extra_writers {
         writers.push(Db::open(path)?);
     }
     for writer in &writers {
-        writer.checkpoint_after(checkpoint_pages)?;
+        writer.checkpoint_after(opening.checkpoint_pages)?;
+        writer.enforce_app_quota(opening.app_quota_bytes)?;
     }
-    let readers = (0..readers)
+    let readers = (0..opening.readers)
         .map(|_| Db::open(path))
         .collect::<Result<_>>()?;
     Ok((writers, readers, indexes))
@@ -507,6 +522,13 @@ impl Scope {
         self.storage.write(write, self.deadline).await
     }
 
+    /// Bytes the app stores now, as its quota counts them
+    /// ([`Limits::app_quota_bytes`]).
+    pub async fn usage_bytes(&self) -> Result<u64> {
+        let app = self.app.clone();
+        self.read(move |db| usage::app_bytes(db, &app)).await
+    }
+
     // ----- kv -----
 
     /// The value at `key`, or `None` when missing or expired.
@@ -516,14 +538,19 @@ impl Scope {
         self.read(move |db| kv::get(db, &app, &key, now_ms)).await
     }
 
-    /// Sets `key` to `value`; with `ttl_ms` > 0 the entry expires that long from now.
+    /// Sets `key` to `value`; with `ttl_ms` > 0 the entry expires that long from now
+    /// (`None` or 0: no expiry; JavaScript's argument is checked by [`kv::ttl_ms`]).
+    /// A TTL over [`super::limits::KV_TTL_MAX_MS`] is refused.
     pub async fn kv_set(&self, key: &str, value: &Value, ttl_ms: Option<u64>) -> Result<()> {
         self.limits().check_key("key", key)?;
+        let ttl_ms = ttl_ms
+            .filter(|ttl| *ttl > 0)
+            .map(kv::check_ttl_ms)
+            .transpose()?;
         let value_json = self.limits().encode_value("value", value)?;
         let now_ms = self.now_ms();
-        let expires_at = ttl_ms
-            .filter(|ttl| *ttl > 0)
-            .map(|ttl| now_ms.saturating_add(i64::try_from(ttl).unwrap_or(i64::MAX)));
+        let expires_at =
+            ttl_ms.map(|ttl| now_ms.saturating_add(i64::try_from(ttl).unwrap_or(i64::MAX)));
         self.write(Write::KvSet {
             app: self.app.to_string(),
             key: key.to_owned(),

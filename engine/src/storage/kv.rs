@@ -7,6 +7,7 @@ use serde_json::Value;
 
 use super::connection::Db;
 use super::error::{Result, StorageError};
+use super::limits::KV_TTL_MAX_MS;
 use super::schema::{KV_DELETE, KV_GET, KV_LIST, KV_SWEEP, KV_UPSERT};
 
 /// One entry of `kv.list`.
@@ -17,6 +18,46 @@ pub struct KvEntry {
     pub value: Value,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<i64>,
+}
+
+/// The TTL argument of `kv.set(key, value, ttlMs)` as JavaScript passed it: `null`
+/// (or absent) for no expiry, else a whole number of milliseconds from 1 to
+/// [`KV_TTL_MAX_MS`]. Anything else (negative, zero, fractional, NaN, too large, not a
+/// number) is refused: upstream fazt truncated it and stored an entry that was expired
+/// at once, and this engine used to store it without expiry; both lose silently.
+pub fn ttl_ms(ttl: &Value) -> Result<Option<u64>> {
+    let invalid = || {
+        StorageError::InvalidArgument(format!(
+            "ttlMs must be a whole number of milliseconds from 1 to {KV_TTL_MAX_MS}, or omitted for no expiry; got {ttl}"
+        ))
+    };
+    match ttl {
+        Value::Null => Ok(None),
+        Value::Number(number) => {
+            let ms = match number.as_u64() {
+                Some(ms) => ms,
+                None => match number.as_f64() {
+                    Some(ms) if ms.fract() == 0.0 && ms >= 1.0 && ms <= KV_TTL_MAX_MS as f64 => {
+                        ms as u64
+                    }
+                    _ => return Err(invalid()),
+                },
+            };
+            check_ttl_ms(ms).map_err(|_| invalid()).map(Some)
+        }
+        _ => Err(invalid()),
+    }
+}
+
+/// Refuses a TTL of 0 or over [`KV_TTL_MAX_MS`].
+pub fn check_ttl_ms(ms: u64) -> Result<u64> {
+    if (1..=KV_TTL_MAX_MS).contains(&ms) {
+        Ok(ms)
+    } else {
+        Err(StorageError::InvalidArgument(format!(
+            "ttlMs must be from 1 to {KV_TTL_MAX_MS} milliseconds; got {ms}"
+        )))
+    }
 }
 
 /// The value at `key`, unless missing or expired at `now_ms`.
@@ -116,6 +157,28 @@ pub fn prefix_upper_bound(prefix: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_whole_positive_bounded_ttls_pass() {
+        use serde_json::json;
+        assert_eq!(ttl_ms(&Value::Null).unwrap(), None);
+        assert_eq!(ttl_ms(&json!(1500)).unwrap(), Some(1500));
+        assert_eq!(ttl_ms(&json!(1500.0)).unwrap(), Some(1500));
+        assert_eq!(ttl_ms(&json!(KV_TTL_MAX_MS)).unwrap(), Some(KV_TTL_MAX_MS));
+        for bad in [
+            json!(-5),
+            json!(0.5),
+            json!(0),
+            json!(-0.0),
+            json!(1e300),
+            json!(KV_TTL_MAX_MS + 1),
+            json!("1000"),
+            json!(true),
+        ] {
+            let error = ttl_ms(&bad).unwrap_err();
+            assert_eq!(error.kind(), "InvalidArgument", "{bad}: {error}");
+        }
+    }
 
     #[test]
     fn upper_bound_covers_exactly_the_prefix() {

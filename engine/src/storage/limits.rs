@@ -22,7 +22,32 @@ pub struct Limits {
     pub find_results_max: usize,
     /// Nesting depth of stored JSON values. Default 32.
     pub json_depth_max: usize,
+    /// Values one query binds as SQL parameters: every operand, every `$in`/`$nin`
+    /// element, every field path. SQLite refuses a statement past
+    /// [`SQLITE_VARIABLES_MAX`]; this bound refuses the query first, with
+    /// `InvalidQuery`, and keeps one query's planning and per-row comparisons small.
+    /// Default 2,048 (one full `$in` list and room for the rest).
+    pub query_values_max: usize,
+    /// Bytes one app may store: kv keys and values, documents (collection, id and JSON
+    /// body) and blobs (path and data), as stored. A write that would take the app over
+    /// it fails with `QuotaExceeded` and writes nothing; writes that shrink usage always
+    /// pass. Bounds what one tenant can make the shared database (and every other app's
+    /// writes and checkpoints) carry. Default 256 MiB.
+    pub app_quota_bytes: u64,
 }
+
+/// SQLite's bound on the parameters of one statement (`SQLITE_MAX_VARIABLE_NUMBER`, its
+/// default since 3.32). [`Limits::query_values_max`] plus the parameters a query adds
+/// around its filter ([`QUERY_FIXED_VALUES`]) must stay below it.
+pub const SQLITE_VARIABLES_MAX: usize = 32_766;
+
+/// Parameters a ds statement binds besides its filter's: app, collection, and limit and
+/// offset (or cursor and page size).
+pub const QUERY_FIXED_VALUES: usize = 4;
+
+/// The longest kv TTL, in milliseconds: 10 years. Longer is refused rather than
+/// saturated into a date no one meant.
+pub const KV_TTL_MAX_MS: u64 = 10 * 365 * 24 * 60 * 60 * 1000;
 
 impl Default for Limits {
     fn default() -> Self {
@@ -35,11 +60,24 @@ impl Default for Limits {
             in_list_max: 1000,
             find_results_max: 10_000,
             json_depth_max: 32,
+            query_values_max: 2048,
+            app_quota_bytes: 256 << 20,
         }
     }
 }
 
 impl Limits {
+    /// Refuses limits the engine cannot honour (checked when storage opens).
+    pub fn validate(&self) -> Result<()> {
+        if self.query_values_max + QUERY_FIXED_VALUES > SQLITE_VARIABLES_MAX {
+            return Err(StorageError::InvalidArgument(format!(
+                "query_values_max {} leaves no room under SQLite's {SQLITE_VARIABLES_MAX} parameters",
+                self.query_values_max
+            )));
+        }
+        Ok(())
+    }
+
     /// Checks a key-like string (kv key, blob path, document id).
     pub fn check_key(&self, what: &'static str, key: &str) -> Result<()> {
         if key.is_empty() {

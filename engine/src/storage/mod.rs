@@ -15,6 +15,7 @@
 //! | `site.rs` | deployed apps' files, replaced atomically by a deploy |
 //! | `query.rs`, `changes.rs` | the ds query language and update operators |
 //! | `write.rs` | the queued write operations |
+//! | `usage.rs` | bytes stored per app, against the app quota |
 //! | `limits.rs`, `error.rs` | bounds on input, and the error type |
 
 mod analytics;
@@ -37,6 +38,7 @@ mod retry;
 mod s3;
 mod schema;
 mod site;
+mod usage;
 mod write;
 mod writer;
 
@@ -47,10 +49,10 @@ pub use connection::{ConnectionSettings, Db, PROGRESS_TICK_OPS};
 pub const TRACE: &str = "fazt::storage";
 pub use analytics::AnalyticsEvent;
 pub use ds::{FindOptions, Order, Page};
-pub use error::{Result, StorageError};
+pub use error::{is_caller_error_kind, Result, StorageError};
 pub use handle::{Scope, Storage, StorageConfig, StorageStats};
-pub use kv::KvEntry;
-pub use limits::Limits;
+pub use kv::{ttl_ms as kv_ttl_ms, KvEntry};
+pub use limits::{Limits, KV_TTL_MAX_MS, SQLITE_VARIABLES_MAX};
 pub use policy::{
     AnalyticsFlush, BackgroundWrites, BeginMode, BusyPolicy, BusyTimeoutPragma, DeadlinePolicy,
     QueueAdmission, RequestLogWrites, StoragePolicy, WritePath, SQLITE_CHECKPOINT_PAGES,
@@ -58,3 +60,4 @@ pub use policy::{
 pub use request_log::RequestLogEntry;
 pub use s3::{sha256_hex, Blob, BlobMeta, DEFAULT_MIME};
 pub use site::{Site, SiteFile};
+pub use usage::UsageMismatch;

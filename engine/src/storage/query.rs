@@ -125,6 +125,21 @@ pub struct Condition {
     pub value: Value,
 }
 
+impl Condition {
+    /// At most how many SQL parameters the condition binds when compiled: its field
+    /// path (bound unless indexed) and each operand value (each non-null list element).
+    fn values_bound(&self) -> usize {
+        let path = usize::from(matches!(self.target, Target::Field(_)));
+        let operands = match &self.value {
+            Value::Array(items) if matches!(self.op, Op::In | Op::Nin) => {
+                items.iter().filter(|item| !item.is_null()).count()
+            }
+            _ => 1,
+        };
+        path + operands
+    }
+}
+
 /// A parsed query: conditions ANDed.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Filter {
@@ -185,6 +200,14 @@ impl Filter {
                 "query has {} conditions, over the limit of {}",
                 conditions.len(),
                 limits.query_conditions_max
+            )));
+        }
+        let values: usize = conditions.iter().map(Condition::values_bound).sum();
+        if values > limits.query_values_max {
+            return Err(StorageError::InvalidQuery(format!(
+                "query compares against {values} values in all, over the limit of {}; \
+                 use shorter $in/$nin lists or fewer conditions",
+                limits.query_values_max
             )));
         }
         Ok(Filter { conditions })
@@ -469,5 +492,27 @@ mod tests {
         assert!(parse(json!({"a": {"$gt": {"x": 1}}})).is_err());
         assert!(parse(json!({"a": {"$gt": 1, "b": 2}})).is_err());
         assert!(parse(json!([1])).is_err());
+    }
+
+    /// 40 fields, each `$nin` of 1,000 values: within the condition and list limits,
+    /// but 40,040 parameters, past SQLite's own bound. Refused before SQLite sees it.
+    #[test]
+    fn bound_values_are_limited_in_all() {
+        let list: Vec<i64> = (0..1000).collect();
+        let query: serde_json::Map<String, Value> = (0..40)
+            .map(|i| (format!("f{i}"), json!({ "$nin": list })))
+            .collect();
+        let error = parse(Value::Object(query)).unwrap_err();
+        assert!(
+            matches!(&error, StorageError::InvalidQuery(m) if m.contains("40040 values")),
+            "{error}"
+        );
+        // The largest query allowed compiles to exactly as many parameters as counted.
+        let fits =
+            parse(json!({"a": {"$in": list}, "b": {"$nin": list}, "c": {"$gt": 1}})).unwrap();
+        let counted: usize = fits.conditions.iter().map(Condition::values_bound).sum();
+        assert_eq!(counted, 2004);
+        assert_eq!(fits.compile(&BTreeSet::new(), 1).params.len(), counted);
+        assert!(Limits::default().query_values_max >= counted);
     }
 }

@@ -1,5 +1,22 @@
 //! The database schema as versioned migrations, and the SQL the storage layer runs.
 
+use super::error::QUOTA_RAISE_PREFIX;
+
+/// The recount of every app's stored bytes (a macro so that migration 5 can `concat!`
+/// it): what the usage triggers add and subtract, row by row.
+macro_rules! usage_recount {
+    () => {
+        "SELECT app_id, sum(bytes) FROM (
+            SELECT app_id, octet_length(key) + octet_length(value) AS bytes FROM app_kv
+            UNION ALL
+            SELECT app_id, octet_length(collection) + octet_length(id) + octet_length(data)
+            FROM app_docs
+            UNION ALL
+            SELECT app_id, octet_length(path) + size_bytes FROM app_blobs
+        ) GROUP BY app_id ORDER BY app_id"
+    };
+}
+
 /// Migrations, applied in order; `PRAGMA user_version` records how many have run.
 pub const MIGRATIONS: &[&str] = &[
     // 1: kv, documents, blobs, and the registry of expression indexes.
@@ -75,7 +92,89 @@ pub const MIGRATIONS: &[&str] = &[
         duration_us INTEGER NOT NULL,
         at_ms INTEGER NOT NULL
     );",
+    // 5: bytes stored per app (kv keys and values, documents, blobs), kept by triggers
+    // in the transaction of every change, whatever writes it (a queued write, the kv
+    // sweep, a direct write), so it is right after deletes, overwrites, expiry and
+    // restarts. Each writer connection adds a TEMP trigger on it that enforces the
+    // quota (`Db::enforce_app_quota`). Existing data is counted once, here.
+    concat!(
+        "CREATE TABLE app_usage (
+        app_id TEXT PRIMARY KEY,
+        bytes INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    INSERT INTO app_usage (app_id, bytes) ",
+        usage_recount!(),
+        ";
+    CREATE TRIGGER app_kv_usage_insert AFTER INSERT ON app_kv BEGIN
+        INSERT INTO app_usage (app_id, bytes)
+        VALUES (NEW.app_id, octet_length(NEW.key) + octet_length(NEW.value))
+        ON CONFLICT (app_id) DO UPDATE SET bytes = bytes + excluded.bytes;
+    END;
+    CREATE TRIGGER app_kv_usage_update AFTER UPDATE OF key, value ON app_kv BEGIN
+        UPDATE app_usage SET bytes = bytes
+            + octet_length(NEW.key) + octet_length(NEW.value)
+            - octet_length(OLD.key) - octet_length(OLD.value)
+        WHERE app_id = NEW.app_id;
+    END;
+    CREATE TRIGGER app_kv_usage_delete AFTER DELETE ON app_kv BEGIN
+        UPDATE app_usage SET bytes = bytes - octet_length(OLD.key) - octet_length(OLD.value)
+        WHERE app_id = OLD.app_id;
+    END;
+    CREATE TRIGGER app_docs_usage_insert AFTER INSERT ON app_docs BEGIN
+        INSERT INTO app_usage (app_id, bytes)
+        VALUES (NEW.app_id,
+            octet_length(NEW.collection) + octet_length(NEW.id) + octet_length(NEW.data))
+        ON CONFLICT (app_id) DO UPDATE SET bytes = bytes + excluded.bytes;
+    END;
+    CREATE TRIGGER app_docs_usage_update AFTER UPDATE OF collection, id, data ON app_docs BEGIN
+        UPDATE app_usage SET bytes = bytes
+            + octet_length(NEW.collection) + octet_length(NEW.id) + octet_length(NEW.data)
+            - octet_length(OLD.collection) - octet_length(OLD.id) - octet_length(OLD.data)
+        WHERE app_id = NEW.app_id;
+    END;
+    CREATE TRIGGER app_docs_usage_delete AFTER DELETE ON app_docs BEGIN
+        UPDATE app_usage SET bytes = bytes
+            - octet_length(OLD.collection) - octet_length(OLD.id) - octet_length(OLD.data)
+        WHERE app_id = OLD.app_id;
+    END;
+    CREATE TRIGGER app_blobs_usage_insert AFTER INSERT ON app_blobs BEGIN
+        INSERT INTO app_usage (app_id, bytes)
+        VALUES (NEW.app_id, octet_length(NEW.path) + NEW.size_bytes)
+        ON CONFLICT (app_id) DO UPDATE SET bytes = bytes + excluded.bytes;
+    END;
+    CREATE TRIGGER app_blobs_usage_update AFTER UPDATE OF path, size_bytes ON app_blobs BEGIN
+        UPDATE app_usage SET bytes = bytes
+            + octet_length(NEW.path) + NEW.size_bytes - octet_length(OLD.path) - OLD.size_bytes
+        WHERE app_id = NEW.app_id;
+    END;
+    CREATE TRIGGER app_blobs_usage_delete AFTER DELETE ON app_blobs BEGIN
+        UPDATE app_usage SET bytes = bytes - octet_length(OLD.path) - OLD.size_bytes
+        WHERE app_id = OLD.app_id;
+    END;"
+    ),
 ];
+
+/// One app's stored bytes (no row: nothing stored yet).
+pub const APP_USAGE: &str = "SELECT bytes FROM app_usage WHERE app_id = ?1";
+
+/// Every app's stored bytes counted from the data itself, by app: what `app_usage`
+/// holds (migration 5 starts from it; tests check the triggers keep to it).
+pub const APP_USAGE_RECOUNT: &str = usage_recount!();
+
+/// The TEMP triggers that refuse a write taking an app's usage over `quota_bytes`
+/// (`RAISE(ABORT)` undoes the statement, whatever fired it). A write that shrinks or
+/// keeps usage passes, even over a quota lowered since the data was stored.
+pub fn app_quota_triggers(quota_bytes: u64) -> String {
+    let raise = format!("SELECT RAISE(ABORT, '{QUOTA_RAISE_PREFIX}{quota_bytes}')");
+    format!(
+        "DROP TRIGGER IF EXISTS temp.app_quota_insert;
+        DROP TRIGGER IF EXISTS temp.app_quota_update;
+        CREATE TEMP TRIGGER app_quota_insert AFTER INSERT ON main.app_usage
+        WHEN NEW.bytes > {quota_bytes} BEGIN {raise}; END;
+        CREATE TEMP TRIGGER app_quota_update AFTER UPDATE OF bytes ON main.app_usage
+        WHEN NEW.bytes > {quota_bytes} AND NEW.bytes > OLD.bytes BEGIN {raise}; END;"
+    )
+}
 
 pub const KV_GET: &str = "SELECT value FROM app_kv
     WHERE app_id = ?1 AND key = ?2 AND (expires_at IS NULL OR expires_at > ?3)";
