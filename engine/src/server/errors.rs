@@ -97,12 +97,7 @@ impl ApiError {
         let status = match &error.kind {
             ErrorKind::Timeout => StatusCode::GATEWAY_TIMEOUT,
             kind if kind.retryable() => StatusCode::SERVICE_UNAVAILABLE,
-            ErrorKind::Storage { storage_kind, .. } if storage_kind == "OutcomeUnknown" => {
-                StatusCode::GATEWAY_TIMEOUT
-            }
-            ErrorKind::Storage { storage_kind, .. } if is_caller_error_kind(storage_kind) => {
-                StatusCode::BAD_REQUEST
-            }
+            ErrorKind::Storage { storage_kind, .. } => storage_status(storage_kind),
             ErrorKind::NoHandler => StatusCode::NOT_FOUND,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
@@ -129,14 +124,11 @@ impl ApiError {
                 retry_after_secs,
             );
         }
-        let status = match error {
-            StorageError::TooLarge { .. } | StorageError::InvalidArgument(_) => {
-                StatusCode::BAD_REQUEST
-            }
-            StorageError::OutcomeUnknown => StatusCode::GATEWAY_TIMEOUT,
-            _ => StatusCode::INTERNAL_SERVER_ERROR,
-        };
-        ApiError::new(status, error.kind(), error.to_string())
+        ApiError::new(
+            storage_status(error.kind()),
+            error.kind(),
+            error.to_string(),
+        )
     }
 
     /// The JSON answer, carrying `request_id`.
@@ -159,6 +151,19 @@ impl ApiError {
                 .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         response
+    }
+}
+
+/// The status of a storage failure that is not retryable, by its kind: a write whose
+/// outcome is unknown 504, a wrong call 400, a duplicate id 409, an app over its storage
+/// quota 507 (Insufficient Storage), anything else 500.
+fn storage_status(storage_kind: &str) -> StatusCode {
+    match storage_kind {
+        "OutcomeUnknown" => StatusCode::GATEWAY_TIMEOUT,
+        kind if is_caller_error_kind(kind) => StatusCode::BAD_REQUEST,
+        "DuplicateId" => StatusCode::CONFLICT,
+        "QuotaExceeded" => StatusCode::INSUFFICIENT_STORAGE,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
 
@@ -192,11 +197,16 @@ mod tests {
             storage_kind: "OutcomeUnknown".into(),
         };
         assert_eq!(status(unknown), StatusCode::GATEWAY_TIMEOUT);
-        let invalid_query = ErrorKind::Storage {
-            retryable: false,
-            storage_kind: "InvalidQuery".into(),
+        let storage = |kind: &str| {
+            status(ErrorKind::Storage {
+                retryable: false,
+                storage_kind: kind.into(),
+            })
         };
-        assert_eq!(status(invalid_query), StatusCode::BAD_REQUEST);
+        assert_eq!(storage("InvalidQuery"), StatusCode::BAD_REQUEST);
+        assert_eq!(storage("DuplicateId"), StatusCode::CONFLICT);
+        assert_eq!(storage("QuotaExceeded"), StatusCode::INSUFFICIENT_STORAGE);
+        assert_eq!(storage("Sqlite"), StatusCode::INTERNAL_SERVER_ERROR);
         assert_eq!(
             status(ErrorKind::Syntax { line: None }),
             StatusCode::INTERNAL_SERVER_ERROR
