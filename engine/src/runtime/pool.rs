@@ -99,17 +99,13 @@ impl Idle {
         vm
     }
 
-    /// Takes the oldest idle VM of the app that used the pool least recently (a fresh
-    /// one when no app has an idle VM).
+    /// Takes the oldest idle VM of the app that used the pool least recently.
     fn evict(&mut self) -> Option<Vm> {
         let coldest = self
             .by_app
             .iter()
             .min_by_key(|(_, idle)| idle.last_used)
-            .map(|(app, _)| app.clone());
-        let Some(coldest) = coldest else {
-            return self.fresh.pop_front();
-        };
+            .map(|(app, _)| app.clone())?;
         let vm = self
             .by_app
             .get_mut(&coldest)
@@ -126,7 +122,7 @@ impl Idle {
             .entry(app.to_owned())
             .or_insert_with(|| AppIdle {
                 vms: VecDeque::new(),
-                last_used: tick,
+                last_used: 0,
             });
         idle.last_used = tick;
         idle.vms.push_back(vm);
@@ -188,28 +184,34 @@ impl VmPool {
                 ))
             }
         }
+        let stack = self.stacks.borrow_mut().pop();
+        let stack = match stack {
+            Some(stack) => stack,
+            None => match DefaultStack::new(self.limits.coroutine_stack_bytes) {
+                Ok(stack) => stack,
+                Err(error) => {
+                    self.permits.add_permits(1);
+                    return Err(ExecutionError::new(
+                        ErrorKind::Memory,
+                        format!("cannot map a coroutine stack: {error}"),
+                    ));
+                }
+            },
+        };
         let vm = match self.checkout(app) {
             Ok(vm) => vm,
             Err(error) => {
+                self.stacks.borrow_mut().push(stack);
                 self.permits.add_permits(1);
                 return Err(error);
             }
-        };
-        let stack = match self.stacks.borrow_mut().pop() {
-            Some(stack) => stack,
-            None => DefaultStack::new(self.limits.coroutine_stack_bytes).map_err(|error| {
-                ExecutionError::new(
-                    ErrorKind::Memory,
-                    format!("cannot map a coroutine stack: {error}"),
-                )
-            })?,
         };
         Ok(Lease { vm, stack })
     }
 
     /// An idle VM of `app`, a fresh one, a new one, or a new one in place of the
     /// coldest app's idle VM. The caller holds a permit, so at most `size - 1` VMs are
-    /// busy: at the bound, one is idle.
+    /// busy: at the bound, one is idle (and no fresh one is left, or `take` had it).
     fn checkout(&self, app: &str) -> Result<Vm, ExecutionError> {
         let mut idle = self.idle.borrow_mut();
         if let Some(vm) = idle.take(app, self.reuse) {
