@@ -48,6 +48,35 @@ pub struct PoolMetrics {
     pub evicted: u64,
 }
 
+/// Sums the figures of several pools (one per worker thread).
+impl std::ops::AddAssign<&PoolMetrics> for PoolMetrics {
+    fn add_assign(&mut self, other: &PoolMetrics) {
+        // Destructured, so that a new figure cannot be left out of the sum.
+        let PoolMetrics {
+            size,
+            idle,
+            busy,
+            waiters,
+            created,
+            executions,
+            timeouts,
+            interrupts,
+            discarded,
+            evicted,
+        } = other;
+        self.size += size;
+        self.idle += idle;
+        self.busy += busy;
+        self.waiters += waiters;
+        self.created += created;
+        self.executions += executions;
+        self.timeouts += timeouts;
+        self.interrupts += interrupts;
+        self.discarded += discarded;
+        self.evicted += evicted;
+    }
+}
+
 /// A VM and a stack checked out of the pool.
 pub struct Lease {
     pub vm: Vm,
