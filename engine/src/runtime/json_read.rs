@@ -8,7 +8,7 @@
 //! nesting, lone surrogates) goes through `JSON.stringify` itself, which therefore
 //! stays the reference for every case by construction.
 //!
-//! Reading is bounded by a [`Budget`] of bytes of JSON text, counted while reading and
+//! Reading is bounded by a budget of bytes of JSON text, counted while reading and
 //! checked before the host copies a string: a value holding many references to one
 //! large string is refused before the host allocates, instead of being copied once per
 //! reference. Text from `JSON.stringify` is measured in the VM's heap before it is
@@ -292,13 +292,15 @@ fn plain_object<'js>(
             let value = own_data(ctx, object, entry.atom)
                 .ok_or(Stop::NotPlain)?
                 .ok_or(Stop::NotPlain)?;
+            // Left out (undefined, a symbol): no key either.
+            let Some(item) = plain(ctx, &value, intrinsics, depth + 1, budget)? else {
+                continue;
+            };
             // The key's quotes, colon and the comma or `}` after the entry.
             budget.spend(4)?;
             let name = key(ctx, entry.atom, budget.left)?;
             budget.spend(name.len())?;
-            if let Some(item) = plain(ctx, &value, intrinsics, depth + 1, budget)? {
-                map.insert(name, item);
-            }
+            map.insert(name, item);
         }
         Ok(())
     };
@@ -483,8 +485,10 @@ mod tests {
             for (index, case) in cases.iter::<Value>().enumerate() {
                 let case = case.unwrap();
                 let text: Option<String> = stringify.call((case.clone(),)).unwrap();
+                // The budget counts a lower bound of the text: exactly its length fits.
+                let limit = text.as_ref().map_or(0, String::len);
                 let expected = text.map(|text| serde_json::from_str::<Json>(&text).ok());
-                let read = read(&ctx, case, &intrinsics, usize::MAX).unwrap();
+                let read = read(&ctx, case, &intrinsics, limit).unwrap();
                 assert_eq!(
                     read.map(|read| read.into_value().ok()),
                     expected,
@@ -501,6 +505,30 @@ mod tests {
                 read(&ctx, cycle, &intrinsics, usize::MAX).is_err(),
                 "a cycle throws"
             );
+        });
+    }
+
+    #[test]
+    fn a_value_over_its_budget_is_refused_whichever_way_it_is_read() {
+        let runtime = Runtime::new().unwrap();
+        let context = Context::full(&runtime).unwrap();
+        context.with(|ctx| {
+            let intrinsics = Intrinsics::capture(&ctx).unwrap();
+            for source in [
+                "const s = 'x'.repeat(1000); [s, s, s]",
+                "({ k: 'x'.repeat(3000) })",
+                "({ ['k'.repeat(3000)]: 1 })",
+                "const p = 'x'.repeat(1000); [p, p, new Date(0), p]",
+            ] {
+                let value: Value = ctx.eval(source).unwrap();
+                assert!(
+                    matches!(
+                        read(&ctx, value, &intrinsics, 2000),
+                        Err(ReadError::OverBudget { limit: 2000 })
+                    ),
+                    "{source}"
+                );
+            }
         });
     }
 
