@@ -1,6 +1,6 @@
 //! The JavaScript runtime through its public API, in the real environment: fazt's
 //! handler contract (fazt-reference.md §2), error kinds, pool recovery, timeouts under
-//! load and isolation between apps sharing a VM.
+//! load, isolation between executions sharing a VM, and VMs never crossing apps.
 
 use std::cell::Cell;
 use std::collections::{BTreeMap, BTreeSet};
@@ -897,12 +897,15 @@ async fn globals_and_builtins_do_not_leak_to_the_next_execution() {
             first.outcome.unwrap().response.body,
             json!({"leaked": "number", "x": "number", "y": "number", "f": "function"})
         );
-        for id in ["other", "polluter"] {
-            let next = f.run(&app(id, INSPECT)).await;
-            assert_eq!(next.report.vm, first.report.vm, "the same VM");
-            assert_eq!(next.outcome.unwrap().response.body, clean_view(), "{id}");
-        }
-        assert_eq!(f.runtime.metrics().discarded, 0, "the VM was reset, not discarded");
+        let next = f.run(&app("polluter", INSPECT)).await;
+        assert_eq!(next.report.vm, first.report.vm, "the same VM");
+        assert_eq!(next.outcome.unwrap().response.body, clean_view());
+        let other = f.run(&app("other", INSPECT)).await;
+        assert_ne!(other.report.vm, first.report.vm, "never another app's VM");
+        assert_eq!(other.outcome.unwrap().response.body, clean_view());
+        let metrics = f.runtime.metrics();
+        assert_eq!(metrics.discarded, 0, "the VM was reset, not discarded");
+        assert_eq!(metrics.evicted, 1, "the polluter's idle VM made room");
     })
     .await;
 }
@@ -1002,7 +1005,7 @@ async fn standard_globals_live_behind_the_global_object() {
             .await;
         assert_eq!(first.outcome.unwrap().response.body, json!([1, "mine"]));
         let next = f
-            .run(&app("other", "[typeof JSON.stringify, typeof new Map().set]"))
+            .run(&app("shadow", "[typeof JSON.stringify, typeof new Map().set]"))
             .await;
         assert_eq!(next.report.vm, first.report.vm, "the same VM");
         assert_eq!(
@@ -1407,3 +1410,8 @@ async fn every_kind_of_added_global_is_deleted() {
     })
     .await;
 }
+
+// ----- 9. tenant isolation and byte budgets (issue 15) -----
+
+#[path = "runtime/isolation.rs"]
+mod isolation;

@@ -19,6 +19,10 @@ pub enum ErrorKind {
     },
     /// The VM ran out of memory.
     Memory,
+    /// The response (body and headers) is over `budgets::RESPONSE_BYTES_MAX` bytes of
+    /// JSON: refused before the host copied it (HTTP 500, like every failure of the
+    /// app's own making).
+    ResponseTooLarge,
     /// The script threw (`name` is the error's name: `Error`, `TypeError`, ...).
     Script { name: String },
     /// No VM became free within the budget.
@@ -35,6 +39,7 @@ impl ErrorKind {
             ErrorKind::Syntax { .. } => "SyntaxError",
             ErrorKind::Storage { .. } => "StorageError",
             ErrorKind::Memory => "MemoryError",
+            ErrorKind::ResponseTooLarge => "ResponseTooLarge",
             ErrorKind::Script { name } => name,
             ErrorKind::Overloaded => "Overloaded",
             ErrorKind::NoHandler => "NoHandler",

@@ -12,18 +12,19 @@ use rquickjs::{CatchResultExt, CaughtError, Ctx, Function, Promise, Value};
 use serde::Deserialize;
 use tracing::Instrument;
 
+use super::budgets::RESPONSE_BYTES_MAX;
 use super::compile::ScriptCache;
 use super::contract::{AppCode, HandlerRequest, HandlerResponse, LogEntry};
 use super::error::{ErrorKind, ExecutionError};
-use super::json_read::{self, FromJs};
+use super::json_read::{self, FromJs, ReadError};
 use super::json_value;
 use super::storage_call;
 use super::suspend::{self, Resume, Suspend};
-use super::vm::{describe, Helpers, Slot, Vm};
+use super::vm::{describe, Described, Helpers, Slot, Vm};
 use super::WriteEffects;
 use crate::env::{Deadline, Env, Work};
 use crate::failpoints;
-use crate::storage::{Scope, StorageError};
+use crate::storage::{Limits, Scope, StorageError};
 
 /// What to execute.
 pub struct Job {
@@ -35,6 +36,8 @@ pub struct Job {
     pub deadline: Deadline,
     /// Storage for the app under the request's deadline (`None`: storage calls fail).
     pub scope: Option<Scope>,
+    /// The storage layer's limits, which bound storage arguments.
+    pub storage_limits: Limits,
 }
 
 /// How an execution went.
@@ -58,10 +61,12 @@ pub struct Finished {
 enum Script {
     /// The response `finish` made, as JSON.
     Response(FromJs),
-    /// `describe`'s JSON of what was thrown; `null_exception` for QuickJS's null
-    /// (what it throws when it cannot even allocate the out-of-memory error).
+    /// The response is over [`RESPONSE_BYTES_MAX`] bytes of JSON.
+    ResponseTooLarge,
+    /// What was thrown; `null_exception` for QuickJS's null (what it throws when it
+    /// cannot even allocate the out-of-memory error).
     Threw {
-        described: String,
+        described: Described,
         null_exception: bool,
     },
     /// The handler's promise never settled.
@@ -122,14 +127,11 @@ pub async fn run(
     }
     vm.executions += 1;
     let clock = env.clock.as_ref();
-    *vm.state.slot.borrow_mut() = Some(Slot {
-        started: clock.now(),
-        app: job.app.clone(),
-        logs: Vec::new(),
-        fuel: 0,
-        timed_out: false,
-        signalled: false,
-    });
+    *vm.state.slot.borrow_mut() = Some(Slot::new(
+        clock.now(),
+        job.app.clone(),
+        job.storage_limits.clone(),
+    ));
     env.executor
         .charge(Work {
             js_executions: 1,
@@ -269,6 +271,10 @@ pub async fn run(
                 format!("unreadable response: {error}"),
             )),
         },
+        Some(Script::ResponseTooLarge) => Err(ExecutionError::new(
+            ErrorKind::ResponseTooLarge,
+            format!("the response is over the limit of {RESPONSE_BYTES_MAX} bytes"),
+        )),
         Some(Script::NeverSettled) => Err(ExecutionError::new(
             ErrorKind::Script {
                 name: "Error".into(),
@@ -305,7 +311,7 @@ fn run_script(
     request: &HandlerRequest,
     source: &str,
 ) -> Script {
-    let outcome = (|| -> rquickjs::Result<FromJs> {
+    let outcome = (|| -> Result<FromJs, ReadError> {
         let request = json_value::request_to_js(ctx, request)?;
         let begin: Function = helpers.begin.clone().restore(ctx)?;
         begin.call::<_, ()>((request,))?;
@@ -315,11 +321,19 @@ fn run_script(
         }
         let finish: Function = helpers.finish.clone().restore(ctx)?;
         let response: Value = finish.call((value,))?;
-        Ok(json_read::read(ctx, response, &helpers.intrinsics)?
-            .unwrap_or(FromJs::Value(serde_json::Value::Null)))
+        Ok(
+            json_read::read(ctx, response, &helpers.intrinsics, RESPONSE_BYTES_MAX)?
+                .unwrap_or(FromJs::Value(serde_json::Value::Null)),
+        )
     })();
+    let outcome = match outcome {
+        Ok(json) => Ok(Some(json)),
+        Err(ReadError::OverBudget { .. }) => Ok(None),
+        Err(ReadError::Js(error)) => Err(error),
+    };
     let script = match outcome.catch(ctx) {
-        Ok(json) => Script::Response(json),
+        Ok(Some(json)) => Script::Response(json),
+        Ok(None) => Script::ResponseTooLarge,
         Err(CaughtError::Exception(exception)) => Script::Threw {
             described: describe(helpers, ctx, exception.into_value()),
             null_exception: false,
@@ -330,9 +344,10 @@ fn run_script(
         },
         Err(CaughtError::Error(rquickjs::Error::WouldBlock)) => Script::NeverSettled,
         Err(CaughtError::Error(error)) => Script::Threw {
-            described:
+            described: Described::Json(
                 serde_json::json!({"name": "Error", "message": error.to_string(), "stack": ""})
                     .to_string(),
+            ),
             null_exception: false,
         },
     };
@@ -352,10 +367,22 @@ fn promise_value<'js>(promise: &Promise<'js>) -> rquickjs::Result<Value<'js>> {
 }
 
 /// The kind of a thrown value, its message, and whether the VM must go.
-fn classify(described: &str, null_exception: bool) -> (ErrorKind, String, bool) {
-    if null_exception {
-        return (ErrorKind::Memory, "out of memory".into(), true);
-    }
+fn classify(described: &Described, null_exception: bool) -> (ErrorKind, String, bool) {
+    let described = match described {
+        _ if null_exception => return (ErrorKind::Memory, "out of memory".into(), true),
+        Described::Unreadable {
+            out_of_memory: true,
+        } => return (ErrorKind::Memory, "out of memory".into(), true),
+        Described::Unreadable {
+            out_of_memory: false,
+        } => {
+            let kind = ErrorKind::Script {
+                name: "Error".into(),
+            };
+            return (kind, "unreadable error".into(), true);
+        }
+        Described::Json(json) => json,
+    };
     let Ok(thrown) = serde_json::from_str::<Thrown>(described) else {
         return (
             ErrorKind::Script {
@@ -412,21 +439,42 @@ mod tests {
     }
 
     #[test]
+    fn an_unreadable_thrown_value_discards_the_vm() {
+        let oom = classify(
+            &Described::Unreadable {
+                out_of_memory: true,
+            },
+            false,
+        );
+        assert_eq!((oom.0, oom.2), (ErrorKind::Memory, true));
+        let other = classify(
+            &Described::Unreadable {
+                out_of_memory: false,
+            },
+            false,
+        );
+        assert!(other.2);
+    }
+
+    #[test]
     fn classification() {
         let storage =
             r#"{"name":"StorageError","message":"busy","stack":"","retryable":true,"kind":"Busy"}"#;
         assert_eq!(
-            classify(storage, false).0,
+            classify(&Described::Json(storage.into()), false).0,
             ErrorKind::Storage {
                 retryable: true,
                 storage_kind: "Busy".into()
             }
         );
-        assert_eq!(classify("", true).0, ErrorKind::Memory);
+        assert_eq!(
+            classify(&Described::Json("".into()), true).0,
+            ErrorKind::Memory
+        );
         let overflow =
             r#"{"name":"RangeError","message":"Maximum call stack size exceeded","stack":""}"#;
         assert!(
-            classify(overflow, false).2,
+            classify(&Described::Json(overflow.into()), false).2,
             "a stack overflow discards the VM"
         );
     }

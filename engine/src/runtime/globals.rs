@@ -4,9 +4,13 @@
 //! The prelude makes every global it leaves non-configurable and read-only, so an
 //! execution can only add globals (implicit ones, top-level `var`s and functions of
 //! indirect-eval code, `globalThis.x = ...`, `defineProperty`), change the global
-//! object's prototype, or make it non-extensible. Restoring deletes the added keys; a
-//! key that cannot be deleted, or a changed prototype or extensibility, means the VM
-//! cannot be restored and must go. The standard globals sit on a frozen object behind
+//! object's prototype, or make it non-extensible, or stamp private class fields on it
+//! (a base constructor that returns `globalThis` lets a subclass add its `#fields` to
+//! it: invisible to every key listing of scripts, they could keep anything alive).
+//! Restoring deletes the added keys; a key that cannot be deleted, a private field, or a
+//! changed prototype or extensibility, means the VM cannot be restored and must go.
+//! (Every other intrinsic is frozen, and QuickJS refuses private fields on
+//! non-extensible objects.) The standard globals sit on a frozen object behind
 //! the global object (prelude.js), so the keys listed after every execution are the
 //! contract's handful, not ~80 whose atoms are cold in the cache.
 
@@ -25,7 +29,9 @@ impl GlobalBaseline {
     /// Records the global object of `ctx` as it is now.
     pub fn capture(ctx: &Ctx<'_>) -> rquickjs::Result<GlobalBaseline> {
         let global = ctx.globals();
-        let mut keys = own_keys(ctx, &global)?.atoms().collect::<Vec<_>>();
+        let mut keys = own_keys(ctx, &global, PUBLIC_KEYS)?
+            .atoms()
+            .collect::<Vec<_>>();
         keys.sort_unstable();
         Ok(GlobalBaseline {
             keys,
@@ -46,7 +52,11 @@ impl GlobalBaseline {
         if !kept.is_ok_and(|kept| same_object(&kept, &prototype(ctx, &global))) {
             return false;
         }
-        let Ok(keys) = own_keys(ctx, &global) else {
+        match own_keys(ctx, &global, qjs::JS_GPN_PRIVATE_MASK) {
+            Ok(private) if private.length == 0 => {}
+            _ => return false,
+        }
+        let Ok(keys) = own_keys(ctx, &global, PUBLIC_KEYS) else {
             return false;
         };
         for atom in keys.atoms() {
@@ -89,15 +99,22 @@ impl Drop for OwnKeys<'_> {
     }
 }
 
-/// Lists `object`'s own keys without making a JavaScript array of them (the exception
-/// is cleared on failure).
-fn own_keys<'js>(ctx: &Ctx<'js>, object: &Object<'js>) -> rquickjs::Result<OwnKeys<'js>> {
+/// Strings and symbols: the keys scripts can see.
+const PUBLIC_KEYS: u32 = qjs::JS_GPN_STRING_MASK | qjs::JS_GPN_SYMBOL_MASK;
+
+/// Lists `object`'s own keys of the kinds in `mask` (`JS_GPN_*_MASK`) without making a
+/// JavaScript array of them (the exception is cleared on failure).
+fn own_keys<'js>(
+    ctx: &Ctx<'js>,
+    object: &Object<'js>,
+    mask: u32,
+) -> rquickjs::Result<OwnKeys<'js>> {
     let mut keys = OwnKeys {
         ctx: ctx.clone(),
         table: std::ptr::null_mut(),
         length: 0,
     };
-    let flags = (qjs::JS_GPN_STRING_MASK | qjs::JS_GPN_SYMBOL_MASK) as i32;
+    let flags = mask as i32;
     // SAFETY: `object` belongs to `ctx`; on success the table is `keys`' to free.
     let listed = unsafe {
         qjs::JS_GetOwnPropertyNames(

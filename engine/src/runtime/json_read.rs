@@ -8,6 +8,12 @@
 //! nesting, lone surrogates) goes through `JSON.stringify` itself, which therefore
 //! stays the reference for every case by construction.
 //!
+//! Reading is bounded by a budget of bytes of JSON text, counted while reading and
+//! checked before the host copies a string: a value holding many references to one
+//! large string is refused before the host allocates, instead of being copied once per
+//! reference. Text from `JSON.stringify` is measured in the VM's heap before it is
+//! copied out.
+//!
 //! Holes of arrays read as `null`: the prelude freezes `Array.prototype` and
 //! `Object.prototype` without index properties, so a hole reads `undefined` there.
 
@@ -70,60 +76,163 @@ impl Intrinsics {
     }
 }
 
+/// Bytes of JSON text a read may still come to. The count is a lower bound of the
+/// length of `JSON.stringify`'s text (every number counts one byte, escapes none), so a
+/// value refused for its budget is over it in any serialization.
+struct Budget {
+    left: usize,
+}
+
+impl Budget {
+    fn spend(&mut self, bytes: usize) -> Result<(), Stop> {
+        self.left = self.left.checked_sub(bytes).ok_or(Stop::OverBudget)?;
+        Ok(())
+    }
+}
+
+/// Why a read failed.
+#[derive(Debug)]
+pub enum ReadError {
+    /// `JSON.stringify` threw (a cycle, a BigInt, a throwing getter): pending in `ctx`.
+    Js(rquickjs::Error),
+    /// The value comes to more bytes of JSON text than the budget allows.
+    OverBudget { limit: usize },
+}
+
+impl From<rquickjs::Error> for ReadError {
+    fn from(error: rquickjs::Error) -> ReadError {
+        ReadError::Js(error)
+    }
+}
+
+/// Why reading plain data stopped.
+#[derive(Debug)]
+enum Stop {
+    /// Not plain data: `JSON.stringify` reads it instead.
+    NotPlain,
+    OverBudget,
+}
+
 /// What `serde_json` parses from `JSON.stringify(value)`; `None` when that is
-/// `undefined`. Errors are `JSON.stringify`'s (a cycle, a BigInt, a throwing getter).
+/// `undefined`; refused when its text would exceed `limit` bytes.
 pub fn read<'js>(
     ctx: &Ctx<'js>,
     value: Value<'js>,
     intrinsics: &Intrinsics,
-) -> rquickjs::Result<Option<FromJs>> {
-    if let Some(plain) = plain(ctx, &value, intrinsics, 0) {
-        return Ok(plain.map(FromJs::Value));
+    limit: usize,
+) -> Result<Option<FromJs>, ReadError> {
+    let over = ReadError::OverBudget { limit };
+    match plain(ctx, &value, intrinsics, 0, &mut Budget { left: limit }) {
+        Ok(plain) => return Ok(plain.map(FromJs::Value)),
+        Err(Stop::OverBudget) => return Err(over),
+        Err(Stop::NotPlain) => {}
     }
-    match ctx.json_stringify(value)? {
-        Some(text) => Ok(Some(FromJs::Text(text.to_string()?))),
-        None => Ok(None),
+    let Some(text) = ctx.json_stringify(value)? else {
+        return Ok(None);
+    };
+    match bounded_string(ctx, text.as_value(), limit) {
+        Bounded::Text(text) => Ok(Some(FromJs::Text(text))),
+        Bounded::TooLong => Err(over),
+        Bounded::Invalid => Err(ReadError::Js(rquickjs::Error::Unknown)),
     }
 }
 
-/// `value` read as plain data: `Some(None)` for what `JSON.stringify` leaves out
-/// (undefined, a symbol), `None` when the value is not plain data.
+/// A JavaScript string read as Rust text, if short enough.
+pub enum Bounded {
+    /// The text; a lone surrogate reads as U+FFFD.
+    Text(String),
+    /// Over the byte limit: nothing was copied to the host.
+    TooLong,
+    /// Not a string, or QuickJS could not convert it.
+    Invalid,
+}
+
+/// `value` as Rust text when it is a string of at most `max` bytes of UTF-8: measured
+/// in the VM's heap (bounded by its limit) before the host copies anything.
+pub fn bounded_string(ctx: &Ctx<'_>, value: &Value<'_>, max: usize) -> Bounded {
+    let Some(string) = value.as_string() else {
+        return Bounded::Invalid;
+    };
+    // A string of more UTF-16 units than `max` has more bytes of UTF-8 than `max`:
+    // refused without converting it. Reading a string's `length` runs no script.
+    let mut units = 0i64;
+    // SAFETY: a live string of `ctx`.
+    if unsafe { qjs::JS_GetLength(ctx.as_raw().as_ptr(), string.as_raw(), &mut units) } < 0 {
+        let _ = ctx.catch();
+        return Bounded::Invalid;
+    }
+    if units as u64 > max as u64 {
+        return Bounded::TooLong;
+    }
+    let Ok(text) = string.clone().to_cstring() else {
+        let _ = ctx.catch();
+        return Bounded::Invalid;
+    };
+    if text.len() > max {
+        return Bounded::TooLong;
+    }
+    // SAFETY: QuickJS made `len` bytes at the pointer; they live as long as `text`.
+    let bytes = unsafe { std::slice::from_raw_parts(text.as_ptr().cast::<u8>(), text.len()) };
+    Bounded::Text(String::from_utf8_lossy(bytes).into_owned())
+}
+
+/// `value` read as plain data, its JSON text spent from `budget`: `Ok(None)` for what
+/// `JSON.stringify` leaves out (undefined, a symbol).
 fn plain<'js>(
     ctx: &Ctx<'js>,
     value: &Value<'js>,
     intrinsics: &Intrinsics,
     depth: usize,
-) -> Option<Option<Json>> {
+    budget: &mut Budget,
+) -> Result<Option<Json>, Stop> {
     let raw = value.as_raw();
     // SAFETY: reading the tag of a live value.
     let tag = unsafe { qjs::JS_VALUE_GET_TAG(raw) };
+    let scalar = |json: Option<Json>, budget: &mut Budget| match json {
+        Some(json) => {
+            budget.spend(match json {
+                Json::Null | Json::Bool(_) => 4,
+                _ => 1,
+            })?;
+            Ok(Some(json))
+        }
+        None => Err(Stop::NotPlain),
+    };
     match tag {
-        qjs::JS_TAG_UNDEFINED | qjs::JS_TAG_SYMBOL => Some(None),
-        qjs::JS_TAG_NULL => Some(Some(Json::Null)),
-        qjs::JS_TAG_BOOL => Some(Some(Json::Bool(value.as_bool()?))),
-        qjs::JS_TAG_INT => Some(Some(Json::from(value.as_int()?))),
-        qjs::JS_TAG_FLOAT64 => Some(Some(number(value.as_float()?)?)),
+        qjs::JS_TAG_UNDEFINED | qjs::JS_TAG_SYMBOL => Ok(None),
+        qjs::JS_TAG_NULL => scalar(Some(Json::Null), budget),
+        qjs::JS_TAG_BOOL => scalar(value.as_bool().map(Json::Bool), budget),
+        qjs::JS_TAG_INT => scalar(value.as_int().map(Json::from), budget),
+        qjs::JS_TAG_FLOAT64 => scalar(value.as_float().and_then(number), budget),
         qjs::JS_TAG_STRING | qjs::JS_TAG_STRING_ROPE => {
-            // A lone surrogate fails the conversion (QuickJS keeps it as invalid UTF-8).
-            let text = value.as_string()?.to_string().ok()?;
-            (!text.contains('\u{FFFD}')).then_some(Some(Json::String(text)))
+            budget.spend(2)?;
+            match bounded_string(ctx, value, budget.left) {
+                // A lone surrogate (read as U+FFFD) is left to `JSON.stringify`,
+                // which escapes it.
+                Bounded::Text(text) if !text.contains('\u{FFFD}') => {
+                    budget.spend(text.len())?;
+                    Ok(Some(Json::String(text)))
+                }
+                Bounded::TooLong => Err(Stop::OverBudget),
+                Bounded::Text(_) | Bounded::Invalid => Err(Stop::NotPlain),
+            }
         }
         qjs::JS_TAG_OBJECT if depth < DEPTH_MAX => {
             // SAFETY: `raw` is a live object.
             let class = unsafe { qjs::JS_GetClassID(raw) };
-            let object = value.as_object()?;
+            let object = value.as_object().ok_or(Stop::NotPlain)?;
             let prototype = || prototype_address(ctx, value);
             match class {
                 CLASS_OBJECT if prototype() == intrinsics.object_prototype => {
-                    plain_object(ctx, object, intrinsics, depth)
+                    plain_object(ctx, object, intrinsics, depth, budget)
                 }
                 CLASS_ARRAY if prototype() == intrinsics.array_prototype => {
-                    plain_array(ctx, object, intrinsics, depth)
+                    plain_array(ctx, object, intrinsics, depth, budget)
                 }
-                _ => None,
+                _ => Err(Stop::NotPlain),
             }
         }
-        _ => None,
+        _ => Err(Stop::NotPlain),
     }
 }
 
@@ -152,10 +261,13 @@ fn plain_object<'js>(
     object: &Object<'js>,
     intrinsics: &Intrinsics,
     depth: usize,
-) -> Option<Option<Json>> {
-    if has_own_to_json(ctx, object, intrinsics)? {
-        return None;
+    budget: &mut Budget,
+) -> Result<Option<Json>, Stop> {
+    if has_own_to_json(ctx, object, intrinsics).ok_or(Stop::NotPlain)? {
+        return Err(Stop::NotPlain);
     }
+    // `{`, then a comma or `}` per entry.
+    budget.spend(1)?;
     let context = ctx.as_raw().as_ptr();
     let mut table: *mut qjs::JSPropertyEnum = std::ptr::null_mut();
     let mut length: u32 = 0;
@@ -167,7 +279,7 @@ fn plain_object<'js>(
     };
     if listed < 0 {
         let _ = ctx.catch();
-        return None;
+        return Err(Stop::NotPlain);
     }
     let entries = match table.is_null() {
         true => &[][..],
@@ -175,26 +287,27 @@ fn plain_object<'js>(
         false => unsafe { std::slice::from_raw_parts(table, length as usize) },
     };
     let mut map = serde_json::Map::new();
-    let mut complete = true;
-    for entry in entries {
-        let read = key(ctx, entry.atom).and_then(|name| {
-            let value = own_data(ctx, object, entry.atom)??;
-            Some((name, plain(ctx, &value, intrinsics, depth + 1)?))
-        });
-        match read {
-            Some((name, Some(item))) => {
-                map.insert(name, item);
-            }
-            Some((_, None)) => {}
-            None => {
-                complete = false;
-                break;
-            }
+    let mut read = || -> Result<(), Stop> {
+        for entry in entries {
+            let value = own_data(ctx, object, entry.atom)
+                .ok_or(Stop::NotPlain)?
+                .ok_or(Stop::NotPlain)?;
+            // Left out (undefined, a symbol): no key either.
+            let Some(item) = plain(ctx, &value, intrinsics, depth + 1, budget)? else {
+                continue;
+            };
+            // The key's quotes, colon and the comma or `}` after the entry.
+            budget.spend(4)?;
+            let name = key(ctx, entry.atom, budget.left)?;
+            budget.spend(name.len())?;
+            map.insert(name, item);
         }
-    }
+        Ok(())
+    };
+    let read = read();
     // SAFETY: the table and its atoms were allocated for this context.
     unsafe { qjs::JS_FreePropertyEnum(context, table, length) };
-    complete.then_some(Some(Json::Object(map)))
+    read.map(|()| Some(Json::Object(map)))
 }
 
 fn plain_array<'js>(
@@ -202,38 +315,47 @@ fn plain_array<'js>(
     array: &Object<'js>,
     intrinsics: &Intrinsics,
     depth: usize,
-) -> Option<Option<Json>> {
-    if has_own_to_json(ctx, array, intrinsics)? {
-        return None;
+    budget: &mut Budget,
+) -> Result<Option<Json>, Stop> {
+    if has_own_to_json(ctx, array, intrinsics).ok_or(Stop::NotPlain)? {
+        return Err(Stop::NotPlain);
     }
     let context = ctx.as_raw().as_ptr();
     let mut length: i64 = 0;
     // SAFETY: an array's `length` is a data property: reading it runs no script.
     if unsafe { qjs::JS_GetLength(context, array.as_raw(), &mut length) } < 0 {
         let _ = ctx.catch();
-        return None;
+        return Err(Stop::NotPlain);
     }
     if !(0..=ARRAY_LENGTH_MAX).contains(&length) {
-        return None;
+        return Err(Stop::NotPlain);
     }
-    let mut items = Vec::with_capacity(length as usize);
+    // `[`, then a comma or `]` per item. Items are pushed as they are read (no
+    // capacity up front): a sparse array may claim a length it does not hold.
+    budget.spend(1)?;
+    let mut items = Vec::new();
     for index in 0..length as u32 {
         // SAFETY: an index atom of `ctx`, freed after use.
         let atom = unsafe { qjs::JS_NewAtomUInt32(context, index) };
         if atom == qjs::JS_ATOM_NULL {
             let _ = ctx.catch();
-            return None;
+            return Err(Stop::NotPlain);
         }
         let item = own_data(ctx, array, atom);
         // SAFETY: the atom made above.
         unsafe { qjs::JS_FreeAtom(context, atom) };
-        let item = match item? {
-            Some(value) => plain(ctx, &value, intrinsics, depth + 1)?,
+        budget.spend(1)?;
+        let item = match item.ok_or(Stop::NotPlain)? {
+            Some(value) => plain(ctx, &value, intrinsics, depth + 1, budget)?,
             None => None,
         };
+        // A hole or a left-out value prints `null`.
+        if item.is_none() {
+            budget.spend(4)?;
+        }
         items.push(item.unwrap_or(Json::Null));
     }
-    Some(Some(Json::Array(items)))
+    Ok(Some(Json::Array(items)))
 }
 
 /// An own property's value: `Some(None)` when absent, `None` for an accessor.
@@ -284,8 +406,9 @@ fn has_own_to_json(ctx: &Ctx<'_>, object: &Object<'_>, intrinsics: &Intrinsics) 
     Some(found == 1)
 }
 
-/// A property name as a Rust string (`None` for a lone surrogate or U+FFFD).
-fn key(ctx: &Ctx<'_>, atom: qjs::JSAtom) -> Option<String> {
+/// A property name as a Rust string of at most `max` bytes (not plain for a lone
+/// surrogate or U+FFFD).
+fn key(ctx: &Ctx<'_>, atom: qjs::JSAtom, max: usize) -> Result<String, Stop> {
     let context = ctx.as_raw().as_ptr();
     let mut length = 0;
     // SAFETY: `atom` is alive (the property table holds it); the C string is freed.
@@ -293,12 +416,19 @@ fn key(ctx: &Ctx<'_>, atom: qjs::JSAtom) -> Option<String> {
         let text = qjs::JS_AtomToCStringLen(context, &mut length, atom);
         if text.is_null() {
             let _ = ctx.catch();
-            return None;
+            return Err(Stop::NotPlain);
         }
         let bytes = std::slice::from_raw_parts(text.cast::<u8>(), length as usize);
-        let name = std::str::from_utf8(bytes).ok().map(str::to_owned);
+        let name = match bytes.len() > max {
+            true => Err(Stop::OverBudget),
+            false => std::str::from_utf8(bytes)
+                .ok()
+                .filter(|name| !name.contains('\u{FFFD}'))
+                .map(str::to_owned)
+                .ok_or(Stop::NotPlain),
+        };
         qjs::JS_FreeCString(context, text);
-        name.filter(|name| !name.contains('\u{FFFD}'))
+        name
     }
 }
 
@@ -355,8 +485,10 @@ mod tests {
             for (index, case) in cases.iter::<Value>().enumerate() {
                 let case = case.unwrap();
                 let text: Option<String> = stringify.call((case.clone(),)).unwrap();
+                // The budget counts a lower bound of the text: exactly its length fits.
+                let limit = text.as_ref().map_or(0, String::len);
                 let expected = text.map(|text| serde_json::from_str::<Json>(&text).ok());
-                let read = read(&ctx, case, &intrinsics).unwrap();
+                let read = read(&ctx, case, &intrinsics, limit).unwrap();
                 assert_eq!(
                     read.map(|read| read.into_value().ok()),
                     expected,
@@ -369,7 +501,34 @@ mod tests {
                 "the getter ran once for JSON.stringify, once for read"
             );
             let cycle: Value = ctx.eval("cycle").unwrap();
-            assert!(read(&ctx, cycle, &intrinsics).is_err(), "a cycle throws");
+            assert!(
+                read(&ctx, cycle, &intrinsics, usize::MAX).is_err(),
+                "a cycle throws"
+            );
+        });
+    }
+
+    #[test]
+    fn a_value_over_its_budget_is_refused_whichever_way_it_is_read() {
+        let runtime = Runtime::new().unwrap();
+        let context = Context::full(&runtime).unwrap();
+        context.with(|ctx| {
+            let intrinsics = Intrinsics::capture(&ctx).unwrap();
+            for source in [
+                "const s = 'x'.repeat(1000); [s, s, s]",
+                "({ k: 'x'.repeat(3000) })",
+                "({ ['k'.repeat(3000)]: 1 })",
+                "const p = 'x'.repeat(1000); [p, p, new Date(0), p]",
+            ] {
+                let value: Value = ctx.eval(source).unwrap();
+                assert!(
+                    matches!(
+                        read(&ctx, value, &intrinsics, 2000),
+                        Err(ReadError::OverBudget { limit: 2000 })
+                    ),
+                    "{source}"
+                );
+            }
         });
     }
 
@@ -382,10 +541,10 @@ mod tests {
             let plain: Value = ctx
                 .eval("({ a: [1, 'x', null, { b: true }], c: -2 })")
                 .unwrap();
-            let read_plain = read(&ctx, plain, &intrinsics).unwrap();
+            let read_plain = read(&ctx, plain, &intrinsics, usize::MAX).unwrap();
             assert!(matches!(read_plain, Some(FromJs::Value(_))));
             let dated: Value = ctx.eval("({ at: new Date(0) })").unwrap();
-            let read_dated = read(&ctx, dated, &intrinsics).unwrap();
+            let read_dated = read(&ctx, dated, &intrinsics, usize::MAX).unwrap();
             assert!(matches!(read_dated, Some(FromJs::Text(_))));
         });
     }

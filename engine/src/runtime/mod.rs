@@ -9,11 +9,12 @@
 //! | `globals.rs` | the global object as the prelude left it, restored after each execution |
 //! | `json_value.rs` | the `request` global built from Rust values, without JSON text |
 //! | `json_read.rs` | storage arguments and responses read as `JSON.stringify` would, without text |
+//! | `budgets.rs` | byte budgets of what leaves a VM: response, storage arguments, console |
 //! | `compile.rs` | scripts and modules compiled once per VM, run afresh each execution |
 //! | `execution.rs` | one execution in a coroutine, driven until it completes |
 //! | `suspend.rs` | the coroutine protocol: storage calls and time slices |
 //! | `storage_call.rs` | storage calls from JavaScript, performed by the driver |
-//! | `pool.rs` | the bounded VM pool and its metrics |
+//! | `pool.rs` | the bounded VM pool, idle VMs kept per app, and its metrics |
 //! | `workers.rs` | the real environment's execution threads, one `Runtime` each |
 //! | `legacy_watchdog.rs` | fazt 0.10.5's watcher goroutine, for the legacy profile only |
 //!
@@ -22,6 +23,7 @@
 //! interrupt tick, which time-slices CPU-bound scripts) while its driver awaits the
 //! work. A `Runtime` is not `Send`: the real server runs one per core.
 
+mod budgets;
 mod compile;
 mod contract;
 mod error;
@@ -36,6 +38,7 @@ mod suspend;
 mod vm;
 mod workers;
 
+pub use budgets::{CONSOLE_BYTES_MAX, RESPONSE_BYTES_MAX};
 pub use contract::{AppCode, HandlerRequest, HandlerResponse, LogEntry, LogLevel};
 pub use error::{ErrorKind, ExecutionError};
 pub use legacy_watchdog::{GoScheduler, WatcherEnd};
@@ -60,7 +63,9 @@ pub const TRACE: &str = "fazt::runtime";
 /// Runtime settings.
 #[derive(Clone, Debug)]
 pub struct RuntimeConfig {
-    /// VMs per runtime (per core in the server). Default 16.
+    /// VMs per runtime (per core in the server), all apps together: each VM only ever
+    /// runs one app's code, so this also bounds the memory of the runtime's VMs
+    /// (`pool_size` × `limits.memory_bytes`). Default 16.
     pub pool_size: usize,
     pub reuse: VmReuse,
     /// Longest execution, within the request's deadline. Default 5 s.
@@ -251,7 +256,7 @@ impl Runtime {
             execution,
             ..ExecutionReport::default()
         };
-        let mut lease = match self.pool.acquire(deadline).await {
+        let mut lease = match self.pool.acquire(&app.id, deadline).await {
             Ok(lease) => lease,
             Err(error) => {
                 report.vm_wait = clock.now().saturating_duration_since(started);
@@ -284,6 +289,11 @@ impl Runtime {
                 .storage
                 .as_ref()
                 .map(|storage| storage.scope(&app.id, deadline)),
+            storage_limits: self
+                .storage
+                .as_ref()
+                .map(|storage| storage.limits().clone())
+                .unwrap_or_default(),
         };
         let (finished, stack) = execution::run(&mut lease.vm, lease.stack, job, &self.env).await;
         lease.stack = stack;
@@ -316,7 +326,7 @@ impl Runtime {
             ),
         }
         tracing::debug!(target: TRACE, execution, vm = lease.vm.id, discarded = !healthy, "vm return");
-        self.pool.release(lease, healthy);
+        self.pool.release(&app.id, lease, healthy);
         report.total = clock.now().saturating_duration_since(started);
         report.storage = finished.storage_time;
         report.storage_calls = finished.storage_calls;

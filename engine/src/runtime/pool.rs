@@ -1,7 +1,14 @@
 //! The bounded pool of VMs and coroutine stacks of one thread, with its metrics.
+//!
+//! A VM that has run an app's code only ever runs that app's code again: idle VMs are
+//! kept per app, under one bound on the VMs of the pool (and so on their memory: each
+//! VM has its own heap limit). A checkout for an app takes one of its idle VMs, else a
+//! fresh one (pre-warmed, never used), else creates one while under the bound, else
+//! evicts an idle VM of the app that used the pool least recently and creates one in
+//! its place. When every VM is busy it waits, no later than its deadline.
 
 use std::cell::{Cell, RefCell};
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::rc::Rc;
 
 use corosensei::stack::DefaultStack;
@@ -15,15 +22,18 @@ use crate::env::{timeout_at, Deadline, Env};
 /// Which idle VM serves next.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum VmReuse {
-    /// The most recently returned (warm caches). The hardened default.
+    /// The app's most recently returned VM (warm caches), fresh VMs only when it has
+    /// none. The hardened default.
     Lifo,
-    /// The least recently returned (fazt's channel-based pool).
+    /// The least recently returned (fazt's channel-based pool): fresh VMs first, as
+    /// they were in fazt's channel before any VM came back.
     Fifo,
 }
 
 /// Pool counters, as `/api/_debug/runtime` shows them.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct PoolMetrics {
+    /// Most VMs alive at once (idle and busy, all apps together).
     pub size: usize,
     pub idle: usize,
     pub busy: usize,
@@ -32,7 +42,39 @@ pub struct PoolMetrics {
     pub executions: u64,
     pub timeouts: u64,
     pub interrupts: u64,
+    /// VMs dropped because their state could not be proven clean.
     pub discarded: u64,
+    /// Idle VMs dropped to make room for a VM of another app.
+    pub evicted: u64,
+}
+
+/// Sums the figures of several pools (one per worker thread).
+impl std::ops::AddAssign<&PoolMetrics> for PoolMetrics {
+    fn add_assign(&mut self, other: &PoolMetrics) {
+        // Destructured, so that a new figure cannot be left out of the sum.
+        let PoolMetrics {
+            size,
+            idle,
+            busy,
+            waiters,
+            created,
+            executions,
+            timeouts,
+            interrupts,
+            discarded,
+            evicted,
+        } = other;
+        self.size += size;
+        self.idle += idle;
+        self.busy += busy;
+        self.waiters += waiters;
+        self.created += created;
+        self.executions += executions;
+        self.timeouts += timeouts;
+        self.interrupts += interrupts;
+        self.discarded += discarded;
+        self.evicted += evicted;
+    }
 }
 
 /// A VM and a stack checked out of the pool.
@@ -41,13 +83,96 @@ pub struct Lease {
     pub stack: DefaultStack,
 }
 
+/// Idle VMs by the app whose code they ran.
+#[derive(Default)]
+struct Idle {
+    /// Never used: any app may take them.
+    fresh: VecDeque<Vm>,
+    /// Apps with idle VMs (only those: at most `size` entries).
+    by_app: BTreeMap<String, AppIdle>,
+    /// The pool's own clock of checkouts and returns.
+    tick: u64,
+}
+
+/// One app's idle VMs.
+struct AppIdle {
+    /// Oldest returned first.
+    vms: VecDeque<Vm>,
+    /// The app's latest checkout or return, on [`Idle::tick`].
+    last_used: u64,
+}
+
+impl Idle {
+    fn len(&self) -> usize {
+        self.fresh.len() + self.by_app.values().map(|app| app.vms.len()).sum::<usize>()
+    }
+
+    /// An idle VM that may run `app`'s code, in `reuse` order.
+    fn take(&mut self, app: &str, reuse: VmReuse) -> Option<Vm> {
+        self.tick += 1;
+        let tick = self.tick;
+        let own = self.by_app.get_mut(app).map(|own| {
+            own.last_used = tick;
+            &mut own.vms
+        });
+        let vm = match reuse {
+            VmReuse::Lifo => own
+                .and_then(VecDeque::pop_back)
+                .or_else(|| self.fresh.pop_back()),
+            VmReuse::Fifo => self
+                .fresh
+                .pop_front()
+                .or_else(|| own.and_then(VecDeque::pop_front)),
+        };
+        self.forget_empty(app);
+        vm
+    }
+
+    /// Takes the oldest idle VM of the app that used the pool least recently.
+    fn evict(&mut self) -> Option<Vm> {
+        let coldest = self
+            .by_app
+            .iter()
+            .min_by_key(|(_, idle)| idle.last_used)
+            .map(|(app, _)| app.clone())?;
+        let vm = self
+            .by_app
+            .get_mut(&coldest)
+            .and_then(|idle| idle.vms.pop_front());
+        self.forget_empty(&coldest);
+        vm
+    }
+
+    fn give_back(&mut self, app: &str, vm: Vm) {
+        self.tick += 1;
+        let tick = self.tick;
+        let idle = self
+            .by_app
+            .entry(app.to_owned())
+            .or_insert_with(|| AppIdle {
+                vms: VecDeque::new(),
+                last_used: 0,
+            });
+        idle.last_used = tick;
+        idle.vms.push_back(vm);
+    }
+
+    fn forget_empty(&mut self, app: &str) {
+        if self.by_app.get(app).is_some_and(|idle| idle.vms.is_empty()) {
+            self.by_app.remove(app);
+        }
+    }
+}
+
 /// Up to `size` VMs, created on demand; a checkout waits no longer than its deadline.
 pub struct VmPool {
     env: Env,
     limits: VmLimits,
     reuse: VmReuse,
     size: usize,
-    idle: RefCell<VecDeque<Vm>>,
+    idle: RefCell<Idle>,
+    /// VMs alive: idle, fresh and checked out.
+    alive: Cell<usize>,
     stacks: RefCell<Vec<DefaultStack>>,
     permits: Rc<Semaphore>,
     next_vm: Cell<u64>,
@@ -61,7 +186,8 @@ impl VmPool {
             limits,
             reuse,
             size: size.max(1),
-            idle: RefCell::new(VecDeque::new()),
+            idle: RefCell::new(Idle::default()),
+            alive: Cell::new(0),
             stacks: RefCell::new(Vec::new()),
             permits: Rc::new(Semaphore::new(size.max(1))),
             next_vm: Cell::new(0),
@@ -69,8 +195,9 @@ impl VmPool {
         }
     }
 
-    /// Checks out a VM and a stack, waiting for one no later than `deadline`.
-    pub async fn acquire(&self, deadline: Deadline) -> Result<Lease, ExecutionError> {
+    /// Checks out a VM for `app` (one that has run no other app's code) and a stack,
+    /// waiting for one no later than `deadline`.
+    pub async fn acquire(&self, app: &str, deadline: Deadline) -> Result<Lease, ExecutionError> {
         self.metrics.borrow_mut().waiters += 1;
         let permit = timeout_at(self.env.clock.as_ref(), deadline, self.permits.acquire()).await;
         self.metrics.borrow_mut().waiters -= 1;
@@ -86,30 +213,48 @@ impl VmPool {
                 ))
             }
         }
-        let vm = match self.reuse {
-            VmReuse::Lifo => self.idle.borrow_mut().pop_back(),
-            VmReuse::Fifo => self.idle.borrow_mut().pop_front(),
-        };
-        let vm = match vm {
-            Some(vm) => vm,
-            None => match self.create() {
-                Ok(vm) => vm,
+        let stack = self.stacks.borrow_mut().pop();
+        let stack = match stack {
+            Some(stack) => stack,
+            None => match DefaultStack::new(self.limits.coroutine_stack_bytes) {
+                Ok(stack) => stack,
                 Err(error) => {
                     self.permits.add_permits(1);
-                    return Err(error);
+                    return Err(ExecutionError::new(
+                        ErrorKind::Memory,
+                        format!("cannot map a coroutine stack: {error}"),
+                    ));
                 }
             },
         };
-        let stack = match self.stacks.borrow_mut().pop() {
-            Some(stack) => stack,
-            None => DefaultStack::new(self.limits.coroutine_stack_bytes).map_err(|error| {
-                ExecutionError::new(
-                    ErrorKind::Memory,
-                    format!("cannot map a coroutine stack: {error}"),
-                )
-            })?,
+        let vm = match self.checkout(app) {
+            Ok(vm) => vm,
+            Err(error) => {
+                self.stacks.borrow_mut().push(stack);
+                self.permits.add_permits(1);
+                return Err(error);
+            }
         };
         Ok(Lease { vm, stack })
+    }
+
+    /// An idle VM of `app`, a fresh one, a new one, or a new one in place of the
+    /// coldest app's idle VM. The caller holds a permit, so at most `size - 1` VMs are
+    /// busy: at the bound, one is idle (and no fresh one is left, or `take` had it).
+    fn checkout(&self, app: &str) -> Result<Vm, ExecutionError> {
+        let mut idle = self.idle.borrow_mut();
+        if let Some(vm) = idle.take(app, self.reuse) {
+            return Ok(vm);
+        }
+        if self.alive.get() >= self.size {
+            if let Some(vm) = idle.evict() {
+                tracing::debug!(target: super::TRACE, vm = vm.id, "vm evicted");
+                self.alive.set(self.alive.get() - 1);
+                self.metrics.borrow_mut().evicted += 1;
+            }
+        }
+        drop(idle);
+        self.create()
     }
 
     fn create(&self) -> Result<Vm, ExecutionError> {
@@ -117,25 +262,29 @@ impl VmPool {
         self.next_vm.set(id + 1);
         self.metrics.borrow_mut().created += 1;
         let rng = self.env.rng.split(&format!("vm-{id}"));
-        Vm::new(id, &self.limits, self.env.clock.clone(), rng).map_err(|error| {
+        let vm = Vm::new(id, &self.limits, self.env.clock.clone(), rng).map_err(|error| {
             ExecutionError::new(ErrorKind::Memory, format!("cannot create a VM: {error}"))
-        })
+        })?;
+        self.alive.set(self.alive.get() + 1);
+        Ok(vm)
     }
 
-    /// Creates VMs until the pool is full (fazt pre-warmed its pool of 10).
+    /// Creates VMs until the pool is full (fazt pre-warmed its pool of 10). They stay
+    /// fresh until an app first takes one.
     pub fn prewarm(&self) -> Result<(), ExecutionError> {
-        while (self.next_vm.get() as usize) < self.size {
+        while self.alive.get() < self.size {
             let vm = self.create()?;
-            self.idle.borrow_mut().push_back(vm);
+            self.idle.borrow_mut().fresh.push_back(vm);
         }
         Ok(())
     }
 
-    /// Returns a lease; an unhealthy VM is dropped instead of being reused.
-    pub fn release(&self, lease: Lease, healthy: bool) {
+    /// Returns `app`'s lease; an unhealthy VM is dropped instead of being reused.
+    pub fn release(&self, app: &str, lease: Lease, healthy: bool) {
         if healthy {
-            self.idle.borrow_mut().push_back(lease.vm);
+            self.idle.borrow_mut().give_back(app, lease.vm);
         } else {
+            self.alive.set(self.alive.get() - 1);
             self.metrics.borrow_mut().discarded += 1;
         }
         self.stacks.borrow_mut().push(lease.stack);

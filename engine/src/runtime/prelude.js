@@ -124,20 +124,44 @@
     currentRequest = request;
     if (modules.size > 0) modules = new Map();
   }
+  // The longest name, message or stack an error reports, in UTF-16 units (16 KiB):
+  // longer ones are cut, so that an error never carries a large value out of the VM.
+  const ERROR_TEXT_MAX = 16384;
+  const text = (value) => String(value).slice(0, ERROR_TEXT_MAX);
   function describe(error) {
     if (error === null || (typeof error !== 'object' && typeof error !== 'function')) {
-      return stringify({ name: 'Error', message: String(error), stack: '' });
+      return stringify({ name: 'Error', message: text(error), stack: '' });
     }
     return stringify({
-      name: String(error.name || 'Error'),
-      message: String(error.message === undefined ? error : error.message),
-      stack: String(error.stack || ''),
+      name: text(error.name || 'Error'),
+      message: text(error.message === undefined ? error : error.message),
+      stack: text(error.stack || ''),
       retryable: error.retryable === true,
-      kind: typeof error.kind === 'string' ? error.kind : undefined,
+      kind: typeof error.kind === 'string' ? text(error.kind) : undefined,
     });
   }
 
   // ----- lockdown -----
+  // Intrinsic state that freezing does not lock. QuickJS-ng's accessors on intrinsics
+  // with a setter (every JS_CGETSET_DEF / JS_CGETSET_MAGIC_DEF with a setter in
+  // quickjs.c of rquickjs-sys 0.14) are:
+  // - `Error.prepareStackTrace` and `Error.stackTraceLimit`: their setters write the
+  //   context's own `error_prepare_stack` / `error_stack_trace_limit`, which every
+  //   later error's stack trace reads (the first is a hook that runs script code; the
+  //   second is converted with ToNumber, which may run script code too). Replaced
+  //   below by inert read-only data properties; the C side only ever reads its own
+  //   fields, so nothing can reach them once the accessors are gone.
+  // - `Object.prototype.__proto__`: sets the prototype of `this`, which a frozen object
+  //   refuses; `Error.prototype.stack` and `Iterator.prototype[Symbol.toStringTag]`:
+  //   define an own property on `this`, refused on their home object and on any frozen
+  //   one. No context state: hardening covers them.
+  const stackTraceLimit = Error.stackTraceLimit;
+  Object.defineProperty(Error, 'prepareStackTrace', { value: undefined, writable: false, enumerable: false, configurable: false });
+  Object.defineProperty(Error, 'stackTraceLimit', { value: stackTraceLimit, writable: false, enumerable: false, configurable: false });
+  // Finalizers and weak references run or reveal code at moments no request chooses
+  // (goja, fazt's engine, has neither).
+  delete globalThis.WeakRef;
+  delete globalThis.FinalizationRegistry;
   // Properties commonly assigned on instances, which freezing the prototype would
   // otherwise make fail ("override mistake"): accessors that define an own property.
   const overridable = {

@@ -7,12 +7,16 @@ use std::sync::Arc;
 
 use rquickjs::{Ctx, Exception, Function, Object, Persistent, Value};
 
+use super::budgets::{
+    self, CONSOLE_BYTES_MAX, CONSOLE_LINE_OVERHEAD_BYTES, CONSOLE_TRUNCATED, NAME_BYTES_MAX,
+};
 use super::compile::ScriptCache;
 use super::contract::{AppCode, LogEntry, LogLevel};
 use super::globals::GlobalBaseline;
-use super::json_read::{read, FromJs, Intrinsics};
+use super::json_read::{bounded_string, read, Bounded, FromJs, Intrinsics, ReadError};
 use super::suspend::{suspend, Resume, Suspend};
 use crate::env::{Clock, Instant, Rng};
+use crate::storage::Limits;
 
 /// Limits of one VM.
 #[derive(Clone, Debug)]
@@ -40,7 +44,11 @@ impl Default for VmLimits {
 pub struct Slot {
     pub started: Instant,
     pub app: Arc<AppCode>,
+    /// The storage layer's limits, which bound storage arguments.
+    pub storage_limits: Limits,
     pub logs: Vec<LogEntry>,
+    /// Bytes of console output captured (see [`budgets::CONSOLE_BYTES_MAX`]).
+    pub log_bytes: usize,
     /// Interrupt-handler calls (each ~10k QuickJS ticks).
     pub fuel: u64,
     /// The driver stopped the execution at its deadline.
@@ -62,6 +70,45 @@ pub struct VmState {
     pub interrupt: Cell<Option<u64>>,
     /// The scripts and modules this VM has compiled.
     pub scripts: ScriptCache,
+}
+
+impl Slot {
+    /// A slot for one execution of `app`.
+    pub fn new(started: Instant, app: Arc<AppCode>, storage_limits: Limits) -> Slot {
+        Slot {
+            started,
+            app,
+            storage_limits,
+            logs: Vec::new(),
+            log_bytes: 0,
+            fuel: 0,
+            timed_out: false,
+            signalled: false,
+        }
+    }
+
+    /// Captures a console line within the budget; past it, adds the marker once and
+    /// drops the line without copying it out of the VM.
+    fn log(&mut self, ctx: &Ctx<'_>, level: LogLevel, message: &Value<'_>) {
+        // Over the budget once the marker is in.
+        let Some(left) = CONSOLE_BYTES_MAX.checked_sub(self.log_bytes) else {
+            return;
+        };
+        let room = left.checked_sub(CONSOLE_LINE_OVERHEAD_BYTES);
+        match room.map(|room| bounded_string(ctx, message, room)) {
+            Some(Bounded::Text(message)) => {
+                self.log_bytes += message.len() + CONSOLE_LINE_OVERHEAD_BYTES;
+                self.logs.push(LogEntry { level, message });
+            }
+            _ => {
+                self.log_bytes = CONSOLE_BYTES_MAX + 1;
+                self.logs.push(LogEntry {
+                    level: LogLevel::Warn,
+                    message: CONSOLE_TRUNCATED.into(),
+                });
+            }
+        }
+    }
 }
 
 impl VmState {
@@ -218,22 +265,23 @@ fn host_object<'js>(
     let s = state.clone();
     host.set(
         "log",
-        Function::new(ctx.clone(), move |level: String, message: String| {
-            s.with_slot(|slot| {
-                slot.logs.push(LogEntry {
-                    level: LogLevel::parse(&level),
-                    message,
-                })
-            });
-        })?,
+        Function::new(
+            ctx.clone(),
+            move |ctx: Ctx<'js>, level: String, message: Value<'js>| {
+                s.with_slot(|slot| slot.log(&ctx, LogLevel::parse(&level), &message));
+            },
+        )?,
     )?;
     let s = state.clone();
     host.set(
         "module",
         Function::new(
             ctx.clone(),
-            move |ctx: Ctx<'js>, path: String| -> rquickjs::Result<Option<Function<'js>>> {
+            move |ctx: Ctx<'js>, path: Value<'js>| -> rquickjs::Result<Option<Function<'js>>> {
                 let Some(app) = s.with_slot(|slot| slot.app.clone()) else {
+                    return Ok(None);
+                };
+                let Bounded::Text(path) = bounded_string(&ctx, &path, NAME_BYTES_MAX) else {
                     return Ok(None);
                 };
                 match app.files.get(&path) {
@@ -262,7 +310,10 @@ fn host_object<'js>(
     let s = state.clone();
     host.set(
         "env",
-        Function::new(ctx.clone(), move |key: String| {
+        Function::new(ctx.clone(), move |ctx: Ctx<'js>, key: Value<'js>| {
+            let Bounded::Text(key) = bounded_string(&ctx, &key, NAME_BYTES_MAX) else {
+                return None;
+            };
             s.with_slot(|slot| slot.app.env.get(&key).cloned())
                 .flatten()
         })?,
@@ -276,20 +327,32 @@ fn host_object<'js>(
                   operation: String,
                   arguments: Value<'js>|
                   -> rquickjs::Result<Option<String>> {
-                let arguments = read(&ctx, arguments, &intrinsics)?
-                    .unwrap_or(FromJs::Value(serde_json::Value::Null));
+                let limit = s
+                    .with_slot(|slot| {
+                        budgets::storage_arguments_max(&slot.storage_limits, &operation)
+                    })
+                    .unwrap_or(0);
+                let arguments = match read(&ctx, arguments, &intrinsics, limit) {
+                    Ok(arguments) => arguments.unwrap_or(FromJs::Value(serde_json::Value::Null)),
+                    Err(ReadError::Js(error)) => return Err(error),
+                    Err(ReadError::OverBudget { limit }) => {
+                        let message = format!(
+                            "the arguments of {operation} are over the limit of {limit} bytes"
+                        );
+                        return Err(storage_error(&ctx, &message, false, "ValueTooLarge")?);
+                    }
+                };
                 match suspend(Suspend::Storage {
                     operation,
                     arguments,
                 }) {
                     Some(Resume::Storage(Ok(answer))) => Ok(answer),
-                    Some(Resume::Storage(Err(error))) => {
-                        let exception = Exception::from_message(ctx, &error.to_string())?;
-                        exception.set("name", "StorageError")?;
-                        exception.set("retryable", error.retryable())?;
-                        exception.set("kind", error.kind())?;
-                        Err(exception.throw())
-                    }
+                    Some(Resume::Storage(Err(error))) => Err(storage_error(
+                        &ctx,
+                        &error.to_string(),
+                        error.retryable(),
+                        error.kind(),
+                    )?),
                     Some(Resume::Cancel) => {
                         // The deadline passed during the call: the execution has timed
                         // out, whatever the script does with this error.
@@ -309,12 +372,35 @@ fn host_object<'js>(
     Ok(host)
 }
 
+/// A `StorageError` thrown into JavaScript (the error to return from a host function).
+fn storage_error(
+    ctx: &Ctx<'_>,
+    message: &str,
+    retryable: bool,
+    kind: &str,
+) -> rquickjs::Result<rquickjs::Error> {
+    let exception = Exception::from_message(ctx.clone(), message)?;
+    exception.set("name", "StorageError")?;
+    exception.set("retryable", retryable)?;
+    exception.set("kind", kind)?;
+    Ok(exception.throw())
+}
+
 /// Heap the VM may use beyond its limit while describing what a script threw, so that
 /// an out-of-memory error can still be read when the script filled the heap.
 pub const DESCRIBE_HEADROOM_BYTES: usize = 1 << 20;
 
+/// What a thrown value came to.
+pub enum Described {
+    /// The prelude's `describe`: JSON of its name, message and stack.
+    Json(String),
+    /// Reading it threw, ran out of memory or overflowed the stack (a getter of
+    /// `message` may run anything): the VM's state is unknown and it must go.
+    Unreadable { out_of_memory: bool },
+}
+
 /// Reads a value for diagnostics.
-pub fn describe<'js>(helpers: &Helpers, ctx: &Ctx<'js>, value: Value<'js>) -> String {
+pub fn describe<'js>(helpers: &Helpers, ctx: &Ctx<'js>, value: Value<'js>) -> Described {
     // SAFETY: the runtime of a live context.
     let runtime = unsafe { rquickjs::qjs::JS_GetRuntime(ctx.as_raw().as_ptr()) };
     let set_limit = |bytes: usize| unsafe { rquickjs::qjs::JS_SetMemoryLimit(runtime, bytes as _) };
@@ -323,10 +409,21 @@ pub fn describe<'js>(helpers: &Helpers, ctx: &Ctx<'js>, value: Value<'js>) -> St
         .describe
         .clone()
         .restore(ctx)
-        .and_then(|describe| describe.call((value,)))
-        .unwrap_or_else(|_| {
-            r#"{"name":"Error","message":"unreadable error","stack":""}"#.to_owned()
-        });
+        .and_then(|describe| describe.call::<_, String>((value,)));
+    let described = match described {
+        Ok(json) => Described::Json(json),
+        Err(_) => {
+            // QuickJS throws null when it cannot even allocate its out-of-memory error.
+            let thrown = ctx.catch();
+            let message = thrown
+                .as_exception()
+                .and_then(|exception| exception.message())
+                .unwrap_or_default();
+            Described::Unreadable {
+                out_of_memory: thrown.is_null() || message.contains("out of memory"),
+            }
+        }
+    };
     set_limit(helpers.memory_bytes);
     described
 }

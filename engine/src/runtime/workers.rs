@@ -109,16 +109,7 @@ impl Workers {
             queue
                 .send(Work::Metrics(reply))
                 .expect("workers live as long as `Workers`");
-            let metrics = answer.await.expect("a worker answers");
-            total.size += metrics.size;
-            total.idle += metrics.idle;
-            total.busy += metrics.busy;
-            total.waiters += metrics.waiters;
-            total.created += metrics.created;
-            total.executions += metrics.executions;
-            total.timeouts += metrics.timeouts;
-            total.interrupts += metrics.interrupts;
-            total.discarded += metrics.discarded;
+            total += &answer.await.expect("a worker answers");
         }
         total
     }

@@ -186,6 +186,12 @@ impl Storage {
         Ok(storage)
     }
 
+    /// The size and shape limits of this storage (the runtime bounds storage
+    /// arguments by them before copying them out of JavaScript).
+    pub fn limits(&self) -> &Limits {
+        &self.shared.config.limits
+    }
+
     /// One app's storage, bounded by one request's `deadline` (ignored under
     /// [`DeadlinePolicy::Ignore`]).
     pub fn scope(&self, app_id: &str, deadline: Deadline) -> Scope {
