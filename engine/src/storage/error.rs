@@ -108,9 +108,13 @@ impl StorageError {
 }
 
 /// [`StorageError::is_caller_error`] by [`StorageError::kind`], for layers that only
-/// kept the kind (a StorageError thrown in JavaScript and not caught).
+/// kept the kind (a StorageError thrown in JavaScript and not caught; `ValueTooLarge` is
+/// the runtime's, for a storage argument refused while it was read out of JavaScript).
 pub fn is_caller_error_kind(kind: &str) -> bool {
-    matches!(kind, "InvalidQuery" | "InvalidArgument" | "TooLarge")
+    matches!(
+        kind,
+        "InvalidQuery" | "InvalidArgument" | "TooLarge" | "ValueTooLarge"
+    )
 }
 
 /// The message of the `RAISE` by which the quota trigger refuses a write
