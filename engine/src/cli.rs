@@ -115,8 +115,8 @@ pub struct ServerStartArgs {
     /// Execution worker threads (each with its own VM pool); default one per core.
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1024))]
     pub workers: Option<u64>,
-    /// Requests of one app executing at once; default half the execution slots,
-    /// rounded up, so that one app can never take them all.
+    /// Requests of one app executing at once; default the execution slots less
+    /// a quarter, so that one app can never take them all.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub app_concurrency: Option<u64>,
     /// Connections open at once from one client address (more are closed at once);

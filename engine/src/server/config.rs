@@ -42,8 +42,8 @@ pub struct ServerConfig {
     /// Longest wait for a free execution slot before answering 503. Short, so that an
     /// overloaded server says so quickly instead of timing out. Default 500 ms.
     pub admission_wait: Duration,
-    /// Requests of one app executing at once. `None` (the default) is half the
-    /// execution slots, rounded up (at least one): with two or more slots, one app
+    /// Requests of one app executing at once. `None` (the default) is the
+    /// execution slots less a quarter (at least one less, at least one): with two or more slots, one app
     /// busy with CPU loops can never hold every slot while another app waits. Values
     /// above the slot count mean the slot count. `fazt server start --app-concurrency N`.
     pub app_concurrency: Option<usize>,
