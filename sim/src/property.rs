@@ -273,8 +273,9 @@ fn read_registers(path: &Path, ops: &[Op]) -> BTreeMap<String, Option<String>> {
     state
 }
 
-/// The VM pool invariant over each server lifetime (a crash ends one early).
-fn vm_pool(trace: &Trace) -> Vec<Violation> {
+/// The VM pool invariant over each server lifetime (a crash ends one early); every
+/// scenario that checks the pool checks it through this.
+pub(crate) fn vm_pool(trace: &Trace) -> Vec<Violation> {
     let mut violations = Vec::new();
     let mut lifetime = Vec::new();
     for event in &trace.events {

@@ -13,7 +13,6 @@ use std::collections::BTreeMap;
 use std::rc::Rc;
 use std::time::Duration;
 
-use fazt_chaos::invariants::check_vm_pool;
 use fazt_chaos::tenancy::availability::{self, check_availability, Answer};
 use fazt_chaos::tenancy::host_memory::{check_host_memory, PoolSample, ResponseSize};
 use fazt_chaos::tenancy::isolation::{canary, check_isolation, Seen};
@@ -27,6 +26,7 @@ use super::victims;
 use super::ATTACKER;
 use crate::http_run::{self, Recorder, Request, Setup};
 use crate::profile::Profile;
+use crate::property::vm_pool;
 use crate::scenarios::interrupt_storm::pool_at_rest;
 use crate::scenarios::Run;
 use crate::server_host::{adversarial_apps, fixture_apps};
@@ -129,14 +129,7 @@ pub fn run(
         drive(recorder, tenants_in, gathered)
     });
     let stored = rows(&observed.db_path());
-    let mut violations: Vec<Violation> = check_vm_pool(
-        observed
-            .trace
-            .events
-            .iter()
-            .map(|event| (event.actor.as_str(), event.what.as_str())),
-        true,
-    );
+    let mut violations: Vec<Violation> = vm_pool(&observed.trace);
     let gathered = shared.borrow();
     violations.extend(gathered.isolation.iter().cloned());
     let mut details: BTreeMap<String, u64> = BTreeMap::new();

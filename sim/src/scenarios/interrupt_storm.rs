@@ -83,17 +83,10 @@ pub fn run(profile: &Profile, seed: u64, options: &Options) -> Run {
         *pool_out.borrow_mut() = recorder.admin_json(&mut admin, "/api/_debug/runtime").await;
         Ok(())
     });
-    let mut violations: Vec<String> = fazt_chaos::invariants::check_vm_pool(
-        observed
-            .trace
-            .events
-            .iter()
-            .map(|event| (event.actor.as_str(), event.what.as_str())),
-        true,
-    )
-    .iter()
-    .map(ToString::to_string)
-    .collect();
+    let mut violations: Vec<String> = crate::property::vm_pool(&observed.trace)
+        .iter()
+        .map(ToString::to_string)
+        .collect();
     let mut run = observed.into_run("interrupt-storm", profile, seed);
     match pool.borrow().as_ref().map(|runtime| &runtime["pool"]) {
         Some(pool) => {
