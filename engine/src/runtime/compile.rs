@@ -60,15 +60,20 @@ pub struct ScriptCache {
 
 impl ScriptCache {
     /// Runs an app's entry point: its completion value, the value of its top-level
-    /// `return`, or what it threw (pending in `ctx`).
-    pub fn run_main<'js>(&self, ctx: &Ctx<'js>, source: &str) -> rquickjs::Result<Value<'js>> {
+    /// `return`, or what it threw (pending in `ctx`); and whether it ran as a function
+    /// body (a script with a top-level `return`).
+    pub fn run_main<'js>(
+        &self,
+        ctx: &Ctx<'js>,
+        source: &str,
+    ) -> rquickjs::Result<(Value<'js>, bool)> {
         let compiled = self.get_or_compile(ctx, Role::Main, source)?;
         let value = evaluate(ctx, &compiled)?;
         if compiled.function {
             let function: Function = value.get()?;
-            return function.call(());
+            return Ok((function.call(())?, true));
         }
-        Ok(value)
+        Ok((value, false))
     }
 
     /// A fresh factory `function (module, exports, require)` for a module's source.
@@ -198,9 +203,9 @@ mod tests {
     fn a_cached_script_runs_afresh_each_time() {
         with_context(|ctx, cache| {
             for _ in 0..3 {
-                let value = cache.run_main(ctx, "let n = 1; n + 1").unwrap();
+                let value = cache.run_main(ctx, "let n = 1; n + 1").unwrap().0;
                 assert_eq!(value.as_int(), Some(2));
-                let value = cache.run_main(ctx, "var m = 40; return m + 2").unwrap();
+                let value = cache.run_main(ctx, "var m = 40; return m + 2").unwrap().0;
                 assert_eq!(value.as_int(), Some(42));
             }
             assert_eq!(cache.main.borrow().len(), 2, "each compiled once");
@@ -213,7 +218,7 @@ mod tests {
             let padding = " ".repeat(CACHE_SOURCE_BYTES_MAX / 3);
             for n in 0..5 {
                 let source = format!("{padding}{n}");
-                assert_eq!(cache.run_main(ctx, &source).unwrap().as_int(), Some(n));
+                assert_eq!(cache.run_main(ctx, &source).unwrap().0.as_int(), Some(n));
                 assert!(cache.source_bytes.get() <= CACHE_SOURCE_BYTES_MAX);
             }
             assert!(cache.main.borrow().len() < 5, "older entries were dropped");

@@ -315,12 +315,12 @@ fn run_script(
         let request = json_value::request_to_js(ctx, request)?;
         let begin: Function = helpers.begin.clone().restore(ctx)?;
         begin.call::<_, ()>((request,))?;
-        let mut value = scripts.run_main(ctx, source)?;
+        let (mut value, function_body) = scripts.run_main(ctx, source)?;
         if let Some(promise) = value.as_promise().cloned() {
             value = promise_value(&promise)?;
         }
         let finish: Function = helpers.finish.clone().restore(ctx)?;
-        let response: Value = finish.call((value,))?;
+        let response: Value = finish.call((value, function_body))?;
         Ok(
             json_read::read(ctx, response, &helpers.intrinsics, RESPONSE_BYTES_MAX)?
                 .unwrap_or(FromJs::Value(serde_json::Value::Null)),

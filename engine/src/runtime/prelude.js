@@ -23,10 +23,17 @@
 
   // ----- respond: builds the response the script's completion value carries -----
   const RESPONSE = Symbol('fazt.response');
+  // The last response `respond` built in this execution: a script run as a function body
+  // (it has a top-level `return`) whose last statement is `respond(...)` answers it.
+  let built;
+  function build(status, body, headers) {
+    built = { [RESPONSE]: true, status, body, headers };
+    return built;
+  }
   globalThis.respond = function respond(status, body, headers) {
-    if (arguments.length === 0) return { [RESPONSE]: true, status: 200, body: undefined, headers: {} };
-    if (typeof status !== 'number') return { [RESPONSE]: true, status: 200, body: status, headers: {} };
-    return { [RESPONSE]: true, status, body, headers: headers || {} };
+    if (arguments.length === 0) return build(200, undefined, {});
+    if (typeof status !== 'number') return build(200, status, {});
+    return build(status, body, headers || {});
   };
 
   // ----- console: arguments joined, captured per execution with their level -----
@@ -69,27 +76,47 @@
     const answer = host.storage(operation, args);
     return answer === undefined ? undefined : parse(answer);
   }
+  // Every binding passes its arguments as given (their count included), so that the
+  // engine checks them as upstream fazt does (storage_call.rs).
+  const bind = (operation) => (...args) => call(operation, args);
   const kv = {
-    get: (key) => call('kv.get', [key]),
+    get: bind('kv.get'),
     // NaN and ±Infinity would reach the engine as null (no expiry): sent as text, refused.
-    set: (key, value, ttlMs) => call('kv.set', [key, value, typeof ttlMs === 'number' && !Number.isFinite(ttlMs) ? String(ttlMs) : ttlMs]),
-    delete: (key) => call('kv.delete', [key]),
-    list: (prefix) => call('kv.list', [prefix]),
+    set: (...args) => {
+      if (typeof args[2] === 'number' && !Number.isFinite(args[2])) args[2] = String(args[2]);
+      return call('kv.set', args);
+    },
+    delete: bind('kv.delete'),
+    list: bind('kv.list'),
   };
   const ds = {
-    insert: (collection, document) => call('ds.insert', [collection, document]),
-    find: (collection, query, options) => call('ds.find', [collection, query, options]),
-    findOne: (collection, selector) => call('ds.findOne', [collection, selector]),
-    count: (collection, query) => call('ds.count', [collection, query]),
-    update: (collection, query, changes) => call('ds.update', [collection, query, changes]),
-    delete: (collection, query) => call('ds.delete', [collection, query]),
-    deleteOldest: (collection, keep) => call('ds.deleteOldest', [collection, keep]),
+    insert: bind('ds.insert'), find: bind('ds.find'), findOne: bind('ds.findOne'),
+    count: bind('ds.count'), update: bind('ds.update'), delete: bind('ds.delete'),
+    deleteOldest: bind('ds.deleteOldest'),
   };
+  // Binary data (an ArrayBuffer or a typed array) travels as one character per byte.
+  // The intrinsics are taken now: a script's global of the same name cannot stand in.
+  const Buffer = ArrayBuffer, isView = ArrayBuffer.isView, Bytes = Uint8Array, fromCharCode = String.fromCharCode;
+  // Characters per `fromCharCode` call: well under QuickJS's argument-count limit.
+  const BYTES_CHUNK = 8192;
+  function bytes(data) {
+    const view = data instanceof Buffer ? new Bytes(data)
+      : isView(data) ? new Bytes(data.buffer, data.byteOffset, data.byteLength) : null;
+    if (view === null) return null;
+    let text = '';
+    for (let i = 0; i < view.length; i += BYTES_CHUNK) text += fromCharCode.apply(null, view.subarray(i, i + BYTES_CHUNK));
+    return text;
+  }
   const s3 = {
-    put: (path, data, mime) => call('s3.put', [path, data, mime]),
-    get: (path) => call('s3.get', [path]),
-    delete: (path) => call('s3.delete', [path]),
-    list: (prefix) => call('s3.list', [prefix]),
+    put: (...args) => {
+      const binary = bytes(args[1]);
+      if (binary === null) return call('s3.put', args);
+      args[1] = binary;
+      return call('s3.putBytes', args);
+    },
+    get: bind('s3.get'),
+    delete: bind('s3.delete'),
+    list: bind('s3.list'),
   };
   globalThis.fazt = {
     app: {
@@ -106,13 +133,25 @@
 
   // ----- the engine's helpers -----
   // The response, which the engine reads as JSON.stringify would (json_value.rs).
-  function finish(value) {
-    if (value !== null && typeof value === 'object' && value[RESPONSE] === true) {
+  const keys = Object.keys, isArray = Array.isArray;
+  // An object of upstream's response shape, `{status, body?, headers?}` with a numeric
+  // status and no other key, is a response as `respond`'s are.
+  function isResponse(value) {
+    if (value === null || typeof value !== 'object') return false;
+    if (value[RESPONSE] === true) return true;
+    return !isArray(value) && typeof value.status === 'number'
+      && keys(value).every((key) => key === 'status' || key === 'body' || key === 'headers');
+  }
+  // `functionBody`: the script ran as a function body (compile.rs).
+  function finish(value, functionBody) {
+    if (value === undefined && functionBody && built !== undefined) value = built;
+    if (isResponse(value)) {
       const headers = {};
-      for (const name of Object.keys(value.headers || {})) headers[name] = String(value.headers[name]);
+      for (const name of keys(value.headers || {})) headers[name] = String(value.headers[name]);
       return { status: value.status, headers, body: value.body === undefined ? null : value.body, empty: value.body === undefined };
     }
-    if (value === undefined) return { status: 204, headers: {}, body: null, empty: true };
+    // No value: 200 with an empty body, as upstream.
+    if (value === undefined || value === null) return { status: 200, headers: {}, body: null, empty: true };
     return { status: 200, headers: {}, body: value, empty: false };
   }
   // `request` is one permanent read-only global, so that an execution adds no global
@@ -122,6 +161,7 @@
   // Called with the request before the script, and with null after it.
   function begin(request) {
     currentRequest = request;
+    built = undefined;
     if (modules.size > 0) modules = new Map();
   }
   // The longest name, message or stack an error reports, in UTF-16 units (16 KiB):

@@ -37,8 +37,66 @@ pub fn is_write(operation: &str) -> bool {
             | "ds.delete"
             | "ds.deleteOldest"
             | "s3.put"
+            | "s3.putBytes"
             | "s3.delete"
     )
+}
+
+/// How many arguments each operation needs, and upstream fazt's message when fewer
+/// are given (`internal/storage/bindings.go`: it counts arguments, so an explicit
+/// `undefined` counts). A call short of arguments changes nothing.
+fn arity(operation: &str) -> (usize, &'static str) {
+    match operation {
+        "kv.set" => (2, "kv.set requires key and value"),
+        "kv.get" => (1, "kv.get requires a key"),
+        "kv.delete" => (1, "kv.delete requires a key"),
+        "ds.insert" => (2, "ds.insert requires collection and document"),
+        "ds.find" => (1, "ds.find requires collection"),
+        "ds.findOne" => (2, "ds.findOne requires collection and query"),
+        "ds.count" => (1, "ds.count requires collection"),
+        "ds.update" => (3, "ds.update requires collection, query, and changes"),
+        "ds.delete" => (2, "ds.delete requires collection and query"),
+        "ds.deleteOldest" => (2, "ds.deleteOldest requires collection and keepCount"),
+        "s3.put" | "s3.putBytes" => (2, "s3.put requires path and data"),
+        "s3.get" => (1, "s3.get requires a path"),
+        "s3.delete" => (1, "s3.delete requires a path"),
+        _ => (0, ""),
+    }
+}
+
+/// The argument at `index`, which must be an object (upstream: `null` and `undefined`
+/// are not); `message` is upstream's refusal.
+fn object(arguments: &[Value], index: usize, message: &str) -> Result<Value, StorageError> {
+    match arguments.get(index) {
+        Some(value @ Value::Object(_)) => Ok(value.clone()),
+        _ => Err(invalid(message)),
+    }
+}
+
+/// A blob path as upstream stores it: no leading `/`, no `//` (`normalizePath` in
+/// upstream's `internal/storage/s3.go`).
+fn blob_path(arguments: &[Value], index: usize, what: &str) -> Result<String, StorageError> {
+    Ok(normalize(string(arguments, index, what)?))
+}
+
+fn normalize(path: String) -> String {
+    let mut path = match path.strip_prefix('/') {
+        Some(rest) => rest.to_owned(),
+        None => path,
+    };
+    while path.contains("//") {
+        path = path.replace("//", "/");
+    }
+    path
+}
+
+/// An optional string argument (a prefix): absent or null is empty.
+fn prefix(arguments: &[Value], index: usize) -> Result<String, StorageError> {
+    match optional(arguments, index) {
+        Value::Null => Ok(String::new()),
+        Value::String(prefix) => Ok(prefix),
+        _ => Err(invalid("prefix must be a string")),
+    }
 }
 
 /// Performs `operation` (`kv.get`, `ds.find`, ...) with `arguments` on `scope`.
@@ -55,6 +113,10 @@ pub async fn perform(
         Err(e) => return Err(invalid(format!("arguments: {e}"))),
     };
     let args = arguments.as_slice();
+    let (needed, message) = arity(operation);
+    if args.len() < needed {
+        return Err(invalid(message));
+    }
     match operation {
         "kv.get" => match scope.kv_get(&string(args, 0, "key")?).await? {
             Some(value) => json(value),
@@ -68,19 +130,15 @@ pub async fn perform(
             Ok(None)
         }
         "kv.delete" => json(scope.kv_delete(&string(args, 0, "key")?).await?),
-        "kv.list" => {
-            let prefix = match optional(args, 0) {
-                Value::Null => String::new(),
-                Value::String(prefix) => prefix,
-                _ => return Err(invalid("prefix must be a string")),
-            };
-            json(scope.kv_list(&prefix).await?)
+        "kv.list" => json(scope.kv_list(&prefix(args, 0)?).await?),
+        "ds.insert" => {
+            let document = object(args, 1, "ds.insert requires a document object")?;
+            json(
+                scope
+                    .ds_insert(&string(args, 0, "collection")?, &document)
+                    .await?,
+            )
         }
-        "ds.insert" => json(
-            scope
-                .ds_insert(&string(args, 0, "collection")?, &optional(args, 1))
-                .await?,
-        ),
         "ds.find" => {
             let options = FindOptions::parse(&optional(args, 2))?;
             json(
@@ -93,11 +151,17 @@ pub async fn perform(
                     .await?,
             )
         }
-        "ds.findOne" => json(
-            scope
-                .ds_find_one(&string(args, 0, "collection")?, &optional(args, 1))
-                .await?,
-        ),
+        "ds.findOne" => {
+            let selector = match optional(args, 1) {
+                id @ Value::String(_) => id,
+                _ => object(args, 1, "ds.findOne requires query object or string ID")?,
+            };
+            json(
+                scope
+                    .ds_find_one(&string(args, 0, "collection")?, &selector)
+                    .await?,
+            )
+        }
         "ds.count" => json(
             scope
                 .ds_count(&string(args, 0, "collection")?, &optional(args, 1))
@@ -105,17 +169,18 @@ pub async fn perform(
         ),
         "ds.update" => {
             let collection = string(args, 0, "collection")?;
+            let query = object(args, 1, "ds.update requires a query object")?;
+            let changes = object(args, 2, "ds.update requires a changes object")?;
+            json(scope.ds_update(&collection, &query, &changes).await?)
+        }
+        "ds.delete" => {
+            let query = object(args, 1, "ds.delete requires a query object")?;
             json(
                 scope
-                    .ds_update(&collection, &optional(args, 1), &optional(args, 2))
+                    .ds_delete(&string(args, 0, "collection")?, &query)
                     .await?,
             )
         }
-        "ds.delete" => json(
-            scope
-                .ds_delete(&string(args, 0, "collection")?, &optional(args, 1))
-                .await?,
-        ),
         "ds.deleteOldest" => {
             let keep = optional(args, 1)
                 .as_u64()
@@ -126,35 +191,48 @@ pub async fn perform(
                     .await?,
             )
         }
-        "s3.put" => {
-            let data = match optional(args, 1) {
-                Value::String(text) => text.into_bytes(),
-                Value::Null => return Err(invalid("data is required")),
-                other => other.to_string().into_bytes(),
+        "s3.put" | "s3.putBytes" => {
+            let data = match (operation, optional(args, 1)) {
+                // One character per byte (prelude.js).
+                ("s3.putBytes", Value::String(text)) => text
+                    .chars()
+                    .map(|c| u8::try_from(c).map_err(|_| invalid("s3.put: malformed bytes")))
+                    .collect::<Result<Vec<u8>, _>>()?,
+                (_, Value::String(text)) => text.into_bytes(),
+                _ => return Err(invalid("s3.put data must be string or ArrayBuffer")),
             };
             let mime = match optional(args, 2) {
                 Value::String(mime) => Some(mime),
                 _ => None,
             };
             scope
-                .s3_put(&string(args, 0, "path")?, data, mime.as_deref())
+                .s3_put(&blob_path(args, 0, "path")?, data, mime.as_deref())
                 .await?;
             Ok(None)
         }
-        "s3.get" => match scope.s3_get(&string(args, 0, "path")?).await? {
-            Some(blob) => json(serde_json::json!({
-                "data": String::from_utf8_lossy(&blob.data),
-                "mime": blob.mime,
-                "size": blob.size,
-                "hash": blob.hash,
-            })),
+        "s3.get" => match scope.s3_get(&blob_path(args, 0, "path")?).await? {
+            Some(blob) => json(blob_answer(blob)),
             None => json(Value::Null),
         },
-        "s3.delete" => json(scope.s3_delete(&string(args, 0, "path")?).await?),
-        "s3.list" => {
-            let prefix = optional(args, 0).as_str().unwrap_or_default().to_owned();
-            json(scope.s3_list(&prefix).await?)
-        }
+        "s3.delete" => json(scope.s3_delete(&blob_path(args, 0, "path")?).await?),
+        "s3.list" => json(scope.s3_list(&normalize(prefix(args, 0)?)).await?),
         other => Err(invalid(format!("unknown storage operation {other:?}"))),
     }
+}
+
+/// What `s3.get` answers: `{data, mime, size, hash}` as upstream, `data` as text when
+/// the blob is UTF-8 and otherwise base64 (standard alphabet, padded, as upstream
+/// encodes every blob), with `encoding: "base64"` saying so.
+fn blob_answer(blob: crate::storage::Blob) -> Value {
+    let mut answer = serde_json::json!({"mime": blob.mime, "size": blob.size, "hash": blob.hash});
+    match String::from_utf8(blob.data) {
+        Ok(text) => answer["data"] = Value::String(text),
+        Err(binary) => {
+            use base64::Engine as _;
+            let encoded = base64::engine::general_purpose::STANDARD.encode(binary.as_bytes());
+            answer["data"] = Value::String(encoded);
+            answer["encoding"] = Value::from("base64");
+        }
+    }
+    answer
 }

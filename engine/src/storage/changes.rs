@@ -1,6 +1,8 @@
-//! ds update operators: `$set`, `$unset`, `$inc` (any number of fields each), or plain
-//! keys as a shallow set. Applied in Rust to the parsed document, so every field of a
-//! multi-field `$inc` gets its own amount (upstream mis-bound SQL parameters here).
+//! ds update operators: `$set`, `$unset`, `$inc` (any number of fields each), and plain
+//! keys as a shallow set, in any mix (as upstream fazt). The fields storage manages
+//! (`id`, `_createdAt`, `_updatedAt`) are ignored. Applied in Rust to the parsed
+//! document, so every field of a multi-field `$inc` gets its own amount (upstream
+//! mis-bound SQL parameters here) and no field name reaches SQL text.
 
 use serde_json::{Map, Number, Value};
 
@@ -8,7 +10,7 @@ use super::error::{Result, StorageError};
 use super::limits::Limits;
 use super::query::FieldPath;
 
-/// Fields the storage layer owns; changes may not touch them.
+/// Fields the storage layer owns; changes to them are ignored.
 const RESERVED_FIELDS: [&str; 3] = ["id", "_createdAt", "_updatedAt"];
 
 /// A parsed update.
@@ -31,27 +33,23 @@ impl Changes {
             unset: Vec::new(),
             inc: Vec::new(),
         };
-        let operators = object.keys().any(|k| k.starts_with('$'));
-        if operators && !object.keys().all(|k| k.starts_with('$')) {
-            return Err(StorageError::InvalidArgument(
-                "update mixes $-operators and plain fields".into(),
-            ));
-        }
-        if !operators {
-            for (field, value) in object {
-                parsed.set.push((field_path(field, limits)?, value.clone()));
+        for (key, value) in object {
+            if !key.starts_with('$') {
+                if let Some(path) = field_path(key, limits)? {
+                    parsed.set.push((path, value.clone()));
+                }
+                continue;
             }
-            return Ok(parsed);
-        }
-        for (operator, fields) in object {
-            let Value::Object(fields) = fields else {
+            let Value::Object(fields) = value else {
                 return Err(StorageError::InvalidArgument(format!(
-                    "{operator} takes an object of fields"
+                    "{key} takes an object of fields"
                 )));
             };
             for (field, value) in fields {
-                let path = field_path(field, limits)?;
-                match operator.as_str() {
+                let Some(path) = field_path(field, limits)? else {
+                    continue;
+                };
+                match key.as_str() {
                     "$set" => parsed.set.push((path, value.clone())),
                     "$unset" => parsed.unset.push(path),
                     "$inc" => match value {
@@ -99,14 +97,11 @@ impl Changes {
     }
 }
 
-fn field_path(field: &str, limits: &Limits) -> Result<FieldPath> {
+/// The path a change addresses, or None for a field storage manages: a client that
+/// PUTs back a document it fetched sends them, and upstream fazt ignores them too.
+fn field_path(field: &str, limits: &Limits) -> Result<Option<FieldPath>> {
     let path = FieldPath::parse(field, limits)?;
-    if RESERVED_FIELDS.contains(&path.segments()[0].as_str()) {
-        return Err(StorageError::InvalidArgument(format!(
-            "{field:?} is managed by storage and cannot be changed"
-        )));
-    }
-    Ok(path)
+    Ok((!RESERVED_FIELDS.contains(&path.segments()[0].as_str())).then_some(path))
 }
 
 /// The value at `path`, created as null (with objects on the way) when missing.
@@ -187,12 +182,20 @@ mod tests {
     }
 
     #[test]
+    fn managed_fields_are_ignored_and_mixes_apply_both() {
+        let out = apply(
+            json!({"n": 1}),
+            json!({"id": "x", "_createdAt": 5, "$set": {"_updatedAt": 1, "first-name": "A"}, "name": "x", "$inc": {"n": 1}}),
+        )
+        .unwrap();
+        assert_eq!(out, json!({"n": 2, "name": "x", "first-name": "A"}));
+    }
+
+    #[test]
     fn bad_updates_are_refused() {
         assert!(apply(json!({"a": "x"}), json!({"$inc": {"a": 1}})).is_err());
         assert!(apply(json!({}), json!({"$inc": {"a": "1"}})).is_err());
         assert!(apply(json!({}), json!({"$push": {"a": 1}})).is_err());
-        assert!(apply(json!({}), json!({"$set": {"id": "x"}})).is_err());
-        assert!(apply(json!({}), json!({"$set": {"a": 1}, "b": 2})).is_err());
         assert!(apply(json!({"a": 1}), json!({"$set": {"a.b": 1}})).is_err());
     }
 }

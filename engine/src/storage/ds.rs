@@ -304,8 +304,14 @@ pub fn delete_oldest(db: &mut Db, app: &str, collection: &str, keep: u64) -> Res
 /// Creates the expression index for `field` (shared by all apps and collections, with
 /// app and collection leading) and records it.
 pub fn create_index(db: &mut Db, field: &FieldPath) -> Result<()> {
+    if !field.is_plain() {
+        return Err(StorageError::InvalidArgument(format!(
+            "only fields named by identifiers can be indexed, not {:?}",
+            field.dotted()
+        )));
+    }
     let name = format!("doc_field_{}", field.segments().join("__"));
-    // Both the name and the path come from validated segments ([A-Za-z0-9_]).
+    // Both the name and the path come from identifier segments ([A-Za-z0-9_]).
     let ddl = format!(
         "CREATE INDEX IF NOT EXISTS {name} ON app_docs (app_id, collection, json_extract(data, '{}'))",
         field.json_path()

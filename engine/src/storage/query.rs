@@ -13,10 +13,11 @@
 //! `$contains` matches an array with an element equal to the value, or a string that
 //! contains the value as a substring.
 //!
-//! Field paths are validated to `[A-Za-z_][A-Za-z0-9_]*` segments. A path appears as a
-//! SQL literal only for a field with an expression index (the planner matches index
-//! expressions textually); it is then rendered by [`FieldPath::json_path`] from the
-//! validated segments, never from client text.
+//! Field paths are dotted segments of any characters but `"` and control characters
+//! (upstream fazt accepts `first-name`), quoted in the JSON path when they are not
+//! identifiers. A path is bound as a parameter, and appears as a SQL literal only for a
+//! field with an expression index (the planner matches index expressions textually),
+//! which only identifier paths may have ([`FieldPath::is_plain`]).
 
 use std::collections::BTreeSet;
 
@@ -25,6 +26,16 @@ use serde_json::Value;
 
 use super::error::{Result, StorageError};
 use super::limits::Limits;
+
+/// The longest segment of a field path, in bytes: a bound on what a query names,
+/// far above any real field name (upstream fazt has none).
+pub const FIELD_SEGMENT_MAX: usize = 64;
+
+fn is_identifier(segment: &str) -> bool {
+    let mut bytes = segment.bytes();
+    matches!(bytes.next(), Some(b) if b.is_ascii_alphabetic() || b == b'_')
+        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
 
 /// A validated dotted field path.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -42,18 +53,23 @@ impl FieldPath {
             )));
         }
         let valid_segment = |segment: &String| {
-            let mut bytes = segment.bytes();
-            matches!(bytes.next(), Some(b) if b.is_ascii_alphabetic() || b == b'_')
-                && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
-                && segment.len() <= 64
+            !segment.is_empty()
+                && segment.len() <= FIELD_SEGMENT_MAX
+                && !segment.chars().any(|c| c == '"' || c.is_control())
         };
         if !segments.iter().all(valid_segment) {
             return Err(StorageError::InvalidQuery(format!(
-                "malformed field name {text:?}: use dotted segments of letters, digits and '_' \
-                 (not starting with a digit), at most 64 characters each"
+                "malformed field name {text:?}: use dotted segments, each 1 to \
+                 {FIELD_SEGMENT_MAX} bytes without '\"' or control characters"
             )));
         }
         Ok(FieldPath { segments })
+    }
+
+    /// True when every segment is an identifier (`[A-Za-z_][A-Za-z0-9_]*`): only such
+    /// paths may be indexed, since an index's name and SQL text are made from them.
+    pub fn is_plain(&self) -> bool {
+        self.segments.iter().all(|segment| is_identifier(segment))
     }
 
     pub fn segments(&self) -> &[String] {
@@ -65,9 +81,18 @@ impl FieldPath {
         self.segments.join(".")
     }
 
-    /// The SQLite JSON path, `$.a.b`. Safe as a SQL string literal by construction.
+    /// The SQLite JSON path: `$.a.b`, with a segment that is no identifier quoted
+    /// (`$."first-name"`; segments hold no `"`). Bound as a parameter unless the path
+    /// [`is_plain`](Self::is_plain), when it is also safe as a SQL string literal.
     pub fn json_path(&self) -> String {
-        format!("$.{}", self.dotted())
+        let mut path = String::from("$");
+        for segment in &self.segments {
+            match is_identifier(segment) {
+                true => path.push_str(&format!(".{segment}")),
+                false => path.push_str(&format!(".\"{segment}\"")),
+            }
+        }
+        path
     }
 }
 
@@ -350,7 +375,7 @@ fn compile_condition(
             None,
         ),
         Target::SessionColumn => ("session_id".to_owned(), None),
-        Target::Field(path) if indexed.contains(&path.dotted()) => {
+        Target::Field(path) if path.is_plain() && indexed.contains(&path.dotted()) => {
             let literal = format!("'{}'", path.json_path());
             (format!("json_extract(data, {literal})"), Some(literal))
         }
@@ -436,20 +461,35 @@ mod tests {
 
     #[test]
     fn malformed_field_names_are_refused() {
-        for key in [
-            "a'b",
-            "a..b",
-            "1a",
-            "a b",
-            "a.b'); DROP TABLE app_docs; --",
-            "",
-        ] {
+        for key in ["a..b", "a\"b", "a\nb", "", "a."] {
             let error = parse(json!({ key: 1 })).unwrap_err();
             assert!(
                 matches!(error, StorageError::InvalidQuery(_)),
                 "{key}: {error}"
             );
         }
+    }
+
+    #[test]
+    fn names_upstream_accepts_are_quoted_and_bound() {
+        let filter =
+            parse(json!({"first-name": "Ada", "a.b'); DROP TABLE app_docs; --": 1, "1a": 2}))
+                .unwrap();
+        // Indexed or not, a path that is no identifier is bound, never spliced.
+        let compiled = filter.compile(&BTreeSet::from(["first-name".to_owned()]), 1);
+        assert_eq!(
+            compiled.params[0],
+            SqlValue::Text("$.\"1a\"".into()),
+            "{:?}",
+            compiled.params
+        );
+        assert!(!compiled.sql.contains("DROP"), "{}", compiled.sql);
+        assert!(compiled
+            .params
+            .contains(&SqlValue::Text("$.\"first-name\"".into())));
+        assert!(compiled.params.contains(&SqlValue::Text(
+            "$.a.\"b'); DROP TABLE app_docs; --\"".into()
+        )));
     }
 
     #[test]
