@@ -20,3 +20,9 @@ mod responses;
 
 #[path = "conformance/templates.rs"]
 mod templates;
+
+#[path = "conformance/request.rs"]
+mod request;
+
+#[path = "conformance/globals.rs"]
+mod globals;

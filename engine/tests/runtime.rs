@@ -304,6 +304,7 @@ async fn the_request_global() {
             ]
             .into(),
             body: json!({"name": "widget", "tags": ["a", "b"], "n": 1.5}),
+            files: Default::default(),
         };
         let source = "({method: request.method, path: request.path, page: request.query.page,\n  missing: typeof request.query.nope, type: request.headers['content-type'],\n  id: request.headers['x-request-id'], name: request.body.name,\n  tags: request.body.tags.length, n: request.body.n * 2})";
         let execution = f.run_with(&app("t", source), &request, BUDGET).await;
@@ -334,7 +335,7 @@ async fn console_lines_are_captured_per_request_with_their_level() {
         assert_eq!(
             executed.logs,
             vec![
-                log(LogLevel::Log, r#"a 1 {"b":2} [1,"x"] null undefined true"#),
+                log(LogLevel::Info, r#"a 1 {"b":2} [1,"x"] null undefined true"#),
                 log(LogLevel::Info, "info"),
                 log(LogLevel::Warn, "warn 2"),
                 log(LogLevel::Error, "error"),
@@ -343,7 +344,7 @@ async fn console_lines_are_captured_per_request_with_their_level() {
         );
         // The next execution (same VM) starts with no lines.
         let executed = f.ok(&app("t", "console.log('only me'); 1")).await;
-        assert_eq!(executed.logs, vec![log(LogLevel::Log, "only me")]);
+        assert_eq!(executed.logs, vec![log(LogLevel::Info, "only me")]);
         let executed = f.ok(&app("t", "1")).await;
         assert!(executed.logs.is_empty());
     })
@@ -365,7 +366,7 @@ async fn logs_are_attached_to_errors() {
         assert_eq!(
             error.logs,
             vec![
-                log(LogLevel::Log, "step 1"),
+                log(LogLevel::Info, "step 1"),
                 log(LogLevel::Error, "about to fail"),
             ]
         );
@@ -379,7 +380,7 @@ async fn logs_are_attached_to_errors() {
             .await;
         let error = execution.outcome.unwrap_err();
         assert_eq!(error.kind, ErrorKind::Timeout);
-        assert_eq!(error.logs, vec![log(LogLevel::Log, "spinning")]);
+        assert_eq!(error.logs, vec![log(LogLevel::Info, "spinning")]);
     })
     .await;
 }
@@ -424,8 +425,8 @@ async fn modules_are_cached_within_an_execution_only() {
     local(async {
         let f = Fixture::one_vm().await;
         let loaded = vec![
-            log(LogLevel::Log, "lib loaded"),
-            log(LogLevel::Log, "util loaded"),
+            log(LogLevel::Info, "lib loaded"),
+            log(LogLevel::Info, "util loaded"),
         ];
         let first = f.run(&modular_app()).await;
         assert_eq!(first.outcome.unwrap().logs, loaded, "each module runs once");

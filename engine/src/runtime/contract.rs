@@ -14,8 +14,25 @@ pub struct HandlerRequest {
     pub query: BTreeMap<String, String>,
     /// Lowercase header names.
     pub headers: BTreeMap<String, String>,
-    /// Parsed JSON when the content type is JSON, else the text, or null.
+    /// Parsed JSON when the content type is JSON, the form's fields (first value each,
+    /// strings) for `multipart/form-data`, else the text, or null.
     pub body: Value,
+    /// The uploads of a `multipart/form-data` body, by field (the first file of each),
+    /// as upstream fazt's `request.files`: absent when there are none.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub files: BTreeMap<String, Upload>,
+}
+
+/// One uploaded file: `request.files.<field>` is `{name, type, size, data}`, `data` an
+/// `ArrayBuffer`, as upstream gives it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Upload {
+    /// The file name the client sent.
+    pub name: String,
+    /// Its `Content-Type` (empty when the part had none).
+    #[serde(rename = "type")]
+    pub content_type: String,
+    pub data: Vec<u8>,
 }
 
 /// The response a handler produced (from `respond(...)` or a plain completion value).
@@ -32,7 +49,7 @@ pub struct HandlerResponse {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LogLevel {
-    Log,
+    /// `console.log` and `console.info` (upstream logs `console.log` at info).
     Info,
     Warn,
     Error,
@@ -42,11 +59,10 @@ pub enum LogLevel {
 impl LogLevel {
     pub fn parse(level: &str) -> LogLevel {
         match level {
-            "info" => LogLevel::Info,
             "warn" => LogLevel::Warn,
             "error" => LogLevel::Error,
             "debug" => LogLevel::Debug,
-            _ => LogLevel::Log,
+            _ => LogLevel::Info,
         }
     }
 }

@@ -14,10 +14,11 @@ use std::collections::BTreeMap;
 use rquickjs::{qjs, Array, Ctx, Object, Value};
 use serde_json::Value as Json;
 
-use super::contract::HandlerRequest;
+use super::contract::{HandlerRequest, Upload};
 
 /// The `request` global for `request`: what `JSON.parse` makes of its serialization
-/// (fields in declaration order: method, path, query, headers, body).
+/// (fields in declaration order: method, path, query, headers, body), except that the
+/// headers also answer to their canonical names and uploads are `ArrayBuffer`s.
 pub fn request_to_js<'js>(
     ctx: &Ctx<'js>,
     request: &HandlerRequest,
@@ -40,9 +41,71 @@ pub fn request_to_js<'js>(
         ctx,
         &object,
         Key::Name("headers"),
-        strings(ctx, &request.headers)?,
+        headers(ctx, &request.headers)?,
     )?;
     define(ctx, &object, Key::Name("body"), to_js(ctx, &request.body)?)?;
+    if !request.files.is_empty() {
+        let files = Object::new(ctx.clone())?;
+        for (field, upload) in &request.files {
+            define(ctx, &files, Key::Name(field), upload_to_js(ctx, upload)?)?;
+        }
+        define(ctx, &object, Key::Name("files"), files.into_value())?;
+    }
+    Ok(object.into_value())
+}
+
+/// The lowercase header names (enumerable: what listing and `JSON.stringify` show), and
+/// the canonical ones upstream fazt passes (Go's `Content-Type`, `X-Fazt-Test`) as
+/// non-enumerable aliases, so that an app reading either spelling gets the value.
+fn headers<'js>(ctx: &Ctx<'js>, map: &BTreeMap<String, String>) -> rquickjs::Result<Value<'js>> {
+    let object = strings(ctx, map)?;
+    let target = object.as_object().expect("strings makes an object");
+    for (name, value) in map {
+        let canonical = canonical_header(name);
+        if canonical != *name && !map.contains_key(&canonical) {
+            let flags = (qjs::JS_PROP_WRITABLE | qjs::JS_PROP_CONFIGURABLE) as i32;
+            define_with(
+                ctx,
+                target,
+                Key::Name(&canonical),
+                string(ctx, value)?,
+                flags,
+            )?;
+        }
+    }
+    Ok(object)
+}
+
+/// Go's `CanonicalMIMEHeaderKey`: the first letter and each letter after a `-` upper
+/// case, the rest lower case.
+fn canonical_header(name: &str) -> String {
+    let mut upper = true;
+    name.chars()
+        .map(|c| {
+            let out = if upper {
+                c.to_ascii_uppercase()
+            } else {
+                c.to_ascii_lowercase()
+            };
+            upper = c == '-';
+            out
+        })
+        .collect()
+}
+
+fn upload_to_js<'js>(ctx: &Ctx<'js>, upload: &Upload) -> rquickjs::Result<Value<'js>> {
+    let object = Object::new(ctx.clone())?;
+    define(ctx, &object, Key::Name("name"), string(ctx, &upload.name)?)?;
+    define(
+        ctx,
+        &object,
+        Key::Name("type"),
+        string(ctx, &upload.content_type)?,
+    )?;
+    let size = to_js(ctx, &Json::from(upload.data.len()))?;
+    define(ctx, &object, Key::Name("size"), size)?;
+    let data = rquickjs::ArrayBuffer::new_copy(ctx.clone(), &upload.data)?;
+    define(ctx, &object, Key::Name("data"), data.into_value())?;
     Ok(object.into_value())
 }
 
@@ -100,8 +163,18 @@ fn define<'js>(
     key: Key<'_>,
     value: Value<'js>,
 ) -> rquickjs::Result<()> {
+    define_with(ctx, object, key, value, qjs::JS_PROP_C_W_E as i32)
+}
+
+/// Defines `key` on `object` as an own data property with `flags` (`JS_PROP_*`).
+fn define_with<'js>(
+    ctx: &Ctx<'js>,
+    object: &Object<'js>,
+    key: Key<'_>,
+    value: Value<'js>,
+    flags: i32,
+) -> rquickjs::Result<()> {
     let context = ctx.as_raw().as_ptr();
-    let flags = qjs::JS_PROP_C_W_E as i32;
     // SAFETY: `object` and `value` belong to `ctx`; `JS_DefinePropertyValue*` takes
     // ownership of the reference duplicated here (`value` drops its own), and the atom
     // made from the name is freed after use.
@@ -187,6 +260,7 @@ mod tests {
             query: BTreeMap::from([("b".into(), "2".into()), ("a".into(), "1".into())]),
             headers: BTreeMap::from([("x-request-id".into(), "r".into())]),
             body: json!({"text": "hi"}),
+            files: BTreeMap::new(),
         };
         let runtime = Runtime::new().unwrap();
         let context = Context::full(&runtime).unwrap();

@@ -39,7 +39,7 @@ mod vm;
 mod workers;
 
 pub use budgets::{CONSOLE_BYTES_MAX, RESPONSE_BYTES_MAX};
-pub use contract::{AppCode, HandlerRequest, HandlerResponse, LogEntry, LogLevel};
+pub use contract::{AppCode, HandlerRequest, HandlerResponse, LogEntry, LogLevel, Upload};
 pub use error::{ErrorKind, ExecutionError};
 pub use legacy_watchdog::{GoScheduler, WatcherEnd};
 pub use pool::{PoolMetrics, VmReuse};

@@ -43,9 +43,16 @@
     if (value === undefined || typeof value === 'function' || typeof value === 'symbol') return String(value);
     try { const text = stringify(value); return text === undefined ? String(value) : text; } catch (e) { return String(value); }
   }
+  // console.log is info, as upstream logs it.
   const console = {};
   for (const level of ['log', 'info', 'warn', 'error', 'debug']) {
-    console[level] = function (...args) { host.log(level, args.map(format).join(' ')); };
+    const as = level === 'log' ? 'info' : level;
+    console[level] = function (...args) { host.log(as, args.map(format).join(' ')); };
+  }
+  // fazt.log.*: the first argument as a string, nothing without one (upstream's fazt.go).
+  const log = {};
+  for (const level of ['info', 'warn', 'error', 'debug']) {
+    log[level] = function (...args) { if (args.length > 0) host.log(level, String(args[0])); };
   }
   globalThis.console = console;
 
@@ -129,6 +136,10 @@
       has: (key) => host.env(String(key)) !== undefined,
     },
     storage: { kv, ds, s3 },
+    log,
+    // The upstream API version whose bindings this runtime follows (what upstream's
+    // internal/runtime/fazt.go reports).
+    version: '0.8.0',
   };
 
   // ----- the engine's helpers -----

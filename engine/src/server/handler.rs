@@ -15,7 +15,7 @@ use super::body::{parse_query, read_limited, Body, Timing};
 use super::errors::ApiError;
 use super::state::Server;
 use super::traces::{micros, Trace};
-use super::{cookies, host, request_id};
+use super::{cookies, form, host, request_id};
 use crate::env::{Deadline, Instant};
 use crate::runtime::{AppCode, HandlerRequest, HandlerResponse, LogLevel};
 
@@ -67,7 +67,7 @@ where
         &timing,
     )
     .await?;
-    let request = handler_request(parts, &body, request_id)?;
+    let request = handler_request(parts, &body, request_id).await?;
     let clock = server.env.clock.as_ref();
     let queued = clock.now();
     let admitted = server.admission.enter(&code.id, clock).await;
@@ -154,10 +154,10 @@ fn log_line(app: &str, level: LogLevel, message: &str) {
 }
 
 /// The `request` global: method, path, first query value per key, lowercase headers
-/// (repeated ones joined by ", "), and the body, parsed when it is JSON.
-fn handler_request(
+/// (repeated ones joined by ", "), and the body, parsed when it is JSON or a form.
+async fn handler_request(
     parts: &Parts,
-    body: &[u8],
+    body: &Bytes,
     request_id: &str,
 ) -> Result<HandlerRequest, ApiError> {
     let mut headers = BTreeMap::new();
@@ -172,12 +172,22 @@ fn handler_request(
             .or_insert_with(|| value.to_owned());
     }
     headers.insert(request_id::HEADER.to_owned(), request_id.to_owned());
+    let boundary = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(form::boundary);
+    let (body, files) = match boundary {
+        Some(boundary) => form::read(body.clone(), boundary).await?,
+        None => (parse_body(&parts.headers, body)?, BTreeMap::new()),
+    };
     Ok(HandlerRequest {
         method: parts.method.as_str().to_owned(),
         path: parts.uri.path().to_owned(),
         query: parse_query(parts.uri.query()),
-        body: parse_body(&parts.headers, body)?,
+        body,
         headers,
+        files,
     })
 }
 
@@ -281,8 +291,8 @@ mod tests {
     use http::Request;
     use serde_json::json;
 
-    #[test]
-    fn the_request_global() {
+    #[tokio::test]
+    async fn the_request_global() {
         let (parts, ()) = Request::builder()
             .method("POST")
             .uri("/api/tasks?session=s1&session=s2")
@@ -292,13 +302,17 @@ mod tests {
             .body(())
             .unwrap()
             .into_parts();
-        let request = handler_request(&parts, br#"{"text":"hi"}"#, "rid").unwrap();
+        let request = handler_request(&parts, &Bytes::from_static(br#"{"text":"hi"}"#), "rid")
+            .await
+            .unwrap();
         assert_eq!(request.path, "/api/tasks");
         assert_eq!(request.query["session"], "s1");
         assert_eq!(request.headers["x-multi"], "a, b");
         assert_eq!(request.headers["x-request-id"], "rid");
         assert_eq!(request.body, json!({"text": "hi"}));
-        let error = handler_request(&parts, b"{oops", "rid").unwrap_err();
+        let error = handler_request(&parts, &Bytes::from_static(b"{oops"), "rid")
+            .await
+            .unwrap_err();
         assert_eq!(
             (error.status, error.kind.as_str()),
             (StatusCode::BAD_REQUEST, "InvalidJson")

@@ -34,6 +34,7 @@ mod connections;
 mod cookies;
 mod deploy;
 mod errors;
+mod form;
 mod handler;
 mod host;
 mod lifecycle;
