@@ -26,3 +26,6 @@ mod request;
 
 #[path = "conformance/globals.rs"]
 mod globals;
+
+#[path = "conformance/env_vars.rs"]
+mod env_vars;

@@ -10,6 +10,7 @@
 //! | `GET /api/_debug/traces?limit=N` | recent requests with their time breakdown |
 //! | `GET /api/system/capacity` | measured facts of this process (`capacity.rs`) |
 //! | `GET /metrics` | Prometheus text (`metrics.rs`) |
+//! | `GET, POST, DELETE /api/envvars` | app environment variables (`env_vars.rs`) |
 
 use bytes::Bytes;
 use http::request::Parts;
@@ -18,6 +19,7 @@ use serde_json::json;
 
 use super::body::{json_response, parse_query, text_response, Body};
 use super::capacity::{self, Capacity};
+use super::env_vars;
 use super::errors::ApiError;
 use super::metrics::Gauges;
 use super::state::Server;
@@ -48,6 +50,7 @@ where
         return Err(ApiError::unauthorized());
     }
     match (read, parts.method == Method::POST, path) {
+        (_, _, "/api/envvars") => env_vars::handle(server, parts, body, arrived).await,
         (_, true, "/api/deploy") => upload::deploy(server, parts, body, arrived).await,
         (true, _, "/api/apps") => Ok(json_response(
             StatusCode::OK,

@@ -32,7 +32,7 @@ pub struct StaticFile {
 }
 
 /// A deployed app as the server serves it.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct App {
     pub id: String,
     /// Static files by path; `api/` is never served as a file.
@@ -94,6 +94,16 @@ impl App {
     }
 }
 
+impl App {
+    /// The app with `env` as what `fazt.env` answers its handler.
+    fn with_env(mut self, env: BTreeMap<String, String>) -> App {
+        if let Some(code) = &mut self.code {
+            Arc::make_mut(code).env = env;
+        }
+        self
+    }
+}
+
 /// The app's manifest, where it opts in to features (fazt keeps an app's settings,
 /// such as `spa`, in the same file).
 const MANIFEST: &str = "manifest.json";
@@ -138,12 +148,13 @@ impl AppRegistry {
         let mut apps = BTreeMap::new();
         for site in storage.sites(Deadline::NONE).await? {
             let files = storage.site_files(&site.app_id, Deadline::NONE).await?;
+            let (_, vars) = storage.env_vars(&site.app_id, Deadline::NONE).await?;
             let id = site.app_id.clone();
             let app = run_blocking(env.executor.as_ref(), move || {
                 (App::build(&id, &files), Work::default())
             })
             .await;
-            apps.insert(site.app_id, Arc::new(app));
+            apps.insert(site.app_id, Arc::new(app.with_env(vars)));
         }
         Ok(AppRegistry {
             apps: RwLock::new(apps),
@@ -194,10 +205,12 @@ impl AppRegistry {
         }
         let (app_id, files) = (id.to_owned(), Arc::new(files));
         let prepared = files.clone();
+        let (_, vars) = storage.env_vars(id, deadline).await?;
         let app = run_blocking(env.executor.as_ref(), move || {
             (App::build(&app_id, &prepared), Work::default())
         })
-        .await;
+        .await
+        .with_env(vars);
         let files = Arc::try_unwrap(files).expect("the build job has finished");
         if let Err(error) = storage.deploy_site(id, files, deadline).await {
             if matches!(error, StorageError::OutcomeUnknown) {
@@ -215,12 +228,26 @@ impl AppRegistry {
         Ok(deployed)
     }
 
+    /// Gives app `id`'s handler its environment variables as the database now holds
+    /// them (after the admin API changed one). Deploys wait, so neither undoes the other.
+    pub async fn refresh_env(&self, storage: &Storage, id: &str) -> Result<(), StorageError> {
+        let _one_at_a_time = self.deploys.lock().await;
+        let (_, vars) = storage.env_vars(id, Deadline::NONE).await?;
+        let mut cache = self.apps.write().expect("app registry");
+        if let Some(app) = cache.get(id) {
+            let app = App::clone(app).with_env(vars);
+            cache.insert(id.to_owned(), Arc::new(app));
+        }
+        Ok(())
+    }
+
     /// Rebuilds `id`'s cache entry from the database.
     async fn reload(&self, env: &Env, storage: &Storage, id: &str) -> Result<(), StorageError> {
         let files = storage.site_files(id, Deadline::NONE).await?;
+        let (_, vars) = storage.env_vars(id, Deadline::NONE).await?;
         let app_id = id.to_owned();
         let app = run_blocking(env.executor.as_ref(), move || {
-            let app = (!files.is_empty()).then(|| App::build(&app_id, &files));
+            let app = (!files.is_empty()).then(|| App::build(&app_id, &files).with_env(vars));
             (app, Work::default())
         })
         .await;

@@ -33,6 +33,7 @@ mod config;
 mod connections;
 mod cookies;
 mod deploy;
+mod env_vars;
 mod errors;
 mod form;
 mod handler;

@@ -1,7 +1,7 @@
 //! The async front of the storage layer: [`Storage`] owns the connections and the
 //! writer task; a [`Scope`] is one app's view with one request's deadline.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, RwLock};
@@ -17,6 +17,7 @@ use super::connection::{ConnectionSettings, Db};
 use super::direct_writes::{DirectWriters, Faults};
 use super::doc_id;
 use super::ds::{self, FindOptions, NewDocument, Order, Page, Selection};
+use super::env_vars::{self, EnvVarName};
 use super::error::{Result, StorageError};
 use super::kv::{self, KvEntry};
 use super::limits::{check_collection, Limits};
@@ -281,6 +282,41 @@ impl Storage {
     pub async fn site_files(&self, app_id: &str, deadline: Deadline) -> Result<Vec<SiteFile>> {
         let app = app_id.to_owned();
         self.read(deadline, move |db| site::files(db, &app)).await
+    }
+
+    /// App `app_id`'s environment variables: ids and names, and values by name.
+    pub async fn env_vars(
+        &self,
+        app_id: &str,
+        deadline: Deadline,
+    ) -> Result<(Vec<EnvVarName>, BTreeMap<String, String>)> {
+        let app = app_id.to_owned();
+        self.read(deadline, move |db| env_vars::list(db, &app))
+            .await
+    }
+
+    /// The app environment variable `id` belongs to.
+    pub async fn env_var_owner(&self, id: i64, deadline: Deadline) -> Result<Option<String>> {
+        self.read(deadline, move |db| env_vars::owner(db, id)).await
+    }
+
+    /// Sets app `app`'s environment variable `name` (names are checked by the caller).
+    pub async fn env_set(
+        &self,
+        app: &str,
+        name: &str,
+        value: &str,
+        deadline: Deadline,
+    ) -> Result<()> {
+        let (app, name, value) = (app.to_owned(), name.to_owned(), value.to_owned());
+        let write = Write::EnvSet { app, name, value };
+        self.write(write, deadline).await.map(drop)
+    }
+
+    /// Deletes environment variable `id`; whether it existed.
+    pub async fn env_delete(&self, id: i64, deadline: Deadline) -> Result<bool> {
+        let deleted = self.write(Write::EnvDelete { id }, deadline).await?;
+        Ok(deleted == WriteOutput::Existed(true))
     }
 
     async fn read<T, F>(&self, deadline: Deadline, read: F) -> Result<T>

@@ -16,6 +16,7 @@
 //! | `query.rs`, `changes.rs` | the ds query language and update operators |
 //! | `write.rs` | the queued write operations |
 //! | `usage.rs` | bytes stored per app, against the app quota |
+//! | `env_vars.rs` | app environment variables (admin API, `fazt.env`) |
 //! | `limits.rs`, `error.rs` | bounds on input, and the error type |
 
 mod analytics;
@@ -25,6 +26,7 @@ mod connection;
 mod direct_writes;
 mod doc_id;
 mod ds;
+mod env_vars;
 mod error;
 mod estimate;
 mod handle;
@@ -49,6 +51,7 @@ pub use connection::{ConnectionSettings, Db, PROGRESS_TICK_OPS};
 pub const TRACE: &str = "fazt::storage";
 pub use analytics::AnalyticsEvent;
 pub use ds::{FindOptions, Order, Page};
+pub use env_vars::EnvVarName;
 pub use error::{is_caller_error_kind, Result, StorageError};
 pub use handle::{Scope, Storage, StorageConfig, StorageStats};
 pub use kv::{ttl_ms as kv_ttl_ms, KvEntry};

@@ -152,6 +152,15 @@ pub const MIGRATIONS: &[&str] = &[
         WHERE app_id = OLD.app_id;
     END;"
     ),
+    // 6: app environment variables (upstream's `env_vars`, migration 003), set through
+    // the admin API.
+    "CREATE TABLE app_env (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        app_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        value TEXT NOT NULL,
+        UNIQUE (app_id, name)
+    );",
 ];
 
 /// One app's stored bytes (no row: nothing stored yet).

@@ -7,6 +7,7 @@ use super::analytics::{self, AnalyticsEvent};
 use super::changes::Changes;
 use super::connection::Db;
 use super::ds::{self, NewDocument, Selection};
+use super::env_vars;
 use super::error::Result;
 use super::kv;
 use super::limits::Limits;
@@ -84,6 +85,15 @@ pub enum Write {
     RequestLog {
         entry: RequestLogEntry,
     },
+    /// Sets an app environment variable (the value is a secret: never in a trace).
+    EnvSet {
+        app: String,
+        name: String,
+        value: String,
+    },
+    EnvDelete {
+        id: i64,
+    },
 }
 
 /// What an applied write returns to its caller.
@@ -129,6 +139,8 @@ impl Write {
             Write::SiteDeploy { .. } => "deploy",
             Write::AnalyticsBatch { .. } => "analytics.flush",
             Write::RequestLog { .. } => "request_log.insert",
+            Write::EnvSet { .. } => "env.set",
+            Write::EnvDelete { .. } => "env.delete",
         }
     }
 
@@ -206,6 +218,10 @@ impl Write {
             Write::RequestLog { entry } => {
                 request_log::insert(db, entry).map(|()| WriteOutput::Done)
             }
+            Write::EnvSet { app, name, value } => {
+                env_vars::set(db, app, name, value).map(|()| WriteOutput::Done)
+            }
+            Write::EnvDelete { id } => env_vars::delete(db, *id).map(WriteOutput::Existed),
         }
     }
 }
