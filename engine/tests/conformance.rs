@@ -29,3 +29,6 @@ mod globals;
 
 #[path = "conformance/env_vars.rs"]
 mod env_vars;
+
+#[path = "conformance/libraries.rs"]
+mod libraries;

@@ -30,11 +30,14 @@ pub const CACHE_SOURCE_BYTES_MAX: usize = 4 << 20;
 /// The file name QuickJS gives indirect-eval code in stack traces.
 const FILE_NAME: &std::ffi::CStr = c"<input>";
 
-/// Whether a source is an app's entry point or a module.
+/// Whether a source is an app's entry point, one of its modules, or a bundled library.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Role {
     Main,
     Module,
+    /// A module given a `crypto` too (`stdlib.rs`): kept apart from app modules, so an
+    /// app file with a library's text is still compiled as an app module.
+    Library,
 }
 
 /// One compiled source.
@@ -55,6 +58,7 @@ type BySource = BTreeMap<Box<str>, Rc<Compiled>>;
 pub struct ScriptCache {
     main: RefCell<BySource>,
     modules: RefCell<BySource>,
+    libraries: RefCell<BySource>,
     source_bytes: Cell<usize>,
 }
 
@@ -86,10 +90,22 @@ impl ScriptCache {
         evaluate(ctx, &compiled)?.get()
     }
 
+    /// A fresh factory `function (module, exports, require, crypto)` for a bundled
+    /// library's source.
+    pub fn library_factory<'js>(
+        &self,
+        ctx: &Ctx<'js>,
+        source: &str,
+    ) -> rquickjs::Result<Function<'js>> {
+        let compiled = self.get_or_compile(ctx, Role::Library, source)?;
+        evaluate(ctx, &compiled)?.get()
+    }
+
     /// Drops every compiled value; call while the runtime is alive.
     pub fn clear(&self) {
         self.main.borrow_mut().clear();
         self.modules.borrow_mut().clear();
+        self.libraries.borrow_mut().clear();
         self.source_bytes.set(0);
     }
 
@@ -102,6 +118,7 @@ impl ScriptCache {
         let entries = match role {
             Role::Main => &self.main,
             Role::Module => &self.modules,
+            Role::Library => &self.libraries,
         };
         if let Some(compiled) = entries.borrow().get(source) {
             return Ok(compiled.clone());
@@ -122,13 +139,14 @@ impl ScriptCache {
                 }
                 Err(error) => return Err(error.throw(ctx)),
             },
-            Role::Module => (
-                compile(
-                    ctx,
-                    &format!("(function (module, exports, require) {{{source}\n}})"),
-                )?,
-                true,
-            ),
+            Role::Module | Role::Library => {
+                let parameters = match role {
+                    Role::Library => "module, exports, require, crypto",
+                    _ => "module, exports, require",
+                };
+                let wrapped = format!("(function ({parameters}) {{{source}\n}})");
+                (compile(ctx, &wrapped)?, true)
+            }
         };
         let compiled = Rc::new(Compiled {
             bytecode: Persistent::save(ctx, bytecode),

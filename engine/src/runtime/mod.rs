@@ -33,6 +33,7 @@ mod json_read;
 mod json_value;
 mod legacy_watchdog;
 mod pool;
+mod stdlib;
 mod storage_call;
 mod suspend;
 mod vm;

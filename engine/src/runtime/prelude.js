@@ -7,6 +7,9 @@
   const RealDate = Date;
   const stringify = JSON.stringify;
   const parse = JSON.parse;
+  // Intrinsics taken now: a script's global of the same name cannot stand in for them.
+  const Buffer = ArrayBuffer, isView = ArrayBuffer.isView, Bytes = Uint8Array, fromCharCode = String.fromCharCode;
+  const floor = Math.floor;
 
   // ----- time and randomness from the engine's Clock and Rng -----
   function FaztDate(...args) {
@@ -65,16 +68,33 @@
     if (!path.endsWith('.js')) path += '.js';
     return 'api/' + path;
   }
+  // The libraries upstream bundles (stdlib.rs) get a `crypto` whose random bytes come
+  // from the engine's Rng (uuid asks for one; goja, upstream's engine, has none).
+  const crypto = Object.freeze({
+    getRandomValues(array) {
+      const view = new Bytes(array.buffer, array.byteOffset, array.byteLength);
+      for (let i = 0; i < view.length; i++) view[i] = floor(host.random() * 256);
+      return array;
+    },
+  });
+  function instantiate(key, factory, extra) {
+    const module = { exports: {} };
+    modules.set(key, module);
+    factory(module, module.exports, globalThis.require, extra);
+    return module.exports;
+  }
   globalThis.require = function require(name) {
+    // A bare name upstream bundles wins over an app file of that name, as upstream.
+    const library = 'lib:' + String(name);
+    if (modules.has(library)) return modules.get(library).exports;
+    const bundled = host.library(String(name));
+    if (bundled !== undefined) return instantiate(library, bundled, crypto);
     const path = resolve(name);
     if (modules.has(path)) return modules.get(path).exports;
     // A fresh instance of the module's factory, compiled once per VM.
     const factory = host.module(path);
     if (factory === undefined) throw new Error("Cannot find module '" + name + "' (looked for " + path + ')');
-    const module = { exports: {} };
-    modules.set(path, module);
-    factory(module, module.exports, globalThis.require);
-    return module.exports;
+    return instantiate(path, factory);
   };
 
   // ----- fazt: app, env, storage -----
@@ -102,8 +122,6 @@
     deleteOldest: bind('ds.deleteOldest'),
   };
   // Binary data (an ArrayBuffer or a typed array) travels as one character per byte.
-  // The intrinsics are taken now: a script's global of the same name cannot stand in.
-  const Buffer = ArrayBuffer, isView = ArrayBuffer.isView, Bytes = Uint8Array, fromCharCode = String.fromCharCode;
   // Characters per `fromCharCode` call: well under QuickJS's argument-count limit.
   const BYTES_CHUNK = 8192;
   function bytes(data) {
@@ -218,7 +236,7 @@
   const overridable = {
     Object: ['constructor', 'toString', 'valueOf', 'hasOwnProperty', 'toLocaleString'],
     Error: ['name', 'message', 'toString', 'constructor'],
-    Function: ['toString', 'constructor'],
+    Function: ['toString', 'constructor', 'bind', 'call', 'apply'],
   };
   for (const name of ['TypeError', 'RangeError', 'SyntaxError', 'ReferenceError', 'EvalError', 'URIError', 'AggregateError']) {
     if (globalThis[name]) overridable[name] = ['name', 'message', 'constructor'];

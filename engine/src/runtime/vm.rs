@@ -293,6 +293,22 @@ fn host_object<'js>(
     )?;
     let s = state.clone();
     host.set(
+        "library",
+        Function::new(
+            ctx.clone(),
+            move |ctx: Ctx<'js>, name: Value<'js>| -> rquickjs::Result<Option<Function<'js>>> {
+                let Bounded::Text(name) = bounded_string(&ctx, &name, NAME_BYTES_MAX) else {
+                    return Ok(None);
+                };
+                match super::stdlib::source(&name) {
+                    Some(source) => s.scripts.library_factory(&ctx, source).map(Some),
+                    None => Ok(None),
+                }
+            },
+        )?,
+    )?;
+    let s = state.clone();
+    host.set(
         "app",
         Function::new(
             ctx.clone(),
