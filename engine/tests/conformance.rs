@@ -32,3 +32,6 @@ mod env_vars;
 
 #[path = "conformance/libraries.rs"]
 mod libraries;
+
+#[path = "conformance/upstream_cases.rs"]
+mod upstream_cases;
