@@ -31,7 +31,10 @@ async fn post(app: &App, content_type: &str, body: Vec<u8>) -> Reply {
     app.server.client().send(request).await.unwrap()
 }
 
-fn form(parts: &[(&str, Option<(&str, &str)>, &[u8])]) -> Vec<u8> {
+/// One form part: field name, file name and type (for a file), data.
+type Part<'a> = (&'a str, Option<(&'a str, &'a str)>, &'a [u8]);
+
+fn form(parts: &[Part<'_>]) -> Vec<u8> {
     let mut body = Vec::new();
     for (name, file, data) in parts {
         let disposition = match file {
