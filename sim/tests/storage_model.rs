@@ -1245,11 +1245,12 @@ struct Condition {
 /// A dotted path of `[A-Za-z_][A-Za-z0-9_]*` segments (at most 64 bytes each, at most 8).
 fn field_path(text: &str) -> Result<Vec<String>, &'static str> {
     let segments: Vec<String> = text.split('.').map(str::to_owned).collect();
+    // Any name upstream accepts: non-empty segments of at most 64 bytes, without `"`
+    // or control characters (they are quoted as JSON paths, never spliced into SQL).
     let valid = |segment: &String| {
-        let mut bytes = segment.bytes();
-        matches!(bytes.next(), Some(b) if b.is_ascii_alphabetic() || b == b'_')
-            && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        !segment.is_empty()
             && segment.len() <= 64
+            && !segment.chars().any(|c| c == '"' || c.is_control())
     };
     if segments.len() > 8 || !segments.iter().all(valid) {
         return Err(INVALID_QUERY);
@@ -1419,12 +1420,10 @@ struct Changes {
     inc: Vec<(Vec<String>, Number)>,
 }
 
-fn change_path(field: &str) -> Result<Vec<String>, &'static str> {
+/// The path a change addresses, or None for a field storage manages (ignored, as upstream).
+fn change_path(field: &str) -> Result<Option<Vec<String>>, &'static str> {
     let path = field_path(field)?;
-    if ["id", "_createdAt", "_updatedAt"].contains(&path[0].as_str()) {
-        return Err(INVALID_ARGUMENT);
-    }
-    Ok(path)
+    Ok((!["id", "_createdAt", "_updatedAt"].contains(&path[0].as_str())).then_some(path))
 }
 
 fn parse_changes(changes: &Value) -> Result<Changes, &'static str> {
@@ -1432,23 +1431,21 @@ fn parse_changes(changes: &Value) -> Result<Changes, &'static str> {
         return Err(INVALID_ARGUMENT);
     };
     let mut parsed = Changes::default();
-    let operators = object.keys().any(|k| k.starts_with('$'));
-    if operators && !object.keys().all(|k| k.starts_with('$')) {
-        return Err(INVALID_ARGUMENT);
-    }
-    if !operators {
-        // Plain keys: a shallow set of each.
-        for (field, value) in object {
-            parsed.set.push((change_path(field)?, value.clone()));
-        }
-        return Ok(parsed);
-    }
     for (operator, fields) in object {
+        if !operator.starts_with('$') {
+            // A plain key, alone or beside operators: a shallow set.
+            if let Some(path) = change_path(operator)? {
+                parsed.set.push((path, fields.clone()));
+            }
+            continue;
+        }
         let Value::Object(fields) = fields else {
             return Err(INVALID_ARGUMENT);
         };
         for (field, value) in fields {
-            let path = change_path(field)?;
+            let Some(path) = change_path(field)? else {
+                continue;
+            };
             match (operator.as_str(), value) {
                 ("$set", _) => parsed.set.push((path, value.clone())),
                 ("$unset", _) => parsed.unset.push(path),
