@@ -6,6 +6,9 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::Path;
 
+use fazt_engine::events::Event;
+use fazt_engine::runtime::STALE_INTERRUPT;
+
 use crate::history::{Op, Outcome};
 use crate::linearizable::{self, Verdict};
 
@@ -111,39 +114,38 @@ pub fn check_history(
     (violations, summary)
 }
 
-/// Checks the VM pool from the runtime's trace events (`actor`, `what`) of one server
-/// lifetime: no execution ran on a poisoned VM (a stale interrupt), and, when the
-/// lifetime ended cleanly (`complete`), every VM checked out was returned.
+/// Checks the VM pool from the engine's trace events of one server lifetime: no
+/// execution ran on a poisoned VM (a stale interrupt), and, when the lifetime ended
+/// cleanly (`complete`), every VM checked out was returned.
 pub fn check_vm_pool<'a>(
-    events: impl IntoIterator<Item = (&'a str, &'a str)>,
+    events: impl IntoIterator<Item = &'a Event>,
     complete: bool,
 ) -> Vec<Violation> {
     let mut violations = Vec::new();
-    let mut out: BTreeMap<String, String> = BTreeMap::new();
-    for (actor, what) in events {
-        if actor != "fazt::runtime" {
-            continue;
-        }
-        let field = |name: &str| {
-            what.split(' ')
-                .find_map(|part| part.strip_prefix(name)?.strip_prefix('='))
-                .unwrap_or("?")
-                .to_owned()
-        };
-        if what.starts_with("vm checkout") {
-            out.insert(field("execution"), field("vm"));
-        } else if what.starts_with("vm return") {
-            out.remove(&field("execution"));
-        } else if what.starts_with("execution failed") && what.contains("stale-interrupt") {
-            violations.push(Violation {
-                invariant: "poisoned-vm",
-                detail: format!(
-                    "execution {} failed at once on VM {}, interrupted by an earlier execution",
-                    field("execution"),
-                    field("vm")
-                ),
-                involved: vec![format!("execution {}", field("execution"))],
-            });
+    let mut out: BTreeMap<u64, u64> = BTreeMap::new();
+    for event in events {
+        match event {
+            Event::VmCheckout { execution, vm } => {
+                out.insert(*execution, *vm);
+            }
+            Event::VmReturn { execution, .. } => {
+                out.remove(execution);
+            }
+            Event::ExecutionFailed {
+                execution,
+                vm,
+                cause: Some(cause),
+                ..
+            } if cause.contains(STALE_INTERRUPT) => {
+                violations.push(Violation {
+                    invariant: "poisoned-vm",
+                    detail: format!(
+                        "execution {execution} failed at once on VM {vm}, interrupted by an earlier execution"
+                    ),
+                    involved: vec![format!("execution {execution}")],
+                });
+            }
+            _ => {}
         }
     }
     if complete {
@@ -232,16 +234,32 @@ mod tests {
     #[test]
     fn leaked_and_poisoned_vms_are_named() {
         let events = [
-            ("fazt::runtime", "vm checkout execution=1 vm=0"),
-            ("fazt::runtime", "vm checkout execution=2 vm=1"),
-            ("fazt::runtime", "vm return execution=2 vm=1 discarded=false"),
-            ("fazt::runtime", "execution failed execution=3 vm=1 kind=TimeoutError cause=stale-interrupt from execution 2 interrupted=false"),
+            Event::VmCheckout {
+                execution: 1,
+                vm: 0,
+            },
+            Event::VmCheckout {
+                execution: 2,
+                vm: 1,
+            },
+            Event::VmReturn {
+                execution: 2,
+                vm: 1,
+                discarded: false,
+            },
+            Event::ExecutionFailed {
+                execution: 3,
+                vm: 1,
+                kind: "TimeoutError".into(),
+                cause: Some("stale-interrupt from execution 2".into()),
+                interrupted: false,
+            },
         ];
-        let violations = check_vm_pool(events, true);
+        let violations = check_vm_pool(&events, true);
         let kinds: Vec<&str> = violations.iter().map(|v| v.invariant).collect();
         assert_eq!(kinds, ["poisoned-vm", "vm-leaked"]);
         assert_eq!(
-            check_vm_pool(events, false).len(),
+            check_vm_pool(&events, false).len(),
             1,
             "a crash may leave VMs out"
         );

@@ -24,6 +24,7 @@ use super::policy::{BusyPolicy, BusyTimeoutPragma};
 use super::retry::Backoff;
 use super::write::{ApplyContext, Write, WriteOutput};
 use crate::env::{run_blocking, timeout_at, Deadline, Env, Instant};
+use crate::events::{Event, Recorder};
 use crate::failpoints;
 
 /// Whether the storage failpoints act on a [`DirectWriters`] pool's writes.
@@ -34,13 +35,17 @@ pub enum Faults {
 }
 
 impl Faults {
-    fn fired(self, point: &str) -> bool {
-        self == Faults::Armed && failpoints::fired(point)
+    fn fired(self, recorder: &Recorder, point: &'static str) -> bool {
+        self == Faults::Armed && failpoints::fired(recorder, point)
     }
 
-    fn fired_with_ms(self, point: &str) -> Option<std::time::Duration> {
+    fn fired_with_ms(
+        self,
+        recorder: &Recorder,
+        point: &'static str,
+    ) -> Option<std::time::Duration> {
         match self {
-            Faults::Armed => failpoints::fired_with_ms(point),
+            Faults::Armed => failpoints::fired_with_ms(recorder, point),
             Faults::Ignored => None,
         }
     }
@@ -118,7 +123,7 @@ impl DirectWriters {
         let mut backoff = Backoff::new(busy, &env.rng);
         let (mut write, faults) = (write, self.faults);
         loop {
-            if faults.fired(failpoints::STORAGE_BEFORE_BEGIN) {
+            if faults.fired(&env.recorder, failpoints::STORAGE_BEFORE_BEGIN) {
                 return Err(StorageError::RolledBack(
                     "injected fault before BEGIN".into(),
                 ));
@@ -135,7 +140,10 @@ impl DirectWriters {
                 // Traced before each job runs: in simulation a job runs as it is
                 // submitted, so a write that began holds the write lock from "direct
                 // write started" until "direct write committing".
-                tracing::debug!(target: super::TRACE, write = write.name(), "direct write started");
+                env.recorder.emit(Event::DirectWriteStarted {
+                    write: write.name(),
+                });
+                let recorder = env.recorder.clone();
                 // Job 1: BEGIN DEFERRED and the write's statements (the lock is taken here).
                 let (returned_db, returned, applied, lock_wait) =
                     run_blocking(env.executor.as_ref(), move || {
@@ -150,7 +158,7 @@ impl DirectWriters {
                         db.take_busy_handler_called();
                         // An injected BUSY: the first write statement meets another
                         // connection's lock, where SQLite would call its busy handler.
-                        let injected_busy = faults.fired(failpoints::STORAGE_BUSY);
+                        let injected_busy = faults.fired(&recorder, failpoints::STORAGE_BUSY);
                         let applied = db
                             .conn()
                             .execute_batch("BEGIN DEFERRED")
@@ -173,16 +181,14 @@ impl DirectWriters {
                 if !busy {
                     break applied;
                 }
-                let timeout = busy_timeout.at(clock.now());
-                tracing::debug!(
-                    target: super::TRACE,
-                    write = write.name(),
-                    attempt = backoff.attempts(),
-                    conn = busy_timeout.index(),
-                    busy_timeout_ms = busy_timeout.millis(),
+                let timeout = busy_timeout.at(clock.now(), &env.recorder);
+                env.recorder.emit(Event::DirectWriteBusy {
+                    write: write.name(),
+                    attempt: backoff.attempts(),
+                    conn: busy_timeout.index(),
+                    busy_timeout_ms: busy_timeout.millis(),
                     lock_wait,
-                    "direct write busy"
-                );
+                });
                 // SQLite's busy handler, on a connection that has a busy timeout.
                 let delay = match (lock_wait, timeout) {
                     (true, Some(timeout)) => sqlite_wait
@@ -199,28 +205,37 @@ impl DirectWriters {
             let (db, committed) = match applied {
                 Ok(output) => {
                     // A slow statement: the transaction stays open, holding the lock.
-                    if let Some(hold) = faults.fired_with_ms(failpoints::STORAGE_SLOW_STATEMENT) {
+                    if let Some(hold) =
+                        faults.fired_with_ms(&env.recorder, failpoints::STORAGE_SLOW_STATEMENT)
+                    {
                         clock.sleep(hold).await;
                     }
-                    tracing::debug!(target: super::TRACE, write = write.name(), "direct write committing");
+                    env.recorder.emit(Event::DirectWriteCommitting {
+                        write: write.name(),
+                    });
+                    let recorder = env.recorder.clone();
                     run_blocking(env.executor.as_ref(), move || {
                         let mut db = db;
                         let before = db.work();
                         db.count_statement();
                         // fazt's path has no outcome-unknown: a COMMIT that fails after
                         // reaching the disk is returned as a plain error.
-                        let committed = if faults.fired(failpoints::STORAGE_BEFORE_COMMIT) {
-                            Err(StorageError::RolledBack(
-                                "injected fault before COMMIT".into(),
-                            ))
-                        } else {
-                            match db.conn().execute_batch("COMMIT") {
-                                Ok(()) if faults.fired(failpoints::STORAGE_COMMIT_ERROR) => {
-                                    Err(injected_io_error("COMMIT").into())
+                        let committed =
+                            if faults.fired(&recorder, failpoints::STORAGE_BEFORE_COMMIT) {
+                                Err(StorageError::RolledBack(
+                                    "injected fault before COMMIT".into(),
+                                ))
+                            } else {
+                                match db.conn().execute_batch("COMMIT") {
+                                    Ok(())
+                                        if faults
+                                            .fired(&recorder, failpoints::STORAGE_COMMIT_ERROR) =>
+                                    {
+                                        Err(injected_io_error("COMMIT").into())
+                                    }
+                                    other => other.map_err(StorageError::from),
                                 }
-                                other => other.map_err(StorageError::from),
-                            }
-                        };
+                            };
                         if committed.is_err() {
                             let _ = db.conn().execute_batch("ROLLBACK");
                         }

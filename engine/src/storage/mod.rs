@@ -44,9 +44,6 @@ mod writer;
 
 pub use connection::{ConnectionSettings, Db, PROGRESS_TICK_OPS};
 
-/// The `tracing` target of the storage layer's trace events (group commits, SQLITE_BUSY
-/// met), which the simulator records.
-pub const TRACE: &str = "fazt::storage";
 pub use analytics::AnalyticsEvent;
 pub use ds::{FindOptions, Order, Page};
 pub use error::{is_caller_error_kind, Result, StorageError};

@@ -30,6 +30,7 @@ use super::policy::{BeginMode, BusyPolicy, DeadlinePolicy, QueueAdmission};
 use super::retry::Backoff;
 use super::write::{ApplyContext, Write, WriteOutput};
 use crate::env::{run_blocking, timeout_at, Deadline, Env, Work};
+use crate::events::{micros, Event, Recorder};
 use crate::failpoints;
 
 const QUEUED: u8 = 0;
@@ -133,14 +134,12 @@ impl WriteQueue {
                     .saturating_add(base),
             };
             if remaining < needed {
-                tracing::debug!(
-                    target: super::TRACE,
-                    write = write.name(),
+                env.recorder.emit(Event::WriteRefused {
+                    write: write.name(),
                     waiting,
-                    remaining_us = remaining.as_micros() as u64,
-                    needed_us = needed.as_micros() as u64,
-                    "write refused"
-                );
+                    remaining_us: micros(remaining),
+                    needed_us: micros(needed),
+                });
                 return Err(StorageError::InsufficientBudget { remaining, needed });
             }
         }
@@ -151,7 +150,10 @@ impl WriteQueue {
         };
         let state = Arc::new(AtomicU8::new(QUEUED));
         let (reply, answer) = oneshot::channel();
-        tracing::debug!(target: super::TRACE, write = write.name(), waiting = self.waiting(), "write queued");
+        env.recorder.emit(Event::WriteQueued {
+            write: write.name(),
+            waiting: self.waiting(),
+        });
         permit.send(Pending {
             write,
             deadline,
@@ -175,7 +177,7 @@ impl WriteQueue {
                     })
                 } else if self.deadline == DeadlinePolicy::AbandonAtDeadline {
                     // fazt's `case <-ctx.Done(): return ctx.Err()`: the write goes on.
-                    tracing::debug!(target: super::TRACE, "write abandoned while executing");
+                    env.recorder.emit(Event::WriteAbandoned);
                     Err(StorageError::DeadlineExceeded {
                         operation: "queued write",
                     })
@@ -315,20 +317,21 @@ async fn run_group(
 ) -> (Vec<Pending>, GroupOutcome) {
     let (db, limits, indexed) = (db.clone(), writer.limits.clone(), writer.indexed.clone());
     let (begin, retry_upgrade) = (writer.begin, writer.busy.retries_failed_upgrade());
+    let recorder = writer.env.recorder.clone();
     run_blocking(writer.env.executor.as_ref(), move || {
         let mut db = db.lock().expect("writer connection");
         let before = db.work();
         let outcome = match phase {
-            Phase::Commit(results) => commit(&mut db, results),
+            Phase::Commit(results) => commit(&mut db, &recorder, results),
             Phase::Whole | Phase::Apply => {
                 let indexed = indexed.read().expect("index set").clone();
                 let context = ApplyContext {
                     limits: &limits,
                     indexed: &indexed,
                 };
-                match apply(&mut db, &pending, &context, begin, retry_upgrade) {
+                match apply(&mut db, &recorder, &pending, &context, begin, retry_upgrade) {
                     GroupOutcome::Applied(results) if matches!(phase, Phase::Whole) => {
-                        commit(&mut db, results)
+                        commit(&mut db, &recorder, results)
                     }
                     outcome => outcome,
                 }
@@ -376,12 +379,15 @@ async fn commit_group(
         }
         // Traced before the group's job runs (in simulation, as it is submitted), so a
         // trace shows who held the write lock when this attempt met SQLITE_BUSY.
-        tracing::debug!(target: super::TRACE, writes = pending.len(), "group started");
-        let (returned, outcome) = if failpoints::fired(failpoints::STORAGE_BEFORE_BEGIN) {
+        let recorder = &writer.env.recorder;
+        recorder.emit(Event::GroupStarted {
+            writes: pending.len(),
+        });
+        let (returned, outcome) = if failpoints::fired(recorder, failpoints::STORAGE_BEFORE_BEGIN) {
             let error = StorageError::RolledBack("injected fault before BEGIN".into());
             (pending, GroupOutcome::RolledBack(error))
         } else {
-            let slow = failpoints::fired_with_ms(failpoints::STORAGE_SLOW_STATEMENT);
+            let slow = failpoints::fired_with_ms(recorder, failpoints::STORAGE_SLOW_STATEMENT);
             let split = slow.is_some() || writer.env.executor.charges_after_job();
             let phase = if split { Phase::Apply } else { Phase::Whole };
             match run_group(writer, db, pending, phase).await {
@@ -400,7 +406,10 @@ async fn commit_group(
         match outcome {
             GroupOutcome::Committed(results) => {
                 let applied = results.iter().filter(|r| matches!(r, Some(Ok(_)))).count();
-                tracing::debug!(target: super::TRACE, writes = results.len(), applied, "group committed");
+                writer.env.recorder.emit(Event::GroupCommitted {
+                    writes: results.len(),
+                    applied,
+                });
                 counters.groups.fetch_add(1, Ordering::Relaxed);
                 counters.writes.fetch_add(applied as u64, Ordering::Relaxed);
                 for (p, result) in pending.iter().zip(&results) {
@@ -422,7 +431,10 @@ async fn commit_group(
             GroupOutcome::Unknown(error) => {
                 // COMMIT failed after it may have reached the disk: every write of the
                 // group is unknown, never a plain failure.
-                tracing::debug!(target: super::TRACE, writes = pending.len(), %error, "commit unconfirmed");
+                writer.env.recorder.emit(Event::CommitUnconfirmed {
+                    writes: pending.len(),
+                    error: error.to_string(),
+                });
                 for p in pending {
                     if p.state.load(Ordering::Acquire) == STARTED {
                         p.answer(Err(StorageError::OutcomeUnknown));
@@ -447,16 +459,14 @@ async fn commit_group(
             }
             GroupOutcome::Busy { lock_wait } => {
                 counters.busy.fetch_add(1, Ordering::Relaxed);
-                let timeout = writer.busy_timeout.at(clock.now());
-                tracing::debug!(
-                    target: super::TRACE,
-                    writes = pending.len(),
-                    attempt = backoff.attempts(),
-                    conn = writer.busy_timeout.index(),
-                    busy_timeout_ms = writer.busy_timeout.millis(),
+                let timeout = writer.busy_timeout.at(clock.now(), &writer.env.recorder);
+                writer.env.recorder.emit(Event::WriterBusy {
+                    writes: pending.len(),
+                    attempt: backoff.attempts(),
+                    conn: writer.busy_timeout.index(),
+                    busy_timeout_ms: writer.busy_timeout.millis(),
                     lock_wait,
-                    "writer busy"
-                );
+                });
                 // SQLite's busy handler first, on a connection that has a busy timeout.
                 if let (true, Some(timeout)) = (lock_wait, timeout) {
                     let wait = sqlite_wait.get_or_insert_with(|| SqliteBusyWait::new(timeout));
@@ -464,7 +474,9 @@ async fn commit_group(
                         clock.sleep(delay).await;
                         continue;
                     }
-                    tracing::debug!(target: super::TRACE, waited_ms = wait.waited().as_millis() as u64, "busy timeout expired");
+                    writer.env.recorder.emit(Event::BusyTimeoutExpired {
+                        waited_ms: micros(wait.waited()) / 1000,
+                    });
                 }
                 sqlite_wait = None;
                 match backoff.next_delay() {
@@ -495,13 +507,14 @@ async fn commit_group(
 /// met it fails at once (§4.9) and the others go on.
 fn apply(
     db: &mut Db,
+    recorder: &Recorder,
     batch: &[Pending],
     context: &ApplyContext,
     begin: BeginMode,
     retry_upgrade: bool,
 ) -> GroupOutcome {
     db.count_statement();
-    if failpoints::fired(failpoints::STORAGE_BUSY) {
+    if failpoints::fired(recorder, failpoints::STORAGE_BUSY) {
         return GroupOutcome::Busy { lock_wait: true };
     }
     db.take_busy_handler_called();
@@ -532,7 +545,9 @@ fn apply(
                 batch[..=n].iter().for_each(Pending::unclaim);
                 return GroupOutcome::Busy { lock_wait };
             }
-            tracing::debug!(target: super::TRACE, write = pending.write.name(), "busy at upgrade of a deferred transaction");
+            recorder.emit(Event::BusyAtUpgrade {
+                write: pending.write.name(),
+            });
             results.push(Some(Err(StorageError::Busy { attempts: 1 })));
             continue;
         }
@@ -542,8 +557,12 @@ fn apply(
 }
 
 /// Commits the open transaction. Runs on the executor.
-fn commit(db: &mut Db, results: Vec<Option<Result<WriteOutput>>>) -> GroupOutcome {
-    if failpoints::fired(failpoints::STORAGE_BEFORE_COMMIT) {
+fn commit(
+    db: &mut Db,
+    recorder: &Recorder,
+    results: Vec<Option<Result<WriteOutput>>>,
+) -> GroupOutcome {
+    if failpoints::fired(recorder, failpoints::STORAGE_BEFORE_COMMIT) {
         let _ = db.conn().execute_batch("ROLLBACK");
         return GroupOutcome::RolledBack(StorageError::RolledBack(
             "injected fault before COMMIT".into(),
@@ -552,7 +571,7 @@ fn commit(db: &mut Db, results: Vec<Option<Result<WriteOutput>>>) -> GroupOutcom
     db.count_statement();
     let committed = db.conn().execute_batch("COMMIT");
     let committed = match committed {
-        Ok(()) if failpoints::fired(failpoints::STORAGE_COMMIT_ERROR) => {
+        Ok(()) if failpoints::fired(recorder, failpoints::STORAGE_COMMIT_ERROR) => {
             Err(injected_io_error("COMMIT"))
         }
         other => other,
