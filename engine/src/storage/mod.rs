@@ -38,6 +38,7 @@ mod retry;
 mod s3;
 mod schema;
 mod site;
+mod transaction;
 mod usage;
 mod write;
 mod writer;
