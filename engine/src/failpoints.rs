@@ -11,6 +11,8 @@
 
 use std::time::Duration;
 
+use crate::events::{Event, Recorder};
+
 /// The writer fails a group before `BEGIN`: nothing was written, every write of the
 /// group is a definite failure.
 pub const STORAGE_BEFORE_BEGIN: &str = "storage-before-begin";
@@ -63,55 +65,25 @@ fn fire(_point: &str) -> Option<Option<String>> {
     None
 }
 
-/// Whether `point` fires now.
-pub fn fired(point: &str) -> bool {
+/// Whether `point` fires now (reported to `recorder` when it does).
+pub fn fired(recorder: &Recorder, point: &'static str) -> bool {
     let fired = fire(point).is_some();
     if fired {
-        tracing::debug!(target: TRACE, point, "fault");
+        recorder.emit(Event::Fault { point, n: None });
     }
     fired
 }
 
 /// The number `point` fires with now (`return(n)`; a missing or unreadable argument
-/// counts as 0).
-pub fn fired_with(point: &str) -> Option<u64> {
+/// counts as 0), reported to `recorder`.
+pub fn fired_with(recorder: &Recorder, point: &'static str) -> Option<u64> {
     let argument = fire(point)?;
     let n = argument.and_then(|a| a.trim().parse().ok()).unwrap_or(0);
-    tracing::debug!(target: TRACE, point, n, "fault");
+    recorder.emit(Event::Fault { point, n: Some(n) });
     Some(n)
 }
 
 /// The virtual time `point` fires with now (`return(ms)`).
-pub fn fired_with_ms(point: &str) -> Option<Duration> {
-    fired_with(point).map(Duration::from_millis)
-}
-
-/// The `tracing` target of fault events, which the simulator records.
-pub const TRACE: &str = "fazt::fault";
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn names_are_unique() {
-        let mut names: Vec<&str> = ALL.to_vec();
-        names.sort_unstable();
-        names.dedup();
-        assert_eq!(names.len(), ALL.len());
-    }
-
-    #[test]
-    #[cfg(feature = "failpoints")]
-    fn an_armed_point_fires_once_with_its_argument() {
-        let scenario = fail::FailScenario::setup();
-        fail::cfg(STORAGE_SLOW_STATEMENT, "1*return(250)").unwrap();
-        assert_eq!(
-            fired_with_ms(STORAGE_SLOW_STATEMENT),
-            Some(Duration::from_millis(250))
-        );
-        assert_eq!(fired_with_ms(STORAGE_SLOW_STATEMENT), None);
-        assert!(!fired(STORAGE_BUSY));
-        scenario.teardown();
-    }
+pub fn fired_with_ms(recorder: &Recorder, point: &'static str) -> Option<Duration> {
+    fired_with(recorder, point).map(Duration::from_millis)
 }

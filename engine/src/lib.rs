@@ -6,7 +6,8 @@
 //! | --- | --- |
 //! | [`config`] | profiles: `hardened` and the legacy presets, as sets of policies |
 //! | [`failpoints`] | where faults can be injected (the simulator's seeded schedules arm them) |
-//! | [`env`] | the seams (Clock, Rng, Executor) through which the engine meets the world |
+//! | [`env`] | the seams (Clock, Rng, Executor, Recorder) through which the engine meets the world |
+//! | [`events`] | the typed trace events the engine emits through the Recorder seam |
 //! | [`runtime`] | fazt's handler contract on QuickJS: suspendable executions, VM pool |
 //! | [`storage`] | kv / ds / s3 on one SQLite file: group-committing writer, reader pool |
 //! | [`server`] | the HTTP server: Host routing, static files, deploy, `/api` handlers, admin API |
@@ -22,6 +23,7 @@ pub mod client;
 pub mod config;
 pub mod deploy_client;
 pub mod env;
+pub mod events;
 pub mod failpoints;
 pub mod runtime;
 pub mod server;

@@ -42,6 +42,7 @@ async fn open(config: StorageConfig) -> Fixture {
         clock: Arc::new(RealClock::new()),
         rng: Rng::seeded(7),
         executor: Arc::new(Inline),
+        recorder: fazt_engine::events::Recorder::tracing(),
     };
     let storage = Storage::open(&dir.path().join("fazt.db"), env.clone(), config)
         .await

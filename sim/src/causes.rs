@@ -1,6 +1,6 @@
 //! Root causes of failed requests, derived from the trace.
 //!
-//! The engine's events (see `fazt_engine::runtime::TRACE`) tell which execution served
+//! The engine's typed events ([`fazt_engine::events::Event`]) tell which execution served
 //! a request, on which VM, and how each legacy watcher ended; a cause names the
 //! mechanism and the earlier actor responsible, e.g. `stale-interrupt` naming the
 //! execution whose watcher fired on the VM before it served this request.
@@ -10,14 +10,12 @@
 
 use std::collections::BTreeMap;
 
-use crate::trace::Trace;
+use fazt_chaos::Action;
+use fazt_engine::events::Event as EngineEvent;
+use fazt_engine::failpoints;
+use fazt_engine::runtime::WatcherEnd;
 
-/// The `key=value` fields of an event's text.
-pub fn fields(what: &str) -> BTreeMap<&str, &str> {
-    what.split(' ')
-        .filter_map(|part| part.split_once('='))
-        .collect()
-}
+use crate::trace::{Trace, What};
 
 /// The cause of a failed request with error `kind` (the JSON body's `kind`). Index the
 /// trace with [`Causes::new`] instead when asking about many requests.
@@ -43,15 +41,15 @@ pub const REQUEST_LOG: &str = "request-log";
 /// A background write outside the queue that held the write lock when the queue's
 /// writer met SQLITE_BUSY.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Blocker<'a> {
-    /// An analytics batch, with its number of events.
+enum Blocker {
+    /// An analytics batch, with its number of events (when the trace has its end).
     AnalyticsBatch {
-        events: &'a str,
+        events: Option<usize>,
     },
     RequestLogRow,
 }
 
-impl Blocker<'_> {
+impl Blocker {
     fn class(self) -> &'static str {
         match self {
             Blocker::AnalyticsBatch { .. } => ANALYTICS_FLUSH,
@@ -61,9 +59,10 @@ impl Blocker<'_> {
 
     fn describe(self) -> String {
         match self {
-            Blocker::AnalyticsBatch { events } => {
-                format!("an analytics batch of {events} events flushed")
-            }
+            Blocker::AnalyticsBatch { events } => format!(
+                "an analytics batch of {} events flushed",
+                events.map_or("?".to_owned(), |n| n.to_string())
+            ),
             Blocker::RequestLogRow => "a request-log row written".to_owned(),
         }
     }
@@ -76,8 +75,9 @@ pub fn cause_class(cause: &str) -> String {
 }
 
 /// When each fault of a run was in effect, from the trace: the schedule's network
-/// faults and crashes (actor `fault`) and the failpoints as they fired in the engine
-/// (`fazt::fault`), a slow statement or a slow accept for its argument's milliseconds.
+/// faults and crashes ([`What::Fault`]) and the failpoints as they fired in the engine
+/// ([`EngineEvent::Fault`]), a slow statement or a slow accept for its argument's
+/// milliseconds.
 pub struct FaultWindows {
     /// (from µs, until µs, what), in the order they began.
     windows: Vec<(u64, u64, String)>,
@@ -87,36 +87,34 @@ impl FaultWindows {
     pub fn new(trace: &Trace) -> FaultWindows {
         let mut windows = Vec::new();
         for event in &trace.events {
-            let (at, what) = (event.at_us, event.what.as_str());
-            let ms = |text: &str| text.parse::<u64>().map_or(0, |ms| ms * 1000);
-            let window = match event.actor.as_str() {
-                "fault" => {
-                    let words: Vec<&str> = what.split(' ').collect();
-                    match words.as_slice() {
-                        ["crash,", "restart", "after", down, "ms"] => {
-                            Some((ms(down), format!("server crash at {} ms", at / 1000)))
-                        }
-                        ["hold" | "partition", n, "ms"] => {
-                            Some((ms(n), format!("network {} at {} ms", words[0], at / 1000)))
-                        }
-                        ["latency", _, "ms", "for", n, "ms"] => {
-                            Some((ms(n), format!("network latency at {} ms", at / 1000)))
-                        }
-                        _ => None,
+            let at = event.at_us;
+            let window = match &event.what {
+                What::Fault { action } => match action {
+                    Action::Crash { down_ms } => {
+                        Some((down_ms * 1000, format!("server crash at {} ms", at / 1000)))
                     }
-                }
-                "fazt::fault" => {
-                    let f = fields(what);
-                    f.get("point").map(|point| {
-                        let lasts =
-                            matches!(*point, "storage-slow-statement" | "server-slow-accept");
-                        let length = if lasts {
-                            f.get("n").map_or(0, |n| ms(n))
-                        } else {
-                            0
-                        };
-                        (length, format!("{point} at {} ms", at / 1000))
-                    })
+                    Action::Hold { ms } => {
+                        Some((ms * 1000, format!("network hold at {} ms", at / 1000)))
+                    }
+                    Action::Partition { ms } => {
+                        Some((ms * 1000, format!("network partition at {} ms", at / 1000)))
+                    }
+                    Action::Latency { for_ms, .. } => Some((
+                        for_ms * 1000,
+                        format!("network latency at {} ms", at / 1000),
+                    )),
+                    Action::Failpoint { .. } => None,
+                },
+                What::Engine {
+                    event: EngineEvent::Fault { point, n },
+                    ..
+                } => {
+                    let lasts = matches!(
+                        *point,
+                        failpoints::STORAGE_SLOW_STATEMENT | failpoints::SERVER_SLOW_ACCEPT
+                    );
+                    let length = if lasts { n.unwrap_or(0) * 1000 } else { 0 };
+                    Some((length, format!("{point} at {} ms", at / 1000)))
                 }
                 _ => None,
             };
@@ -153,27 +151,34 @@ enum Held {
     RequestLogRow,
 }
 
+/// How an execution failed: on which VM, with which error kind, whether interrupted.
+struct Failed<'a> {
+    vm: u64,
+    kind: &'a str,
+    interrupted: bool,
+}
+
 /// A trace, indexed for root causes.
 pub struct Causes<'a> {
-    /// Request id → the execution that served it, and the index of its `request`
+    /// Request id → the execution that served it, and the index of its `Request`
     /// event (the request's end).
     requests: BTreeMap<&'a str, (u64, usize)>,
-    /// Execution → the fields of its `execution failed` event.
-    failed: BTreeMap<u64, BTreeMap<&'a str, &'a str>>,
+    /// Execution → how it failed.
+    failed: BTreeMap<u64, Failed<'a>>,
     /// Execution → the index of its first queued write.
     queued: BTreeMap<u64, usize>,
     /// VM → the watchers of the executions it served, in order: (execution, end).
-    watchers: BTreeMap<&'a str, Vec<(u64, &'a str)>>,
+    watchers: BTreeMap<u64, Vec<(u64, WatcherEnd)>>,
     /// Request id → the indexes of the first event of its admission wait and of its
-    /// `request refused` event, for a request refused without an execution slot.
+    /// `RequestRefused` event, for a request refused without an execution slot.
     refused: BTreeMap<&'a str, (usize, usize)>,
-    /// Direct-path write steps, in order: (step, execution or `-` for the server's
+    /// Direct-path write steps, in order: (step, execution or `None` for the server's
     /// own writes, index in this list of the same executor's next step).
-    direct: Vec<(Step, &'a str, Option<usize>)>,
+    direct: Vec<(Step, Option<u64>, Option<usize>)>,
     /// For each time the queue's writer met SQLITE_BUSY while a background write
-    /// outside the queue held the write lock: (index of its `writer busy` event, that
+    /// outside the queue held the write lock: (index of its `WriterBusy` event, that
     /// write).
-    background_busy: Vec<(usize, Blocker<'a>)>,
+    background_busy: Vec<(usize, Blocker)>,
 }
 
 impl<'a> Causes<'a> {
@@ -190,101 +195,107 @@ impl<'a> Causes<'a> {
         };
         // Which background write outside the queue holds the lock (an analytics batch:
         // its index among the flushes), and which held it at the writer's latest
-        // `group started`.
+        // `GroupStarted`.
         let mut background_held: Option<Held> = None;
         let mut held_at_group_start: Option<Held> = None;
         let mut busy_by_background: Vec<(usize, Held)> = Vec::new();
-        let mut flush_sizes: Vec<&'a str> = Vec::new();
+        let mut flush_sizes: Vec<usize> = Vec::new();
         let mut flushes_started = 0;
-        for (at, event) in trace.events.iter().enumerate() {
-            let what = event.what.as_str();
-            let execution = || fields(what).get("execution")?.parse::<u64>().ok();
-            match event.actor.as_str() {
-                "fazt::server" if what.starts_with("request refused") => {
-                    let f = fields(what);
-                    let waited = f.get("waited_us").and_then(|w| w.parse::<u64>().ok());
-                    if let (Some(id), Some(waited)) = (f.get("request_id"), waited) {
-                        let from_us = event.at_us.saturating_sub(waited);
-                        let first = trace.events[..at].partition_point(|e| e.at_us < from_us);
-                        causes.refused.entry(id).or_insert((first, at));
+        for (at, entry) in trace.events.iter().enumerate() {
+            let Some(event) = entry.engine() else {
+                continue;
+            };
+            let step = match event {
+                EngineEvent::RequestRefused {
+                    request_id,
+                    waited_us,
+                    ..
+                } => {
+                    let from_us = entry.at_us.saturating_sub(*waited_us);
+                    let first = trace.events[..at].partition_point(|e| e.at_us < from_us);
+                    causes
+                        .refused
+                        .entry(request_id.as_str())
+                        .or_insert((first, at));
+                    None
+                }
+                EngineEvent::Request {
+                    request_id,
+                    execution,
+                    ..
+                } => {
+                    causes
+                        .requests
+                        .entry(request_id.as_str())
+                        .or_insert((*execution, at));
+                    None
+                }
+                EngineEvent::ExecutionFailed {
+                    execution,
+                    vm,
+                    kind,
+                    interrupted,
+                    ..
+                } => {
+                    causes.failed.entry(*execution).or_insert(Failed {
+                        vm: *vm,
+                        kind,
+                        interrupted: *interrupted,
+                    });
+                    None
+                }
+                EngineEvent::Watcher { execution, vm, end } => {
+                    causes
+                        .watchers
+                        .entry(*vm)
+                        .or_default()
+                        .push((*execution, *end));
+                    None
+                }
+                EngineEvent::WriteQueued { .. } => {
+                    if let Some(execution) = entry.execution() {
+                        causes.queued.entry(execution).or_insert(at);
+                    }
+                    None
+                }
+                EngineEvent::GroupStarted { .. } => {
+                    held_at_group_start = background_held;
+                    None
+                }
+                EngineEvent::WriterBusy { .. } => {
+                    if let Some(held) = held_at_group_start {
+                        busy_by_background.push((at, held));
+                    }
+                    None
+                }
+                EngineEvent::AnalyticsFlushed { events, .. }
+                | EngineEvent::AnalyticsFlushFailed { events, .. } => {
+                    flush_sizes.push(*events);
+                    None
+                }
+                EngineEvent::DirectWriteStarted { write } => Some((Step::Started, *write)),
+                EngineEvent::DirectWriteCommitting { write } => Some((Step::Committing, *write)),
+                EngineEvent::DirectWriteBusy { write, .. } => Some((Step::Busy, *write)),
+                _ => None,
+            };
+            if let Some((step, write)) = step {
+                let background = match write {
+                    "analytics.flush" => Some(Held::AnalyticsBatch(flushes_started)),
+                    "request_log.insert" => Some(Held::RequestLogRow),
+                    _ => None,
+                };
+                if let Some(held) = background {
+                    if step == Step::Started {
+                        flushes_started += usize::from(matches!(held, Held::AnalyticsBatch(_)));
+                        background_held = Some(held);
+                    } else {
+                        background_held = None;
                     }
                 }
-                "fazt::server" if what.starts_with("request") => {
-                    let f = fields(what);
-                    if let (Some(id), Some(Ok(execution))) =
-                        (f.get("request_id"), f.get("execution").map(|e| e.parse()))
-                    {
-                        causes.requests.entry(id).or_insert((execution, at));
-                    }
-                }
-                "fazt::runtime" if what.starts_with("execution failed") => {
-                    if let Some(execution) = execution() {
-                        causes
-                            .failed
-                            .entry(execution)
-                            .or_insert_with(|| fields(what));
-                    }
-                }
-                "fazt::runtime" if what.starts_with("watcher") => {
-                    let f = fields(what);
-                    if let (Some(vm), Some(Ok(execution))) =
-                        (f.get("vm"), f.get("execution").map(|e| e.parse()))
-                    {
-                        let end = f.get("end").copied().unwrap_or("");
-                        causes
-                            .watchers
-                            .entry(vm)
-                            .or_default()
-                            .push((execution, end));
-                    }
-                }
-                "fazt::storage" => {
-                    if what.starts_with("write queued") {
-                        if let Some(execution) = execution() {
-                            causes.queued.entry(execution).or_insert(at);
-                        }
-                    } else if what.starts_with("group started") {
-                        held_at_group_start = background_held;
-                    } else if what.starts_with("writer busy") {
-                        if let Some(held) = held_at_group_start {
-                            busy_by_background.push((at, held));
-                        }
-                    } else if what.starts_with("analytics flushed")
-                        || what.starts_with("analytics flush failed")
-                    {
-                        flush_sizes.push(fields(what).get("events").copied().unwrap_or("?"));
-                    }
-                    let step = [
-                        (Step::Started, "direct write started"),
-                        (Step::Committing, "direct write committing"),
-                        (Step::Busy, "direct write busy"),
-                    ]
-                    .into_iter()
-                    .find(|(_, message)| what.starts_with(message));
-                    if let Some((step, _)) = step {
-                        let f = fields(what);
-                        let background = match f.get("write") {
-                            Some(&"analytics.flush") => Some(Held::AnalyticsBatch(flushes_started)),
-                            Some(&"request_log.insert") => Some(Held::RequestLogRow),
-                            _ => None,
-                        };
-                        if let Some(held) = background {
-                            if step == Step::Started {
-                                flushes_started +=
-                                    usize::from(matches!(held, Held::AnalyticsBatch(_)));
-                                background_held = Some(held);
-                            } else {
-                                background_held = None;
-                            }
-                        }
-                        let who = f.get("execution").copied().unwrap_or("-");
-                        causes.direct.push((step, who, None));
-                    }
-                }
-                _ => {}
+                causes.direct.push((step, entry.execution(), None));
             }
         }
-        let mut next_of: BTreeMap<&str, usize> = BTreeMap::new();
+        let mut next_of: BTreeMap<Option<u64>, usize> = BTreeMap::new();
         for index in (0..causes.direct.len()).rev() {
             let who = causes.direct[index].1;
             causes.direct[index].2 = next_of.insert(who, index);
@@ -294,7 +305,7 @@ impl<'a> Causes<'a> {
             .map(|(at, held)| {
                 let blocker = match held {
                     Held::AnalyticsBatch(flush) => Blocker::AnalyticsBatch {
-                        events: flush_sizes.get(flush).copied().unwrap_or("?"),
+                        events: flush_sizes.get(flush).copied(),
                     },
                     Held::RequestLogRow => Blocker::RequestLogRow,
                 };
@@ -320,14 +331,13 @@ impl<'a> Causes<'a> {
                 None => format!("{kind} (no execution)"),
             };
         };
-        let Some(f) = self.failed.get(&execution) else {
+        let Some(failed) = self.failed.get(&execution) else {
             return kind.to_owned();
         };
-        let vm = f.get("vm").copied().unwrap_or("?");
-        let (failed_kind, interrupted) = (f.get("kind").copied(), f.get("interrupted").copied());
+        let (vm, failed_kind, interrupted) = (failed.vm, failed.kind, failed.interrupted);
         let waited_on_storage = matches!(
             (failed_kind, interrupted),
-            (Some("StorageError"), _) | (Some("TimeoutError"), Some("true"))
+            ("StorageError", _) | ("TimeoutError", true)
         );
         if waited_on_storage {
             if let Some(blocker) = self.background_write_in_the_way(execution, ended) {
@@ -339,14 +349,14 @@ impl<'a> Causes<'a> {
             }
         }
         match (failed_kind, interrupted) {
-            (Some("TimeoutError"), Some("false")) => match self.previous_watcher_on(vm, execution) {
-                Some((previous, "LateInterruptedPooledVm")) => {
+            ("TimeoutError", false) => match self.previous_watcher_on(vm, execution) {
+                Some((previous, WatcherEnd::LateInterruptedPooledVm)) => {
                     format!("stale-interrupt (watcher of execution {previous} fired after VM {vm} returned to the pool)")
                 }
                 _ => "TimeoutError before running (no stale interrupt in the trace)".to_owned(),
             },
-            (Some("TimeoutError"), _) => "deadline (the execution ran out of time)".to_owned(),
-            (Some("StorageError"), _) => match self.direct_write_lock_holders(&execution.to_string()) {
+            ("TimeoutError", _) => "deadline (the execution ran out of time)".to_owned(),
+            ("StorageError", _) => match self.direct_write_lock_holders(execution) {
                 Some(holders) if !holders.is_empty() => format!(
                     "sqlite-busy (DEFERRED write of execution {execution} met the write lock held by execution {})",
                     holders.join(", ")
@@ -354,8 +364,7 @@ impl<'a> Causes<'a> {
                 Some(_) => "sqlite-busy (lock holder not in trace)".to_owned(),
                 None => kind.to_owned(),
             },
-            (Some(other), _) => other.to_owned(),
-            (None, _) => kind.to_owned(),
+            (other, _) => other.to_owned(),
         }
     }
 
@@ -366,8 +375,8 @@ impl<'a> Causes<'a> {
     ///
     /// In simulation each job runs as it is submitted, right after its event, so the
     /// order of these events is the order in which SQLite saw the transactions.
-    fn direct_write_lock_holders(&self, execution: &str) -> Option<Vec<String>> {
-        let events = &self.direct;
+    fn direct_write_lock_holders(&self, execution: u64) -> Option<Vec<String>> {
+        let (events, execution) = (&self.direct, Some(execution));
         let busy = events
             .iter()
             .rposition(|&(step, who, _)| step == Step::Busy && who == execution)?;
@@ -381,8 +390,9 @@ impl<'a> Causes<'a> {
             }
             let committed_later =
                 next.is_some_and(|at| at > started && events[at].0 == Step::Committing);
-            if committed_later && !holders.iter().any(|h| h == who) {
-                holders.push(who.to_owned());
+            let who = who.map_or("-".to_owned(), |who| who.to_string());
+            if committed_later && !holders.contains(&who) {
+                holders.push(who);
             }
         }
         Some(holders)
@@ -391,14 +401,14 @@ impl<'a> Causes<'a> {
     /// The first background write outside the queue whose write lock the queue's
     /// writer met between `execution`'s first queued write and its end (the event at
     /// `ended`).
-    fn background_write_in_the_way(&self, execution: u64, ended: usize) -> Option<Blocker<'a>> {
+    fn background_write_in_the_way(&self, execution: u64, ended: usize) -> Option<Blocker> {
         let queued = *self.queued.get(&execution)?;
         self.background_write_between(queued, ended)
     }
 
     /// The first background write outside the queue whose write lock the queue's
     /// writer met between the events at `from` and `to`.
-    fn background_write_between(&self, from: usize, to: usize) -> Option<Blocker<'a>> {
+    fn background_write_between(&self, from: usize, to: usize) -> Option<Blocker> {
         self.background_busy
             .iter()
             .find(|&&(at, _)| (from..to).contains(&at))
@@ -406,9 +416,9 @@ impl<'a> Causes<'a> {
     }
 
     /// The execution that used `vm` last before `execution`, and how its watcher ended.
-    fn previous_watcher_on(&self, vm: &str, execution: u64) -> Option<(u64, &'a str)> {
+    fn previous_watcher_on(&self, vm: u64, execution: u64) -> Option<(u64, WatcherEnd)> {
         self.watchers
-            .get(vm)?
+            .get(&vm)?
             .iter()
             .rev()
             .find(|&&(earlier, _)| earlier < execution)
@@ -418,31 +428,79 @@ impl<'a> Causes<'a> {
 
 #[cfg(test)]
 mod tests {
+    use fazt_engine::events::RequestOutcome;
+
     use super::*;
+
+    fn failed(execution: u64, vm: u64, kind: &str) -> EngineEvent {
+        EngineEvent::ExecutionFailed {
+            execution,
+            vm,
+            kind: kind.to_owned(),
+            cause: None,
+            interrupted: false,
+        }
+    }
+
+    fn request(id: &str, execution: u64, kind: &str) -> EngineEvent {
+        EngineEvent::Request {
+            request_id: id.to_owned(),
+            app: "app".to_owned(),
+            execution,
+            outcome: RequestOutcome::Error(kind.to_owned()),
+        }
+    }
+
+    fn refused(id: &str, waited_us: u64) -> EngineEvent {
+        EngineEvent::RequestRefused {
+            request_id: id.to_owned(),
+            waited_us,
+            cause: "ExecutionSlotsBusy",
+        }
+    }
+
+    const fn started(write: &'static str) -> EngineEvent {
+        EngineEvent::DirectWriteStarted { write }
+    }
+
+    const fn committing(write: &'static str) -> EngineEvent {
+        EngineEvent::DirectWriteCommitting { write }
+    }
+
+    fn direct_busy(write: &'static str) -> EngineEvent {
+        EngineEvent::DirectWriteBusy {
+            write,
+            attempt: 1,
+            conn: 0,
+            busy_timeout_ms: 0,
+            lock_wait: false,
+        }
+    }
+
+    fn writer_busy(attempt: u32) -> EngineEvent {
+        EngineEvent::WriterBusy {
+            writes: 1,
+            attempt,
+            conn: 0,
+            busy_timeout_ms: 0,
+            lock_wait: false,
+        }
+    }
+
+    fn queued(write: &'static str) -> EngineEvent {
+        EngineEvent::WriteQueued { write, waiting: 1 }
+    }
+
+    const GROUP: EngineEvent = EngineEvent::GroupStarted { writes: 1 };
 
     #[test]
     fn a_stale_interrupt_names_the_watcher_that_fired() {
         let mut trace = Trace::default();
-        trace.record(
-            1,
-            "fazt::runtime",
-            "watcher execution=3 vm=3 end=LateInterruptedPooledVm",
-        );
-        trace.record(
-            2,
-            "fazt::runtime",
-            "watcher execution=7 vm=7 end=LatePickedDone",
-        );
-        trace.record(
-            3,
-            "fazt::runtime",
-            "execution failed execution=13 vm=3 kind=TimeoutError cause=- interrupted=false",
-        );
-        trace.record(
-            4,
-            "fazt::server",
-            "request request_id=r-13 status=504 execution=13",
-        );
+        let watcher = |execution, vm, end| EngineEvent::Watcher { execution, vm, end };
+        trace.engine(1, None, watcher(3, 3, WatcherEnd::LateInterruptedPooledVm));
+        trace.engine(2, None, watcher(7, 7, WatcherEnd::LatePickedDone));
+        trace.engine(3, None, failed(13, 3, "TimeoutError"));
+        trace.engine(4, None, request("r-13", 13, "TimeoutError"));
         let cause = root_cause(&trace, "r-13", "TimeoutError");
         assert!(
             cause.starts_with("stale-interrupt (watcher of execution 3"),
@@ -457,32 +515,20 @@ mod tests {
     #[test]
     fn a_write_stalled_by_an_analytics_batch_outside_the_queue_is_blamed_on_it() {
         let mut trace = Trace::default();
-        for (actor, what) in [
-            (
-                "fazt::storage",
-                "write queued write=ds.insert waiting=1 execution=5",
-            ),
-            (
-                "fazt::storage",
-                "direct write started write=analytics.flush",
-            ),
-            ("fazt::storage", "group started writes=1"),
-            (
-                "fazt::storage",
-                "direct write committing write=analytics.flush",
-            ),
-            ("fazt::storage", "analytics flushed events=1000 path=bypass"),
-            ("fazt::storage", "writer busy writes=1 attempt=1"),
-            (
-                "fazt::runtime",
-                "execution failed execution=5 vm=1 kind=StorageError cause=- interrupted=false",
-            ),
-            (
-                "fazt::server",
-                "request request_id=w-5 execution=5 outcome=StorageError",
-            ),
+        trace.engine(1, Some(5), queued("ds.insert"));
+        for event in [
+            started("analytics.flush"),
+            GROUP,
+            committing("analytics.flush"),
+            EngineEvent::AnalyticsFlushed {
+                events: 1000,
+                bypass: true,
+            },
+            writer_busy(1),
+            failed(5, 1, "StorageError"),
+            request("w-5", 5, "StorageError"),
         ] {
-            trace.record(1, actor, what);
+            trace.engine(1, None, event);
         }
         assert_eq!(writer_busy_by_background_writes(&trace)[ANALYTICS_FLUSH], 1);
         let cause = root_cause(&trace, "w-5", "StorageError");
@@ -495,28 +541,20 @@ mod tests {
     #[test]
     fn a_write_stalled_by_a_request_log_row_outside_the_queue_is_blamed_on_it() {
         let mut trace = Trace::default();
-        for what in [
-            "write queued write=kv.set waiting=1 execution=8",
-            "direct write started write=request_log.insert",
-            "group started writes=1",
-            "writer busy writes=1 attempt=1",
-            "direct write committing write=request_log.insert",
+        trace.engine(1, Some(8), queued("kv.set"));
+        for event in [
+            started("request_log.insert"),
+            GROUP,
+            writer_busy(1),
+            committing("request_log.insert"),
             // The writer's retry, with no background write in the way: not counted.
-            "group started writes=1",
-            "writer busy writes=1 attempt=2",
+            GROUP,
+            writer_busy(2),
         ] {
-            trace.record(1, "fazt::storage", what);
+            trace.engine(1, None, event);
         }
-        trace.record(
-            2,
-            "fazt::runtime",
-            "execution failed execution=8 vm=1 kind=StorageError cause=- interrupted=false",
-        );
-        trace.record(
-            2,
-            "fazt::server",
-            "request request_id=w-8 execution=8 outcome=StorageError",
-        );
+        trace.engine(2, None, failed(8, 1, "StorageError"));
+        trace.engine(2, None, request("w-8", 8, "StorageError"));
         let counts = writer_busy_by_background_writes(&trace);
         assert_eq!((counts[REQUEST_LOG], counts[ANALYTICS_FLUSH]), (1, 0));
         let cause = root_cause(&trace, "w-8", "StorageError");
@@ -530,26 +568,18 @@ mod tests {
     fn a_request_refused_while_the_writer_met_a_background_lock_is_blamed_on_it() {
         let mut trace = Trace::default();
         // The writer meets a request-log row's lock at 100 µs, then nothing more.
-        for what in [
-            "direct write started write=request_log.insert",
-            "group started writes=1",
-            "writer busy writes=1 attempt=1",
-            "direct write committing write=request_log.insert",
+        for event in [
+            started("request_log.insert"),
+            GROUP,
+            writer_busy(1),
+            committing("request_log.insert"),
         ] {
-            trace.record(100, "fazt::storage", what);
+            trace.engine(100, None, event);
         }
         // Refused at 600 µs after waiting 550: the stall was during its wait.
-        trace.record(
-            600,
-            "fazt::server",
-            "request refused request_id=r-1 waited_us=550",
-        );
+        trace.engine(600, None, refused("r-1", 550));
         // Refused at 900 µs after waiting 200: nothing in the way during its wait.
-        trace.record(
-            900,
-            "fazt::server",
-            "request refused request_id=r-2 waited_us=200",
-        );
+        trace.engine(900, None, refused("r-2", 200));
         let causes = Causes::new(&trace);
         let cause = causes.root_cause("r-1", "Overloaded");
         assert!(
@@ -569,13 +599,19 @@ mod tests {
     #[test]
     fn a_failure_is_blamed_on_the_latest_fault_in_effect_during_it() {
         let mut trace = Trace::default();
-        trace.record(1_000, "fault", "crash, restart after 20 ms");
         trace.record(
-            30_000,
-            "fazt::fault",
-            "fault point=storage-slow-statement n=5000",
+            1_000,
+            What::Fault {
+                action: Action::Crash { down_ms: 20 },
+            },
         );
-        trace.record(40_000, "fazt::fault", "fault point=storage-before-begin");
+        let fault = |point, n| EngineEvent::Fault { point, n };
+        trace.engine(
+            30_000,
+            None,
+            fault(failpoints::STORAGE_SLOW_STATEMENT, Some(5000)),
+        );
+        trace.engine(40_000, None, fault(failpoints::STORAGE_BEFORE_BEGIN, None));
         let windows = FaultWindows::new(&trace);
         assert_eq!(windows.during(0, 500), None);
         assert_eq!(windows.during(10_000, 12_000), Some("server crash at 1 ms"));
@@ -593,26 +629,18 @@ mod tests {
     #[test]
     fn sqlite_busy_names_the_transaction_that_held_the_lock() {
         let mut trace = Trace::default();
-        for what in [
-            "direct write started write=ds.insert execution=29",
-            "direct write started write=ds.insert execution=26",
-            "direct write started write=ds.insert execution=22",
-            "direct write busy write=ds.insert attempt=1 execution=26",
-            "direct write busy write=ds.insert attempt=1 execution=22",
-            "direct write committing write=ds.insert execution=29",
+        for (execution, event) in [
+            (29, started("ds.insert")),
+            (26, started("ds.insert")),
+            (22, started("ds.insert")),
+            (26, direct_busy("ds.insert")),
+            (22, direct_busy("ds.insert")),
+            (29, committing("ds.insert")),
         ] {
-            trace.record(1, "fazt::storage", what);
+            trace.engine(1, Some(execution), event);
         }
-        trace.record(
-            2,
-            "fazt::runtime",
-            "execution failed execution=22 vm=2 kind=StorageError cause=- interrupted=false",
-        );
-        trace.record(
-            3,
-            "fazt::server",
-            "request request_id=c-2 app=cashflow execution=22 outcome=StorageError",
-        );
+        trace.engine(2, None, failed(22, 2, "StorageError"));
+        trace.engine(3, None, request("c-2", 22, "StorageError"));
         assert_eq!(
             root_cause(&trace, "c-2", "StorageError"),
             "sqlite-busy (DEFERRED write of execution 22 met the write lock held by execution 29)"

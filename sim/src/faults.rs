@@ -3,16 +3,14 @@
 //! [`drive`] replaces `sim.run()`: it steps the simulation and, between steps, applies
 //! each fault when its virtual time comes (arming a failpoint, holding, partitioning
 //! or slowing the server's links, crashing the server host and restarting it later),
-//! then undoes the timed ones. Every applied fault is recorded in the trace (actor
-//! `fault`), and a crash also ends a server lifetime for the invariants. Failpoints
+//! then undoes the timed ones. Every applied fault is recorded in the trace
+//! ([`What::Fault`], [`What::FaultEnded`]), and a crash also ends a server lifetime for the invariants. Failpoints
 //! left armed at the end are cleared, so nothing leaks into the next run.
 
 use fazt_chaos::{catalog, Action, Schedule};
 
 use crate::capture::Capture;
-
-/// The trace actor of applied faults.
-pub const ACTOR: &str = "fault";
+use crate::trace::{FaultEnd, What};
 
 /// The host every network fault and crash acts on.
 pub const SERVER: &str = "server";
@@ -39,7 +37,12 @@ pub fn drive(
         let now_ms = u64::try_from(sim.elapsed().as_millis()).unwrap_or(u64::MAX);
         while let Some(fault) = schedule.faults.get(next).filter(|f| f.at_ms <= now_ms) {
             next += 1;
-            capture.record_at(now_ms * 1000, ACTOR, fault.action.describe());
+            capture.record_at(
+                now_ms * 1000,
+                What::Fault {
+                    action: fault.action.clone(),
+                },
+            );
             if let Some(end) = apply(sim, &fault.action, clients) {
                 undo.push((now_ms + end.0, end.1));
             }
@@ -108,29 +111,29 @@ fn finish(
     capture: &Capture,
     now_ms: u64,
 ) {
-    let what = match action {
+    let end = match action {
         Undo::Release => {
             for client in clients {
                 sim.release(SERVER, client.as_str());
             }
-            "released"
+            FaultEnd::Released
         }
         Undo::Repair => {
             for client in clients {
                 sim.repair(SERVER, client.as_str());
             }
-            "repaired"
+            FaultEnd::Repaired
         }
         Undo::Latency => {
             for client in clients {
                 sim.set_link_latency(SERVER, client.as_str(), crate::harness::NETWORK_LATENCY);
             }
-            "latency restored"
+            FaultEnd::LatencyRestored
         }
         Undo::Restart => {
             sim.bounce(SERVER);
-            "server restarted"
+            FaultEnd::ServerRestarted
         }
     };
-    capture.record_at(now_ms * 1000, ACTOR, what);
+    capture.record_at(now_ms * 1000, What::FaultEnded { end });
 }

@@ -95,7 +95,7 @@ impl Recorder {
         let host = format!("{}.{DOMAIN}", request.app);
         let started = self.now_us();
         self.capture
-            .record_at(started, "client", format!("send {}", request.id));
+            .note_at(started, "client", format!("send {}", request.id));
         let answer = client
             .send_with_headers(
                 request.method,
@@ -119,7 +119,7 @@ impl Recorder {
             }
             Err(_) => (0, Some("ConnectionError".to_owned()), Bytes::new()),
         };
-        self.capture.record_at(
+        self.capture.note_at(
             answered,
             "client",
             format!("answer {} status={status}", request.id),
@@ -263,9 +263,7 @@ where
         *done.borrow_mut() = recorder.now_us();
         Ok(())
     });
-    capture
-        .around(|| sim.run())
-        .expect("the simulation runs to completion");
+    sim.run().expect("the simulation runs to completion");
     let virtual_ms = *finished_at_us.borrow() / 1000;
     let outcomes = outcomes.borrow().clone();
     Observed {

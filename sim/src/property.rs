@@ -9,7 +9,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use fazt_chaos::invariants::{check_history, check_integrity, check_vm_pool};
-use fazt_chaos::{Op, OpKind, Outcome, Schedule, Violation};
+use fazt_chaos::{Action, Op, OpKind, Outcome, Schedule, Violation};
 use fazt_engine::env::timeout_at;
 use fazt_engine::storage::Db;
 use serde_json::{json, Value};
@@ -24,7 +24,7 @@ use crate::profile::Profile;
 use crate::report::{wall_clock_ms_since, wall_clock_start, Report};
 use crate::scenarios::Run;
 use crate::server_host::{fixture_apps, ServerHost, DOMAIN, PORT};
-use crate::trace::Trace;
+use crate::trace::{Trace, What};
 use crate::workload::{Operation, Space, Verb, Workload, APP};
 
 /// How long a client waits for an answer before it counts the outcome as unknown:
@@ -70,7 +70,7 @@ pub fn run(profile: &Profile, seed: u64, workload: &Workload, schedule: &Schedul
                 clock.sleep(Duration::from_millis(step.think_ms)).await;
                 let request = format!("c{index}-{n}");
                 let invoked = now_us();
-                capture.record_at(invoked, name.as_str(), format!("send {request}"));
+                capture.note_at(invoked, name.as_str(), format!("send {request}"));
                 let answer = timeout_at(
                     clock.as_ref(),
                     clock.deadline_in(CLIENT_TIMEOUT),
@@ -83,7 +83,7 @@ pub fn run(profile: &Profile, seed: u64, workload: &Workload, schedule: &Schedul
                 if !matches!(op.outcome, Outcome::Ok) {
                     connection = None;
                 }
-                capture.record_at(
+                capture.note_at(
                     completed,
                     name.as_str(),
                     format!("answer {request} {:?}", op.outcome),
@@ -93,8 +93,7 @@ pub fn run(profile: &Profile, seed: u64, workload: &Workload, schedule: &Schedul
             Ok(())
         });
     }
-    capture
-        .around(|| faults::drive(&mut sim, schedule, &clients, &capture))
+    faults::drive(&mut sim, schedule, &clients, &capture)
         .expect("the simulation runs to completion");
 
     let trace = capture.trace();
@@ -279,10 +278,12 @@ pub(crate) fn vm_pool(trace: &Trace) -> Vec<Violation> {
     let mut violations = Vec::new();
     let mut lifetime = Vec::new();
     for event in &trace.events {
-        if event.actor == faults::ACTOR && event.what.starts_with("crash") {
-            violations.extend(check_vm_pool(lifetime.drain(..), false));
-        } else {
-            lifetime.push((event.actor.as_str(), event.what.as_str()));
+        match &event.what {
+            What::Fault {
+                action: Action::Crash { .. },
+            } => violations.extend(check_vm_pool(lifetime.drain(..), false)),
+            What::Engine { event, .. } => lifetime.push(event),
+            _ => {}
         }
     }
     violations.extend(check_vm_pool(lifetime, true));

@@ -53,8 +53,9 @@ pub struct ServerHost {
 impl ServerHost {
     /// Runs the server until the simulation ends.
     pub async fn run(self) -> turmoil::Result {
-        let env = sim_env_with(self.seed, self.cost).for_component("server-host");
-        self.capture.start_clock(env.clock.clone());
+        let env = self
+            .capture
+            .attach(sim_env_with(self.seed, self.cost).for_component("server-host"));
         let storage = Storage::open(&self.db, env.clone(), self.config.storage.clone()).await?;
         let workers = Workers::local(&env, Some(storage.clone()), &self.config.runtime)?;
         let mut config = ServerConfig::new(DOMAIN, ADMIN_TOKEN);

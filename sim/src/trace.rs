@@ -1,13 +1,74 @@
 //! The event trace of a run and its hash: same inputs, same bytes, same hash.
+//!
+//! Events are typed: the engine's [`fazt_engine::events::Event`]s as the engine emitted
+//! them, the fault schedule's actions, and notes from the run's own actors (clients,
+//! workloads, adversaries). Checkers match on the variants; nothing parses text.
 
+use fazt_chaos::Action;
+use fazt_engine::events::Event as EngineEvent;
 use serde::Serialize;
 
 /// One event, with its virtual time in microseconds since the run started.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Event {
     pub at_us: u64,
-    pub actor: String,
-    pub what: String,
+    #[serde(flatten)]
+    pub what: What,
+}
+
+/// What happened.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum What {
+    /// An engine event; `execution` is the execution whose task emitted it (a storage
+    /// event inside that execution's storage call), when there was one.
+    Engine {
+        execution: Option<u64>,
+        event: EngineEvent,
+    },
+    /// The fault schedule applied `action`.
+    Fault { action: Action },
+    /// A timed fault of the schedule ended.
+    FaultEnded { end: FaultEnd },
+    /// The adversary's own connection took (`taken`) or released the write lock.
+    AdversaryLock { taken: bool },
+    /// A client, workload or adversary of the run did something (for people reading
+    /// the trace and for the run's own bookkeeping).
+    Note { actor: String, text: String },
+}
+
+/// How a timed fault ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FaultEnd {
+    Released,
+    Repaired,
+    LatencyRestored,
+    ServerRestarted,
+}
+
+impl Event {
+    /// The engine event, when this is one.
+    pub fn engine(&self) -> Option<&EngineEvent> {
+        match &self.what {
+            What::Engine { event, .. } => Some(event),
+            _ => None,
+        }
+    }
+
+    /// The execution an engine event belongs to: the one it names, else the one whose
+    /// task emitted it.
+    pub fn execution(&self) -> Option<u64> {
+        match &self.what {
+            What::Engine { execution, event } => event.execution().or(*execution),
+            _ => None,
+        }
+    }
+
+    /// Whether this is a note of `actor` saying exactly `text`.
+    pub fn is_note(&self, of: &str, says: &str) -> bool {
+        matches!(&self.what, What::Note { actor, text } if actor == of && text == says)
+    }
 }
 
 /// Events in the order they happened.
@@ -17,22 +78,29 @@ pub struct Trace {
 }
 
 impl Trace {
-    pub fn record(&mut self, at_us: u64, actor: impl Into<String>, what: impl Into<String>) {
-        self.events.push(Event {
-            at_us,
-            actor: actor.into(),
-            what: what.into(),
-        });
+    pub fn record(&mut self, at_us: u64, what: What) {
+        self.events.push(Event { at_us, what });
     }
 
-    /// sha256 over the events as JSON lines, first 16 hex digits.
+    /// Records an engine event (tests build traces with it).
+    pub fn engine(&mut self, at_us: u64, execution: Option<u64>, event: EngineEvent) {
+        self.record(at_us, What::Engine { execution, event });
+    }
+
+    /// Records a note of `actor`.
+    pub fn note(&mut self, at_us: u64, actor: impl Into<String>, text: impl Into<String>) {
+        self.record(
+            at_us,
+            What::Note {
+                actor: actor.into(),
+                text: text.into(),
+            },
+        );
+    }
+
+    /// sha256 over the typed events serialized as JSON lines, first 16 hex digits.
     pub fn hash(&self) -> String {
-        let lines: String = self
-            .events
-            .iter()
-            .map(|event| serde_json::to_string(event).expect("events serialize") + "\n")
-            .collect();
-        fazt_engine::storage::sha256_hex(lines.as_bytes())[..16].to_owned()
+        fazt_engine::storage::sha256_hex(self.to_json_lines().as_bytes())[..16].to_owned()
     }
 
     /// The trace as JSON lines.

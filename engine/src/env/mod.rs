@@ -6,6 +6,7 @@
 //! | [`Clock`] | tokio time + `SystemTime` | tokio's paused clock inside turmoil, pinned epoch |
 //! | [`Rng`] | seeded from the OS | one seed per run, split per component |
 //! | [`Executor`] | worker threads | inline on the sim thread, CPU cost as virtual time |
+//! | [`Recorder`] | typed events to `tracing` | typed events kept in the run's trace |
 //!
 //! The engine receives an [`Env`] at construction and never reads time, randomness or
 //! threads any other way; `clippy.toml` bans the direct calls outside `env/`.
@@ -20,12 +21,16 @@ pub use rng::Rng;
 
 use std::sync::Arc;
 
+pub use crate::events::Recorder;
+
 /// The set of seams handed to every engine component.
 #[derive(Clone)]
 pub struct Env {
     pub clock: Arc<dyn Clock>,
     pub rng: Rng,
     pub executor: Arc<dyn Executor>,
+    /// Where the engine's typed trace events go.
+    pub recorder: Recorder,
 }
 
 impl Env {
@@ -37,6 +42,7 @@ impl Env {
             clock: Arc::new(RealClock::new()),
             rng: Rng::from_os(),
             executor: Arc::new(ThreadPoolExecutor::new(threads)),
+            recorder: Recorder::tracing(),
         }
     }
 
@@ -47,6 +53,7 @@ impl Env {
             clock: self.clock.clone(),
             rng: self.rng.split(component),
             executor: self.executor.clone(),
+            recorder: self.recorder.clone(),
         }
     }
 }

@@ -31,6 +31,10 @@ pub enum ErrorKind {
     NoHandler,
 }
 
+/// How an execution's error `cause` begins when a stale interrupt (the watcher of an
+/// earlier execution on the same VM) ended it; checkers match on it.
+pub const STALE_INTERRUPT: &str = "stale-interrupt";
+
 impl ErrorKind {
     /// The name the client sees (`TimeoutError`, `SyntaxError`, `StorageError`, ...).
     pub fn name(&self) -> &str {

@@ -10,12 +10,11 @@ use corosensei::stack::DefaultStack;
 use corosensei::{Coroutine, CoroutineResult};
 use rquickjs::{CatchResultExt, CaughtError, Ctx, Function, Promise, Value};
 use serde::Deserialize;
-use tracing::Instrument;
 
 use super::budgets::RESPONSE_BYTES_MAX;
 use super::compile::ScriptCache;
 use super::contract::{AppCode, HandlerRequest, HandlerResponse, LogEntry};
-use super::error::{ErrorKind, ExecutionError};
+use super::error::{ErrorKind, ExecutionError, STALE_INTERRUPT};
 use super::json_read::{self, FromJs, ReadError};
 use super::json_value;
 use super::storage_call;
@@ -23,6 +22,7 @@ use super::suspend::{self, Resume, Suspend};
 use super::vm::{describe, Described, Helpers, Slot, Vm};
 use super::WriteEffects;
 use crate::env::{Deadline, Env, Work};
+use crate::events::{self, Event};
 use crate::failpoints;
 use crate::storage::{Limits, Scope, StorageError};
 
@@ -104,7 +104,7 @@ pub async fn run(
     // VM (only the legacy watchdog leaves one) fails this execution at once.
     if let Some(origin) = vm.state.interrupt.take() {
         if let Err(error) = &mut finished.result {
-            error.cause = Some(format!("stale-interrupt from execution {origin}"));
+            error.cause = Some(format!("{STALE_INTERRUPT} from execution {origin}"));
         }
         return (finished, stack);
     }
@@ -116,7 +116,7 @@ pub async fn run(
         finished.result = Err(error);
         return (finished, stack);
     }
-    if failpoints::fired(failpoints::RUNTIME_BEFORE_EXECUTE) {
+    if failpoints::fired(&env.recorder, failpoints::RUNTIME_BEFORE_EXECUTE) {
         finished.result = Err(ExecutionError::new(
             ErrorKind::Script {
                 name: "InternalError".into(),
@@ -135,7 +135,8 @@ pub async fn run(
     env.executor
         .charge(Work {
             js_executions: 1,
-            js_ticks: failpoints::fired_with(failpoints::RUNTIME_SLOW_CPU).unwrap_or(0),
+            js_ticks: failpoints::fired_with(&env.recorder, failpoints::RUNTIME_SLOW_CPU)
+                .unwrap_or(0),
             ..Work::default()
         })
         .await;
@@ -172,16 +173,20 @@ pub async fn run(
                 arguments,
             })) => {
                 finished.storage_calls += 1;
-                tracing::debug!(target: super::TRACE, execution = job.execution, operation = operation.as_str(), "storage call");
+                env.recorder.emit(Event::StorageCall {
+                    execution: job.execution,
+                    operation: operation.clone(),
+                });
                 let started = clock.now();
-                // The span tags the storage layer's own events with the execution they
-                // serve, so a trace can tell whose write held a lock.
-                let span = tracing::debug_span!(target: super::TRACE, "storage", execution = job.execution);
                 let answer = match &job.scope {
+                    // Served as `job.execution`: the storage layer's own events carry
+                    // its id, so a trace can tell whose write held a lock.
                     Some(scope) => {
-                        storage_call::perform(scope, &operation, arguments)
-                            .instrument(span)
-                            .await
+                        events::serving(
+                            job.execution,
+                            storage_call::perform(scope, &operation, arguments),
+                        )
+                        .await
                     }
                     None => Err(StorageError::InvalidArgument(
                         "this execution has no storage".into(),
@@ -191,13 +196,11 @@ pub async fn run(
                     finished.writes.record(&answer);
                 }
                 let took = clock.now().saturating_duration_since(started);
-                tracing::debug!(
-                    target: super::TRACE,
-                    execution = job.execution,
-                    ok = answer.is_ok(),
-                    took_us = took.as_micros() as u64,
-                    "storage answer"
-                );
+                env.recorder.emit(Event::StorageAnswer {
+                    execution: job.execution,
+                    ok: answer.is_ok(),
+                    took_us: events::micros(took),
+                });
                 finished.storage_time += took;
                 finished.storage_call_max = finished.storage_call_max.max(took);
                 interleave(env).await;

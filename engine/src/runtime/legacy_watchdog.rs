@@ -77,7 +77,7 @@ pub struct Watcher {
 }
 
 /// How the watcher of an execution ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 pub enum WatcherEnd {
     /// It reached its `select` in time and woke on `done`.
     InTime,

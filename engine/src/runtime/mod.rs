@@ -41,7 +41,7 @@ mod workers;
 
 pub use budgets::{CONSOLE_BYTES_MAX, RESPONSE_BYTES_MAX};
 pub use contract::{AppCode, HandlerRequest, HandlerResponse, LogEntry, LogLevel, Upload};
-pub use error::{ErrorKind, ExecutionError};
+pub use error::{ErrorKind, ExecutionError, STALE_INTERRUPT};
 pub use legacy_watchdog::{GoScheduler, WatcherEnd};
 pub use pool::{PoolMetrics, VmReuse};
 pub use vm::VmLimits;
@@ -52,14 +52,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::env::{Deadline, Env};
+use crate::events::Event;
 use crate::storage::Storage;
 use execution::Job;
 use legacy_watchdog::{HandlerRun, Watcher};
 use pool::VmPool;
-
-/// The `tracing` target of the runtime's trace events (VM checkout and return,
-/// watcher outcomes, execution ends), which the simulator records.
-pub const TRACE: &str = "fazt::runtime";
 
 /// Runtime settings.
 #[derive(Clone, Debug)]
@@ -262,7 +259,7 @@ impl Runtime {
             Err(error) => {
                 report.vm_wait = clock.now().saturating_duration_since(started);
                 report.total = report.vm_wait;
-                tracing::debug!(target: TRACE, execution, "overloaded");
+                self.env.recorder.emit(Event::Overloaded { execution });
                 return Execution {
                     outcome: Err(error),
                     report,
@@ -271,7 +268,8 @@ impl Runtime {
         };
         report.vm = Some(lease.vm.id);
         report.vm_wait = clock.now().saturating_duration_since(started);
-        tracing::debug!(target: TRACE, execution, vm = lease.vm.id, "vm checkout");
+        let vm = lease.vm.id;
+        self.env.recorder.emit(Event::VmCheckout { execution, vm });
         let watcher = match &self.config.watchdog {
             Watchdog::LegacyGoroutine(scheduler) => Some(Watcher::spawn(
                 execution,
@@ -311,22 +309,26 @@ impl Runtime {
                 longest_storage_call: finished.storage_call_max,
             };
             let end = watcher.cleanup(scheduler, &run, &self.env.rng);
-            tracing::debug!(target: TRACE, execution, vm = lease.vm.id, end = ?end, "watcher");
+            self.env
+                .recorder
+                .emit(Event::Watcher { execution, vm, end });
             report.watcher = Some(end);
         }
-        match &finished.result {
-            Ok(_) => tracing::debug!(target: TRACE, execution, vm = lease.vm.id, "execution ok"),
-            Err(error) => tracing::debug!(
-                target: TRACE,
+        self.env.recorder.emit(match &finished.result {
+            Ok(_) => Event::ExecutionOk { execution, vm },
+            Err(error) => Event::ExecutionFailed {
                 execution,
-                vm = lease.vm.id,
-                kind = error.kind.name(),
-                cause = error.cause.as_deref().unwrap_or("-"),
-                interrupted = finished.interrupted,
-                "execution failed"
-            ),
-        }
-        tracing::debug!(target: TRACE, execution, vm = lease.vm.id, discarded = !healthy, "vm return");
+                vm,
+                kind: error.kind.name().to_owned(),
+                cause: error.cause.clone(),
+                interrupted: finished.interrupted,
+            },
+        });
+        self.env.recorder.emit(Event::VmReturn {
+            execution,
+            vm,
+            discarded: !healthy,
+        });
         self.pool.release(&app.id, lease, healthy);
         report.total = clock.now().saturating_duration_since(started);
         report.storage = finished.storage_time;

@@ -18,6 +18,7 @@ use tokio::sync::Semaphore;
 use super::error::{ErrorKind, ExecutionError};
 use super::vm::{Vm, VmLimits};
 use crate::env::{timeout_at, Deadline, Env};
+use crate::events::Event;
 
 /// Which idle VM serves next.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -248,7 +249,7 @@ impl VmPool {
         }
         if self.alive.get() >= self.size {
             if let Some(vm) = idle.evict() {
-                tracing::debug!(target: super::TRACE, vm = vm.id, "vm evicted");
+                self.env.recorder.emit(Event::VmEvicted { vm: vm.id });
                 self.alive.set(self.alive.get() - 1);
                 self.metrics.borrow_mut().evicted += 1;
             }

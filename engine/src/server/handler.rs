@@ -17,6 +17,7 @@ use super::state::Server;
 use super::traces::{micros, Trace};
 use super::{cookies, form, host, request_id};
 use crate::env::{Deadline, Instant};
+use crate::events::{Event, RequestOutcome};
 use crate::runtime::{AppCode, HandlerRequest, HandlerResponse, LogLevel};
 
 /// Response headers a handler may not set: the server frames the body itself and
@@ -33,10 +34,6 @@ const RESERVED: [&str; 5] = [
 pub fn is_api_path(path: &str) -> bool {
     path == "/api" || path.starts_with("/api/")
 }
-
-/// The `tracing` target of the server's trace events (which execution served which
-/// request), which the simulator records.
-pub const TRACE: &str = "fazt::server";
 
 /// Runs `code`'s handler for the request, within the request's budget counted from
 /// `arrived`. Records where the time went in `trace`.
@@ -75,13 +72,11 @@ where
     let _slot = match admitted {
         Ok(slot) => slot,
         Err(refused) => {
-            tracing::debug!(
-                target: TRACE,
-                request_id,
-                waited_us = trace.admission_us,
-                cause = refused.cause(),
-                "request refused"
-            );
+            server.env.recorder.emit(Event::RequestRefused {
+                request_id: request_id.to_owned(),
+                waited_us: trace.admission_us,
+                cause: refused.cause(),
+            });
             return Err(overloaded(server, refused));
         }
     };
@@ -89,17 +84,15 @@ where
     let app_id = code.id.clone();
     let execution = server.workers.execute(code, request, deadline).await;
     let report = &execution.report;
-    tracing::debug!(
-        target: TRACE,
-        request_id,
-        app = app_id.as_str(),
-        execution = report.execution,
-        outcome = match &execution.outcome {
-            Ok(executed) => executed.response.status.to_string(),
-            Err(error) => error.kind.name().to_owned(),
+    server.env.recorder.emit(Event::Request {
+        request_id: request_id.to_owned(),
+        app: app_id.as_str().to_owned(),
+        execution: report.execution,
+        outcome: match &execution.outcome {
+            Ok(executed) => RequestOutcome::Status(executed.response.status),
+            Err(error) => RequestOutcome::Error(error.kind.name().to_owned()),
         },
-        "request"
-    );
+    });
     trace.vm_wait_us = micros(report.vm_wait);
     trace.execute_us = micros(report.total.saturating_sub(report.vm_wait));
     trace.storage_us = micros(report.storage);

@@ -76,7 +76,9 @@ where
             () = &mut shutdown => break,
             room = gate.room() => room,
         };
-        if let Some(stall) = failpoints::fired_with_ms(failpoints::SERVER_SLOW_ACCEPT) {
+        if let Some(stall) =
+            failpoints::fired_with_ms(&server.env.recorder, failpoints::SERVER_SLOW_ACCEPT)
+        {
             tokio::select! {
                 biased;
                 () = &mut shutdown => break,
@@ -110,8 +112,9 @@ where
         let service = service_fn(move |request| {
             let server = for_requests.clone();
             async move {
+                let recorder = server.env.recorder.clone();
                 let response = router::handle(server, peer, pool, request).await?;
-                if failpoints::fired(failpoints::SERVER_DROP_CONNECTION) {
+                if failpoints::fired(&recorder, failpoints::SERVER_DROP_CONNECTION) {
                     return Err(DroppedByFault);
                 }
                 Ok(response)

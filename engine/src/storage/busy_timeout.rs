@@ -18,6 +18,7 @@ use std::time::Duration;
 
 use super::policy::BusyTimeoutPragma;
 use crate::env::Instant;
+use crate::events::{Event, Recorder};
 
 /// `sqliteDefaultBusyCallback`'s delays in ms, call by call; the last repeats.
 const DELAYS_MS: [u64; 12] = [1, 2, 5, 10, 15, 20, 25, 25, 25, 50, 50, 100];
@@ -57,7 +58,7 @@ impl ConnectionBusyTimeout {
 
     /// The connection's busy timeout at `now`. A connection past its lifetime is first
     /// replaced by a fresh one, which has the pragma only when every connection gets it.
-    pub fn at(&mut self, now: Instant) -> Option<Duration> {
+    pub fn at(&mut self, now: Instant, recorder: &Recorder) -> Option<Duration> {
         if let BusyTimeoutPragma::OnceThroughPool {
             connection_lifetime,
             ..
@@ -67,12 +68,10 @@ impl ConnectionBusyTimeout {
                 self.generation += 1;
                 self.opened_at = now;
                 self.timeout = None;
-                tracing::debug!(
-                    target: super::TRACE,
-                    conn = self.index,
-                    generation = self.generation,
-                    "connection replaced past its lifetime; busy_timeout lost"
-                );
+                recorder.emit(Event::ConnectionReplaced {
+                    conn: self.index,
+                    generation: self.generation,
+                });
             }
         }
         self.timeout
@@ -161,23 +160,36 @@ mod tests {
         };
         let mut first = ConnectionBusyTimeout::new(pragma, 0, start);
         let mut second = ConnectionBusyTimeout::new(pragma, 1, start);
-        assert_eq!(first.at(start), Some(Duration::from_secs(2)));
-        assert_eq!(second.at(start), None);
+        assert_eq!(
+            first.at(start, &Recorder::tracing()),
+            Some(Duration::from_secs(2))
+        );
+        assert_eq!(second.at(start, &Recorder::tracing()), None);
         let later = start + Duration::from_secs(299);
-        assert_eq!(first.at(later), Some(Duration::from_secs(2)));
-        assert_eq!(first.at(start + Duration::from_secs(300)), None);
-        assert_eq!(first.at(start + Duration::from_secs(900)), None);
+        assert_eq!(
+            first.at(later, &Recorder::tracing()),
+            Some(Duration::from_secs(2))
+        );
+        assert_eq!(
+            first.at(start + Duration::from_secs(300), &Recorder::tracing()),
+            None
+        );
+        assert_eq!(
+            first.at(start + Duration::from_secs(900), &Recorder::tracing()),
+            None
+        );
 
         let every = BusyTimeoutPragma::EveryConnection {
             timeout: Duration::from_secs(5),
         };
         let mut any = ConnectionBusyTimeout::new(every, 7, start);
         assert_eq!(
-            any.at(start + Duration::from_secs(900)),
+            any.at(start + Duration::from_secs(900), &Recorder::tracing()),
             Some(Duration::from_secs(5))
         );
         assert_eq!(
-            ConnectionBusyTimeout::new(BusyTimeoutPragma::Off, 0, start).at(start),
+            ConnectionBusyTimeout::new(BusyTimeoutPragma::Off, 0, start)
+                .at(start, &Recorder::tracing()),
             None
         );
     }

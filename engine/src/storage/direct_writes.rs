@@ -3,8 +3,9 @@
 //!
 //! A DEFERRED transaction takes the write lock at its first write statement; a second
 //! connection that wants it meanwhile gets SQLITE_BUSY from SQLite (and with the
-//! `FailFast` busy policy, the caller gets it). The transaction runs as two executor
-//! jobs, begin-and-write then commit, so that in simulation the lock is held for the
+//! `FailFast` busy policy, the caller gets it). The transaction (`transaction.rs`, the
+//! same as the queue's, with this path's policy) runs as two executor jobs,
+//! begin-and-write then commit, so that in simulation the lock is held for the
 //! modelled time between them and contention comes from SQLite itself.
 //!
 //! The pool hands out the connection returned last (Go's `database/sql`), so the first
@@ -16,38 +17,19 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use tokio::sync::Semaphore;
 
-use super::busy_timeout::{ConnectionBusyTimeout, SqliteBusyWait};
+use super::busy_timeout::ConnectionBusyTimeout;
 use super::connection::Db;
-use super::error::{injected_busy_error, injected_io_error, Result, StorageError};
+use super::error::{Result, StorageError};
 use super::limits::Limits;
-use super::policy::{BusyPolicy, BusyTimeoutPragma};
-use super::retry::Backoff;
+use super::policy::{BeginMode, BusyPolicy, BusyTimeoutPragma};
+pub use super::transaction::Faults;
+use super::transaction::{self, Applied, BusyLadder, CommitFailure, Ended, Policy, Retry, Unit};
 use super::write::{ApplyContext, Write, WriteOutput};
-use crate::env::{run_blocking, timeout_at, Deadline, Env, Instant};
-use crate::failpoints;
-
-/// Whether the storage failpoints act on a [`DirectWriters`] pool's writes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Faults {
-    Armed,
-    Ignored,
-}
-
-impl Faults {
-    fn fired(self, point: &str) -> bool {
-        self == Faults::Armed && failpoints::fired(point)
-    }
-
-    fn fired_with_ms(self, point: &str) -> Option<std::time::Duration> {
-        match self {
-            Faults::Armed => failpoints::fired_with_ms(point),
-            Faults::Ignored => None,
-        }
-    }
-}
+use crate::env::{timeout_at, Deadline, Env, Instant};
+use crate::events::{Event, Recorder};
 
 /// A pooled connection and its busy timeout.
-type Pooled = (Db, ConnectionBusyTimeout);
+type Pooled = (Arc<Mutex<Db>>, ConnectionBusyTimeout);
 
 /// Writer connections, checked out one per write.
 pub struct DirectWriters {
@@ -79,7 +61,10 @@ impl DirectWriters {
         let mut idle: Vec<Pooled> = connections
             .into_iter()
             .enumerate()
-            .map(|(n, db)| (db, ConnectionBusyTimeout::new(pragma, first_index + n, now)))
+            .map(|(n, db)| {
+                let busy_timeout = ConnectionBusyTimeout::new(pragma, first_index + n, now);
+                (Arc::new(Mutex::new(db)), busy_timeout)
+            })
             .collect();
         idle.reverse();
         DirectWriters {
@@ -115,139 +100,106 @@ impl DirectWriters {
             .await
             .map_err(|_| StorageError::QueueFull { depth: self.size })?
             .map_err(|_| StorageError::Closed)?;
-        let mut backoff = Backoff::new(busy, &env.rng);
-        let (mut write, faults) = (write, self.faults);
+        let policy = Policy {
+            begin: BeginMode::Deferred,
+            faults: self.faults,
+            split_always: true,
+            commit_failure: CommitFailure::Plain,
+        };
+        let mut ladder = BusyLadder::new(busy, &env.rng);
+        let mut one = One {
+            write,
+            limits: self.limits.clone(),
+            indexed: self.indexed.clone(),
+        };
         loop {
-            if faults.fired(failpoints::STORAGE_BEFORE_BEGIN) {
-                return Err(StorageError::RolledBack(
-                    "injected fault before BEGIN".into(),
-                ));
-            }
-            let (mut db, mut busy_timeout) = self
+            let (db, mut busy_timeout) = self
                 .idle
                 .lock()
                 .expect("writer pool")
                 .pop()
                 .expect("a permit guarantees an idle connection");
-            let mut sqlite_wait: Option<SqliteBusyWait> = None;
-            let applied = loop {
-                let context = (self.limits.clone(), self.indexed.clone());
-                // Traced before each job runs: in simulation a job runs as it is
-                // submitted, so a write that began holds the write lock from "direct
-                // write started" until "direct write committing".
-                tracing::debug!(target: super::TRACE, write = write.name(), "direct write started");
-                // Job 1: BEGIN DEFERRED and the write's statements (the lock is taken here).
-                let (returned_db, returned, applied, lock_wait) =
-                    run_blocking(env.executor.as_ref(), move || {
-                        let mut db = db;
-                        let before = db.work();
-                        let indexed = context.1.read().expect("index set").clone();
-                        let apply_context = ApplyContext {
-                            limits: &context.0,
-                            indexed: &indexed,
-                        };
-                        db.count_statement();
-                        db.take_busy_handler_called();
-                        // An injected BUSY: the first write statement meets another
-                        // connection's lock, where SQLite would call its busy handler.
-                        let injected_busy = faults.fired(failpoints::STORAGE_BUSY);
-                        let applied = db
-                            .conn()
-                            .execute_batch("BEGIN DEFERRED")
-                            .and_then(|()| match injected_busy {
-                                true => Err(injected_busy_error(write.name())),
-                                false => Ok(()),
-                            })
-                            .map_err(StorageError::from)
-                            .and_then(|()| write.apply(&mut db, &apply_context));
-                        let lock_wait = db.take_busy_handler_called() || injected_busy;
-                        if applied.is_err() {
-                            let _ = db.conn().execute_batch("ROLLBACK");
+            // SQLite's busy handler waits on the same connection; the backoff gives it
+            // back first.
+            let outcome = loop {
+                let ended;
+                (one, ended) = transaction::attempt(env, &db, one, policy).await;
+                match ended {
+                    Ended::Committed(output) => break Ok(Ok(output)),
+                    Ended::Failed(error) | Ended::Unknown(error) => break Ok(Err(error)),
+                    Ended::Busy { lock_wait } => {
+                        match ladder.after_busy(env, &one, &mut busy_timeout, lock_wait, deadline) {
+                            Retry::SqliteWait(delay) => clock.sleep(delay).await,
+                            retry => break Err(retry),
                         }
-                        let work = db.work_since(before);
-                        ((db, write, applied, lock_wait), work)
-                    })
-                    .await;
-                (db, write) = (returned_db, returned);
-                let busy = matches!(&applied, Err(error) if error.is_sqlite_busy());
-                if !busy {
-                    break applied;
-                }
-                let timeout = busy_timeout.at(clock.now());
-                tracing::debug!(
-                    target: super::TRACE,
-                    write = write.name(),
-                    attempt = backoff.attempts(),
-                    conn = busy_timeout.index(),
-                    busy_timeout_ms = busy_timeout.millis(),
-                    lock_wait,
-                    "direct write busy"
-                );
-                // SQLite's busy handler, on a connection that has a busy timeout.
-                let delay = match (lock_wait, timeout) {
-                    (true, Some(timeout)) => sqlite_wait
-                        .get_or_insert_with(|| SqliteBusyWait::new(timeout))
-                        .next_delay(),
-                    _ => None,
-                };
-                match delay {
-                    Some(delay) => clock.sleep(delay).await,
-                    None => break applied,
-                }
-            };
-            // Job 2: COMMIT (the lock is released here).
-            let (db, committed) = match applied {
-                Ok(output) => {
-                    // A slow statement: the transaction stays open, holding the lock.
-                    if let Some(hold) = faults.fired_with_ms(failpoints::STORAGE_SLOW_STATEMENT) {
-                        clock.sleep(hold).await;
                     }
-                    tracing::debug!(target: super::TRACE, write = write.name(), "direct write committing");
-                    run_blocking(env.executor.as_ref(), move || {
-                        let mut db = db;
-                        let before = db.work();
-                        db.count_statement();
-                        // fazt's path has no outcome-unknown: a COMMIT that fails after
-                        // reaching the disk is returned as a plain error.
-                        let committed = if faults.fired(failpoints::STORAGE_BEFORE_COMMIT) {
-                            Err(StorageError::RolledBack(
-                                "injected fault before COMMIT".into(),
-                            ))
-                        } else {
-                            match db.conn().execute_batch("COMMIT") {
-                                Ok(()) if faults.fired(failpoints::STORAGE_COMMIT_ERROR) => {
-                                    Err(injected_io_error("COMMIT").into())
-                                }
-                                other => other.map_err(StorageError::from),
-                            }
-                        };
-                        if committed.is_err() {
-                            let _ = db.conn().execute_batch("ROLLBACK");
-                        }
-                        let work = db.work_since(before);
-                        ((db, committed.map(|()| output)), work)
-                    })
-                    .await
                 }
-                Err(error) => (db, Err(error)),
             };
             self.idle
                 .lock()
                 .expect("writer pool")
                 .push((db, busy_timeout));
-            match committed {
-                Err(error) if error.is_sqlite_busy() => match backoff.next_delay() {
-                    Some(delay) if !deadline.is_past(clock.now() + delay) => {
-                        clock.sleep(delay).await
-                    }
-                    _ => {
-                        return Err(StorageError::Busy {
-                            attempts: backoff.attempts(),
-                        })
-                    }
-                },
-                outcome => return outcome,
+            match outcome {
+                Ok(result) => return result,
+                Err(Retry::Backoff(delay)) => clock.sleep(delay).await,
+                Err(Retry::GiveUp { attempts }) => return Err(StorageError::Busy { attempts }),
+                Err(Retry::SqliteWait(_)) => unreachable!("the busy handler waited above"),
             }
+        }
+    }
+}
+
+/// The direct path's unit of one transaction: one write.
+struct One {
+    write: Write,
+    limits: Limits,
+    indexed: Arc<RwLock<BTreeSet<String>>>,
+}
+
+impl Unit for One {
+    type Output = WriteOutput;
+
+    /// The write's statements; the first takes the lock (DEFERRED), where SQLite calls
+    /// its busy handler.
+    fn apply(&mut self, db: &mut Db, _recorder: &Recorder) -> Applied<WriteOutput> {
+        let indexed = self.indexed.read().expect("index set").clone();
+        let context = ApplyContext {
+            limits: &self.limits,
+            indexed: &indexed,
+        };
+        match self.write.apply(db, &context) {
+            Ok(output) => Applied::Open(output),
+            Err(error) => {
+                let lock_wait = db.take_busy_handler_called();
+                let _ = db.conn().execute_batch("ROLLBACK");
+                if error.is_sqlite_busy() {
+                    Applied::Busy { lock_wait }
+                } else {
+                    Applied::Failed(error)
+                }
+            }
+        }
+    }
+
+    fn started(&self) -> Event {
+        Event::DirectWriteStarted {
+            write: self.write.name(),
+        }
+    }
+
+    fn committing(&self) -> Option<Event> {
+        Some(Event::DirectWriteCommitting {
+            write: self.write.name(),
+        })
+    }
+
+    fn busy(&self, attempt: u32, conn: usize, busy_timeout_ms: u64, lock_wait: bool) -> Event {
+        Event::DirectWriteBusy {
+            write: self.write.name(),
+            attempt,
+            conn,
+            busy_timeout_ms,
+            lock_wait,
         }
     }
 }

@@ -166,14 +166,6 @@ pub fn is_busy(error: &rusqlite::Error) -> bool {
     )
 }
 
-/// SQLITE_BUSY as a failpoint injects it, on `statement`.
-pub fn injected_busy_error(statement: &str) -> rusqlite::Error {
-    rusqlite::Error::SqliteFailure(
-        rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY),
-        Some(format!("injected SQLITE_BUSY on {statement}")),
-    )
-}
-
 /// SQLITE_IOERR as a failpoint injects it, on `statement`.
 pub fn injected_io_error(statement: &str) -> rusqlite::Error {
     rusqlite::Error::SqliteFailure(

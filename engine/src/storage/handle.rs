@@ -34,6 +34,7 @@ use super::usage::{self, UsageMismatch};
 use super::write::{Write, WriteOutput};
 use super::writer::{self, QueueOptions, WriteQueue, Writer};
 use crate::env::{run_blocking, Deadline, Env, Rng, Work};
+use crate::events::Event;
 
 /// Policies and limits of one storage instance.
 #[derive(Clone, Debug, Default)]
@@ -370,7 +371,11 @@ impl Storage {
             {
                 Ok(_) | Err(StorageError::Closed) => {}
                 Err(error) => {
-                    tracing::debug!(target: super::TRACE, kind = error.kind(), "request log write failed");
+                    storage
+                        .shared
+                        .env
+                        .recorder
+                        .emit(Event::RequestLogWriteFailed { kind: error.kind() });
                 }
             }
         });
@@ -425,20 +430,26 @@ impl Storage {
                 }
                 let n = events.len();
                 let background = self.shared.config.policy.background;
-                let path = match (background, &self.shared.bypass) {
-                    (BackgroundWrites::BypassQueue, Some(_)) => "bypass",
-                    _ => "write path",
-                };
+                let bypass = matches!(
+                    (background, &self.shared.bypass),
+                    (BackgroundWrites::BypassQueue, Some(_))
+                );
                 match self
                     .write_background(background, Write::AnalyticsBatch { events })
                     .await
                 {
-                    Ok(_) => {
-                        tracing::debug!(target: super::TRACE, events = n, path, "analytics flushed")
-                    }
+                    Ok(_) => self
+                        .shared
+                        .env
+                        .recorder
+                        .emit(Event::AnalyticsFlushed { events: n, bypass }),
                     Err(StorageError::Closed) => return,
                     Err(error) => {
-                        tracing::debug!(target: super::TRACE, events = n, path, kind = error.kind(), "analytics flush failed");
+                        self.shared.env.recorder.emit(Event::AnalyticsFlushFailed {
+                            events: n,
+                            bypass,
+                            kind: error.kind(),
+                        });
                         tracing::warn!(%error, events = n, "analytics flush failed; batch dropped");
                     }
                 }

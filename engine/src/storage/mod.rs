@@ -40,15 +40,13 @@ mod retry;
 mod s3;
 mod schema;
 mod site;
+mod transaction;
 mod usage;
 mod write;
 mod writer;
 
 pub use connection::{ConnectionSettings, Db, PROGRESS_TICK_OPS};
 
-/// The `tracing` target of the storage layer's trace events (group commits, SQLITE_BUSY
-/// met), which the simulator records.
-pub const TRACE: &str = "fazt::storage";
 pub use analytics::AnalyticsEvent;
 pub use ds::{FindOptions, Order, Page};
 pub use env_vars::EnvVarName;

@@ -76,6 +76,7 @@ impl ReaderPool {
         let mut backoff = Backoff::new(busy, &env.rng);
         loop {
             let (idle, attempt) = (self.idle.clone(), read.clone());
+            let recorder = env.recorder.clone();
             let outcome = run_read(env.executor.as_ref(), move || {
                 let mut db = idle
                     .lock()
@@ -83,7 +84,7 @@ impl ReaderPool {
                     .pop()
                     .expect("a permit guarantees an idle reader");
                 let before = db.work();
-                let outcome = if failpoints::fired(failpoints::STORAGE_IO_ERROR) {
+                let outcome = if failpoints::fired(&recorder, failpoints::STORAGE_IO_ERROR) {
                     Err(injected_io_error("a read").into())
                 } else {
                     attempt(&mut db)

@@ -20,17 +20,18 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use tokio::sync::{mpsc, oneshot, watch};
 
-use super::busy_timeout::{ConnectionBusyTimeout, SqliteBusyWait};
+use super::busy_timeout::ConnectionBusyTimeout;
 use super::connection::Db;
-use super::error::injected_io_error;
-use super::error::{is_busy, Result, StorageError};
+use super::error::{Result, StorageError};
 use super::estimate::Estimate;
 use super::limits::Limits;
 use super::policy::{BeginMode, BusyPolicy, DeadlinePolicy, QueueAdmission};
-use super::retry::Backoff;
+use super::transaction::{
+    self, Applied, BusyLadder, CommitFailure, Ended, Faults, Policy, Retry, Unit,
+};
 use super::write::{ApplyContext, Write, WriteOutput};
 use crate::env::{run_blocking, timeout_at, Deadline, Env, Work};
-use crate::failpoints;
+use crate::events::{micros, Event, Recorder};
 
 const QUEUED: u8 = 0;
 const STARTED: u8 = 1;
@@ -133,14 +134,12 @@ impl WriteQueue {
                     .saturating_add(base),
             };
             if remaining < needed {
-                tracing::debug!(
-                    target: super::TRACE,
-                    write = write.name(),
+                env.recorder.emit(Event::WriteRefused {
+                    write: write.name(),
                     waiting,
-                    remaining_us = remaining.as_micros() as u64,
-                    needed_us = needed.as_micros() as u64,
-                    "write refused"
-                );
+                    remaining_us: micros(remaining),
+                    needed_us: micros(needed),
+                });
                 return Err(StorageError::InsufficientBudget { remaining, needed });
             }
         }
@@ -151,7 +150,10 @@ impl WriteQueue {
         };
         let state = Arc::new(AtomicU8::new(QUEUED));
         let (reply, answer) = oneshot::channel();
-        tracing::debug!(target: super::TRACE, write = write.name(), waiting = self.waiting(), "write queued");
+        env.recorder.emit(Event::WriteQueued {
+            write: write.name(),
+            waiting: self.waiting(),
+        });
         permit.send(Pending {
             write,
             deadline,
@@ -175,7 +177,7 @@ impl WriteQueue {
                     })
                 } else if self.deadline == DeadlinePolicy::AbandonAtDeadline {
                     // fazt's `case <-ctx.Done(): return ctx.Err()`: the write goes on.
-                    tracing::debug!(target: super::TRACE, "write abandoned while executing");
+                    env.recorder.emit(Event::WriteAbandoned);
                     Err(StorageError::DeadlineExceeded {
                         operation: "queued write",
                     })
@@ -276,68 +278,78 @@ async fn run(
     }
 }
 
-/// What the group's transaction came to.
-enum GroupOutcome {
-    /// SQLITE_BUSY before anything was written; the transaction rolled back and every
-    /// write is queued again. `lock_wait`: SQLite would have called its busy handler.
-    Busy { lock_wait: bool },
-    /// Committed; one result per write, `None` for a write its caller had cancelled.
-    Committed(Vec<Option<Result<WriteOutput>>>),
-    /// The transaction failed and was rolled back; every claimed write failed.
-    RolledBack(StorageError),
-    /// Applied and still open (holding the write lock), not yet committed.
-    Applied(Vec<Option<Result<WriteOutput>>>),
-    /// `COMMIT` failed in a way that leaves its outcome unknown.
-    Unknown(StorageError),
-}
-
-/// Which part of a group's transaction one executor job runs. Where time passes only
-/// after a job ([`crate::env::Executor::charges_after_job`], the simulator), a
-/// transaction is two jobs, as on the direct-write path (`direct_writes.rs`): the
-/// modelled cost of applying the writes passes between them with the write lock held,
-/// so a writer outside the queue meets this one as it would on a real machine. The real
-/// executor runs it as one job, saving a thread hand-off per group.
-enum Phase {
-    /// BEGIN, the writes, COMMIT.
-    Whole,
-    /// BEGIN and the writes, leaving the transaction open.
-    Apply,
-    /// COMMIT of a transaction left open by `Apply`.
-    Commit(Vec<Option<Result<WriteOutput>>>),
-}
-
-/// Runs `phase` of the group's transaction on the executor.
-async fn run_group(
-    writer: &Writer,
-    db: &Arc<Mutex<Db>>,
+/// The queue's unit of one transaction: a group of pending writes.
+struct Group {
     pending: Vec<Pending>,
-    phase: Phase,
-) -> (Vec<Pending>, GroupOutcome) {
-    let (db, limits, indexed) = (db.clone(), writer.limits.clone(), writer.indexed.clone());
-    let (begin, retry_upgrade) = (writer.begin, writer.busy.retries_failed_upgrade());
-    run_blocking(writer.env.executor.as_ref(), move || {
-        let mut db = db.lock().expect("writer connection");
-        let before = db.work();
-        let outcome = match phase {
-            Phase::Commit(results) => commit(&mut db, results),
-            Phase::Whole | Phase::Apply => {
-                let indexed = indexed.read().expect("index set").clone();
-                let context = ApplyContext {
-                    limits: &limits,
-                    indexed: &indexed,
-                };
-                match apply(&mut db, &pending, &context, begin, retry_upgrade) {
-                    GroupOutcome::Applied(results) if matches!(phase, Phase::Whole) => {
-                        commit(&mut db, results)
-                    }
-                    outcome => outcome,
-                }
-            }
+    limits: Limits,
+    indexed: Arc<RwLock<BTreeSet<String>>>,
+    /// Whether a SQLITE_BUSY at a DEFERRED transaction's upgrade retries the group.
+    retry_upgrade: bool,
+}
+
+/// One result per write of a group, `None` for a write its caller had cancelled.
+type Results = Vec<Option<Result<WriteOutput>>>;
+
+impl Unit for Group {
+    type Output = Results;
+
+    /// Applies the batch, write by write. Under [`BeginMode::Deferred`] the lock is
+    /// taken by the first write statement. A SQLITE_BUSY there means nothing was
+    /// written yet (a transaction that wrote holds the lock): the transaction rolls
+    /// back and the group is retried, when SQLite would have called its busy handler
+    /// or when `retry_upgrade` says so; otherwise the write that met it fails at once
+    /// (§4.9) and the others go on.
+    fn apply(&mut self, db: &mut Db, recorder: &Recorder) -> Applied<Results> {
+        let indexed = self.indexed.read().expect("index set").clone();
+        let context = ApplyContext {
+            limits: &self.limits,
+            indexed: &indexed,
         };
-        let work = db.work_since(before);
-        ((pending, outcome), work)
-    })
-    .await
+        let batch = &self.pending;
+        let mut results = Vec::with_capacity(batch.len());
+        for (n, pending) in batch.iter().enumerate() {
+            if !pending.claim(STARTED) {
+                results.push(None);
+                continue;
+            }
+            let result = in_savepoint(db, &pending.write, &context);
+            if matches!(&result, Err(error) if error.is_sqlite_busy()) {
+                let lock_wait = db.take_busy_handler_called();
+                if lock_wait || self.retry_upgrade {
+                    let _ = db.conn().execute_batch("ROLLBACK");
+                    batch[..=n].iter().for_each(Pending::unclaim);
+                    return Applied::Busy { lock_wait };
+                }
+                recorder.emit(Event::BusyAtUpgrade {
+                    write: pending.write.name(),
+                });
+                results.push(Some(Err(StorageError::Busy { attempts: 1 })));
+                continue;
+            }
+            results.push(Some(result));
+        }
+        Applied::Open(results)
+    }
+
+    fn started(&self) -> Event {
+        Event::GroupStarted {
+            writes: self.pending.len(),
+        }
+    }
+
+    fn committing(&self) -> Option<Event> {
+        None
+    }
+
+    fn busy(&self, attempt: u32, conn: usize, busy_timeout_ms: u64, lock_wait: bool) -> Event {
+        Event::WriterBusy {
+            writes: self.pending.len(),
+            attempt,
+            conn,
+            busy_timeout_ms,
+            lock_wait,
+        }
+    }
 }
 
 async fn commit_group(
@@ -346,18 +358,24 @@ async fn commit_group(
     counters: &WriterCounters,
     batch: Vec<Pending>,
 ) {
-    let (clock, rng, busy) = (
-        writer.env.clock.clone(),
-        writer.env.rng.clone(),
-        writer.busy.clone(),
-    );
-    let mut backoff = Backoff::new(&busy, &rng);
-    let mut sqlite_wait: Option<SqliteBusyWait> = None;
-    let mut pending = batch;
+    let (env, busy) = (writer.env.clone(), writer.busy.clone());
+    let policy = Policy {
+        begin: writer.begin,
+        faults: Faults::Armed,
+        split_always: false,
+        commit_failure: CommitFailure::OutcomeUnknown,
+    };
+    let mut ladder = BusyLadder::new(&busy, &env.rng);
+    let mut group = Group {
+        pending: batch,
+        limits: writer.limits.clone(),
+        indexed: writer.indexed.clone(),
+        retry_upgrade: writer.busy.retries_failed_upgrade(),
+    };
     loop {
         // Nothing starts past its deadline.
-        let now = clock.now();
-        pending = pending
+        let now = env.clock.now();
+        group.pending = std::mem::take(&mut group.pending)
             .into_iter()
             .filter_map(|p| {
                 if p.deadline.is_past(now) && p.claim(CANCELLED) {
@@ -371,36 +389,19 @@ async fn commit_group(
                 }
             })
             .collect();
-        if pending.is_empty() {
+        if group.pending.is_empty() {
             return;
         }
-        // Traced before the group's job runs (in simulation, as it is submitted), so a
-        // trace shows who held the write lock when this attempt met SQLITE_BUSY.
-        tracing::debug!(target: super::TRACE, writes = pending.len(), "group started");
-        let (returned, outcome) = if failpoints::fired(failpoints::STORAGE_BEFORE_BEGIN) {
-            let error = StorageError::RolledBack("injected fault before BEGIN".into());
-            (pending, GroupOutcome::RolledBack(error))
-        } else {
-            let slow = failpoints::fired_with_ms(failpoints::STORAGE_SLOW_STATEMENT);
-            let split = slow.is_some() || writer.env.executor.charges_after_job();
-            let phase = if split { Phase::Apply } else { Phase::Whole };
-            match run_group(writer, db, pending, phase).await {
-                (pending, GroupOutcome::Applied(results)) => {
-                    // A slow statement: the transaction stays open, holding the write
-                    // lock, while virtual time passes; then it commits.
-                    if let Some(hold) = slow {
-                        clock.sleep(hold).await;
-                    }
-                    run_group(writer, db, pending, Phase::Commit(results)).await
-                }
-                other => other,
-            }
-        };
-        pending = returned;
-        match outcome {
-            GroupOutcome::Committed(results) => {
+        let ended;
+        (group, ended) = transaction::attempt(&env, db, group, policy).await;
+        let pending = std::mem::take(&mut group.pending);
+        match ended {
+            Ended::Committed(results) => {
                 let applied = results.iter().filter(|r| matches!(r, Some(Ok(_)))).count();
-                tracing::debug!(target: super::TRACE, writes = results.len(), applied, "group committed");
+                env.recorder.emit(Event::GroupCommitted {
+                    writes: results.len(),
+                    applied,
+                });
                 counters.groups.fetch_add(1, Ordering::Relaxed);
                 counters.writes.fetch_add(applied as u64, Ordering::Relaxed);
                 for (p, result) in pending.iter().zip(&results) {
@@ -419,10 +420,13 @@ async fn commit_group(
                 }
                 return;
             }
-            GroupOutcome::Unknown(error) => {
+            Ended::Unknown(error) => {
                 // COMMIT failed after it may have reached the disk: every write of the
                 // group is unknown, never a plain failure.
-                tracing::debug!(target: super::TRACE, writes = pending.len(), %error, "commit unconfirmed");
+                env.recorder.emit(Event::CommitUnconfirmed {
+                    writes: pending.len(),
+                    error: error.to_string(),
+                });
                 for p in pending {
                     if p.state.load(Ordering::Acquire) == STARTED {
                         p.answer(Err(StorageError::OutcomeUnknown));
@@ -432,10 +436,7 @@ async fn commit_group(
                 }
                 return;
             }
-            GroupOutcome::Applied(_) => {
-                unreachable!("Whole and Commit never leave the transaction open")
-            }
-            GroupOutcome::RolledBack(error) => {
+            Ended::Failed(error) => {
                 // Nothing of the group was written: a definite failure for every write.
                 let message = error.to_string();
                 for p in pending {
@@ -445,34 +446,23 @@ async fn commit_group(
                 }
                 return;
             }
-            GroupOutcome::Busy { lock_wait } => {
+            Ended::Busy { lock_wait } => {
                 counters.busy.fetch_add(1, Ordering::Relaxed);
-                let timeout = writer.busy_timeout.at(clock.now());
-                tracing::debug!(
-                    target: super::TRACE,
-                    writes = pending.len(),
-                    attempt = backoff.attempts(),
-                    conn = writer.busy_timeout.index(),
-                    busy_timeout_ms = writer.busy_timeout.millis(),
+                group.pending = pending;
+                let retry = ladder.after_busy(
+                    &env,
+                    &group,
+                    &mut writer.busy_timeout,
                     lock_wait,
-                    "writer busy"
+                    Deadline::NONE,
                 );
-                // SQLite's busy handler first, on a connection that has a busy timeout.
-                if let (true, Some(timeout)) = (lock_wait, timeout) {
-                    let wait = sqlite_wait.get_or_insert_with(|| SqliteBusyWait::new(timeout));
-                    if let Some(delay) = wait.next_delay() {
-                        clock.sleep(delay).await;
-                        continue;
-                    }
-                    tracing::debug!(target: super::TRACE, waited_ms = wait.waited().as_millis() as u64, "busy timeout expired");
-                }
-                sqlite_wait = None;
-                match backoff.next_delay() {
+                match retry {
                     // Writes whose deadline passes meanwhile are answered at the loop's top.
-                    Some(delay) => clock.sleep(delay).await,
-                    None => {
-                        let attempts = backoff.attempts();
-                        for p in pending {
+                    Retry::SqliteWait(delay) | Retry::Backoff(delay) => {
+                        env.clock.sleep(delay).await
+                    }
+                    Retry::GiveUp { attempts } => {
+                        for p in std::mem::take(&mut group.pending) {
                             if p.claim(CANCELLED) {
                                 p.answer(Err(StorageError::Busy { attempts }));
                             }
@@ -482,89 +472,6 @@ async fn commit_group(
                 }
             }
         }
-    }
-}
-
-/// Begins the group's transaction and applies the batch, write by write. Runs
-/// on the executor.
-///
-/// Under [`BeginMode::Deferred`] the lock is taken by the first write statement. A
-/// SQLITE_BUSY there means nothing was written yet (a transaction that wrote holds the
-/// lock): the transaction rolls back and the group is retried, when SQLite would have
-/// called its busy handler or when `retry_upgrade` says so; otherwise the write that
-/// met it fails at once (§4.9) and the others go on.
-fn apply(
-    db: &mut Db,
-    batch: &[Pending],
-    context: &ApplyContext,
-    begin: BeginMode,
-    retry_upgrade: bool,
-) -> GroupOutcome {
-    db.count_statement();
-    if failpoints::fired(failpoints::STORAGE_BUSY) {
-        return GroupOutcome::Busy { lock_wait: true };
-    }
-    db.take_busy_handler_called();
-    let begin_sql = match begin {
-        BeginMode::Immediate => "BEGIN IMMEDIATE",
-        BeginMode::Deferred => "BEGIN DEFERRED",
-    };
-    if let Err(error) = db.conn().execute_batch(begin_sql) {
-        return if is_busy(&error) {
-            GroupOutcome::Busy {
-                lock_wait: db.take_busy_handler_called(),
-            }
-        } else {
-            GroupOutcome::RolledBack(error.into())
-        };
-    }
-    let mut results = Vec::with_capacity(batch.len());
-    for (n, pending) in batch.iter().enumerate() {
-        if !pending.claim(STARTED) {
-            results.push(None);
-            continue;
-        }
-        let result = in_savepoint(db, &pending.write, context);
-        if matches!(&result, Err(error) if error.is_sqlite_busy()) {
-            let lock_wait = db.take_busy_handler_called();
-            if lock_wait || retry_upgrade {
-                let _ = db.conn().execute_batch("ROLLBACK");
-                batch[..=n].iter().for_each(Pending::unclaim);
-                return GroupOutcome::Busy { lock_wait };
-            }
-            tracing::debug!(target: super::TRACE, write = pending.write.name(), "busy at upgrade of a deferred transaction");
-            results.push(Some(Err(StorageError::Busy { attempts: 1 })));
-            continue;
-        }
-        results.push(Some(result));
-    }
-    GroupOutcome::Applied(results)
-}
-
-/// Commits the open transaction. Runs on the executor.
-fn commit(db: &mut Db, results: Vec<Option<Result<WriteOutput>>>) -> GroupOutcome {
-    if failpoints::fired(failpoints::STORAGE_BEFORE_COMMIT) {
-        let _ = db.conn().execute_batch("ROLLBACK");
-        return GroupOutcome::RolledBack(StorageError::RolledBack(
-            "injected fault before COMMIT".into(),
-        ));
-    }
-    db.count_statement();
-    let committed = db.conn().execute_batch("COMMIT");
-    let committed = match committed {
-        Ok(()) if failpoints::fired(failpoints::STORAGE_COMMIT_ERROR) => {
-            Err(injected_io_error("COMMIT"))
-        }
-        other => other,
-    };
-    match committed {
-        Ok(()) => GroupOutcome::Committed(results),
-        // Still inside the transaction (SQLITE_BUSY on COMMIT): nothing is written yet.
-        Err(error) if !db.conn().is_autocommit() => {
-            let _ = db.conn().execute_batch("ROLLBACK");
-            GroupOutcome::RolledBack(error.into())
-        }
-        Err(error) => GroupOutcome::Unknown(error.into()),
     }
 }
 

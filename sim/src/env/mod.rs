@@ -35,5 +35,6 @@ pub fn sim_env_with(seed: u64, cost: CostModel) -> Env {
         executor: Arc::new(SimExecutor::new(clock.clone(), cpu, cost)),
         clock,
         rng: Rng::seeded(seed),
+        recorder: fazt_engine::events::Recorder::tracing(),
     }
 }

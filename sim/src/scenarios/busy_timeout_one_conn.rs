@@ -17,9 +17,9 @@ use fazt_engine::storage::StorageError;
 use serde_json::json;
 
 use super::storage_world::{self, Finished, LockHolder, Outcome, World};
-use crate::causes::fields;
 use crate::profile::Profile;
 use crate::scenarios::Run;
+use fazt_engine::events::Event as EngineEvent;
 
 pub const SUMMARY: &str =
     "8 concurrent writers while another connection holds the lock 20 ms in every 100 ms, at the start and after the 5-minute connection lifetime";
@@ -116,38 +116,47 @@ fn root_cause(error: &StorageError, outcome: &Outcome, finished: &Finished) -> S
     // Writes overlap: a connection that has a busy timeout keeps logging its waits
     // while others fail. A write failing with a timeout left would have waited, so a
     // busy event without one in the window is this write's.
-    let in_window: Vec<_> = finished
+    // (at µs, connection, its busy timeout in ms) of each busy event in the window.
+    let in_window: Vec<(u64, usize, u64)> = finished
         .trace
         .events
         .iter()
         .filter(|e| e.at_us >= outcome.started_us && e.at_us <= outcome.ended_us)
-        .filter(|e| e.what.starts_with("writer busy") || e.what.starts_with("direct write busy"))
+        .filter_map(|e| match e.engine()? {
+            EngineEvent::WriterBusy {
+                conn,
+                busy_timeout_ms,
+                ..
+            }
+            | EngineEvent::DirectWriteBusy {
+                conn,
+                busy_timeout_ms,
+                ..
+            } => Some((e.at_us, *conn, *busy_timeout_ms)),
+            _ => None,
+        })
         .collect();
     let busy = in_window
         .iter()
         .rev()
-        .find(|e| fields(&e.what).get("busy_timeout_ms") == Some(&"0"))
+        .find(|(_, _, ms)| *ms == 0)
         .or(in_window.last())
         .copied();
-    let Some(busy) = busy else {
+    let Some((busy_at, conn, busy_timeout_ms)) = busy else {
         return "sqlite-busy (no busy event in the trace)".to_owned();
     };
-    let f = fields(&busy.what);
-    let conn = f.get("conn").copied().unwrap_or("?");
     let replaced = finished.trace.events.iter().any(|e| {
-        e.at_us <= busy.at_us
-            && e.what.starts_with("connection replaced")
-            && fields(&e.what).get("conn") == Some(&conn)
+        e.at_us <= busy_at
+            && matches!(e.engine(), Some(EngineEvent::ConnectionReplaced { conn: c, .. }) if *c == conn)
     });
-    match (f.get("busy_timeout_ms").copied(), conn, replaced) {
-        (Some("0"), "0", true) => {
+    match (busy_timeout_ms, conn, replaced) {
+        (0, 0, true) => {
             "sqlite-busy on connection 0: replaced past its lifetime, the new one has no busy_timeout"
                 .to_owned()
         }
-        (Some("0"), _, _) => format!(
+        (0, _, _) => format!(
             "sqlite-busy on connection {conn}: the pragma ran once through the pool, not on it"
         ),
-        (Some(_), _, _) => "sqlite-busy after the busy timeout expired".to_owned(),
-        (None, _, _) => "sqlite-busy".to_owned(),
+        (_, _, _) => "sqlite-busy after the busy timeout expired".to_owned(),
     }
 }

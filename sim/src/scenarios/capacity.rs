@@ -30,6 +30,7 @@
 
 use std::time::Duration;
 
+use fazt_engine::events::Event as EngineEvent;
 use serde_json::json;
 
 use crate::causes::{writer_busy_by_background_writes, ANALYTICS_FLUSH, REQUEST_LOG};
@@ -117,8 +118,9 @@ pub fn run(profile: &Profile, seed: u64, options: &Options) -> Run {
             .trace
             .events
             .iter()
-            .filter(|e| e.actor == "fazt::storage" && e.what.starts_with("analytics flushed"))
-            .filter(|e| e.what.ends_with("path=bypass") == outside_queue)
+            .filter(|e| {
+                matches!(e.engine(), Some(EngineEvent::AnalyticsFlushed { bypass, .. }) if *bypass == outside_queue)
+            })
             .count() as u64
     };
     let (flushes_in_queue, flushes_outside) = (flushes(false), flushes(true));
@@ -128,16 +130,19 @@ pub fn run(profile: &Profile, seed: u64, options: &Options) -> Run {
         .events
         .iter()
         .filter(|e| {
-            e.actor == "fazt::storage"
-                && e.what
-                    .starts_with("direct write started write=request_log.insert")
+            matches!(
+                e.engine(),
+                Some(EngineEvent::DirectWriteStarted {
+                    write: "request_log.insert"
+                })
+            )
         })
         .count() as u64;
     let request_log_rows_dropped = observed
         .trace
         .events
         .iter()
-        .filter(|e| e.actor == "fazt::storage" && e.what.starts_with("request log write failed"))
+        .filter(|e| matches!(e.engine(), Some(EngineEvent::RequestLogWriteFailed { .. })))
         .count() as u64;
     let mut run = observed.into_run("capacity", profile, seed);
     let details = &mut run.report.details;

@@ -45,7 +45,12 @@ pub fn run(profile: &Profile, seed: u64, sizes: &Sizes) -> Run {
         .trace
         .events
         .iter()
-        .filter(|e| e.actor == crate::faults::ACTOR && e.what == "server restarted")
+        .filter(|e| {
+            e.what
+                == crate::trace::What::FaultEnded {
+                    end: crate::trace::FaultEnd::ServerRestarted,
+                }
+        })
         .count();
     run.report
         .details

@@ -17,6 +17,8 @@ use fazt_engine::env::Deadline;
 use fazt_engine::storage::{Db, StorageError};
 use serde_json::json;
 
+use fazt_engine::events::Event as EngineEvent;
+
 use super::storage_world::{self, last_event, Finished, LockHolder, Outcome};
 use crate::profile::Profile;
 use crate::scenarios::Run;
@@ -112,7 +114,14 @@ fn root_cause(error: &StorageError, outcome: &Outcome, finished: &Finished) -> S
         return error.kind().to_owned();
     }
     let (start, end) = (outcome.started_us, outcome.ended_us);
-    if last_event(&finished.trace, "busy at upgrade", start, end).is_some() {
+    if last_event(
+        &finished.trace,
+        |e| matches!(e, EngineEvent::BusyAtUpgrade { .. }),
+        start,
+        end,
+    )
+    .is_some()
+    {
         return "sqlite-busy at a DEFERRED transaction's upgrade (read, then write: no busy handler)"
             .to_owned();
     }

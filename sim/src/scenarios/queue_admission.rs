@@ -14,9 +14,9 @@ use std::time::Duration;
 use serde_json::json;
 
 use super::storage_world::{self, last_event, Outcome};
-use crate::causes::fields;
 use crate::profile::Profile;
 use crate::scenarios::Run;
+use fazt_engine::events::Event as EngineEvent;
 
 pub const SUMMARY: &str =
     "a burst of 300 writes with 2.5 s of budget left each, while the lock is held 20 ms (fazt's admission rule)";
@@ -96,8 +96,10 @@ pub fn run(profile: &Profile, seed: u64, options: &Options) -> Run {
         .trace
         .events
         .iter()
-        .filter(|e| e.what.starts_with("write refused"))
-        .filter_map(|e| fields(&e.what).get("waiting")?.parse::<u64>().ok())
+        .filter_map(|e| match e.engine()? {
+            EngineEvent::WriteRefused { waiting, .. } => u64::try_from(*waiting).ok(),
+            _ => None,
+        })
         .min();
     if let Some(waiting) = refused_at {
         report.details.insert("refused_min_queued".into(), waiting);
@@ -119,7 +121,7 @@ fn root_cause(
     }
     match last_event(
         &finished.trace,
-        "write refused",
+        |e| matches!(e, EngineEvent::WriteRefused { .. }),
         outcome.started_us,
         outcome.ended_us,
     ) {

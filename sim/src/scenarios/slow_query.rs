@@ -82,7 +82,13 @@ pub fn run(profile: &Profile, seed: u64, sizes: &Sizes) -> Run {
         .trace
         .events
         .iter()
-        .filter(|e| e.actor == "fazt::fault" && e.what.contains(failpoints::STORAGE_SLOW_STATEMENT))
+        .filter(|e| {
+            matches!(
+                e.engine(),
+                Some(fazt_engine::events::Event::Fault { point, .. })
+                    if *point == failpoints::STORAGE_SLOW_STATEMENT
+            )
+        })
         .count();
     run.report
         .details

@@ -19,7 +19,8 @@ use crate::harness;
 use crate::profile::Profile;
 use crate::report::{wall_clock_ms_since, wall_clock_start, Report};
 use crate::scenarios::Run;
-use crate::trace::Trace;
+use crate::trace::{Trace, What};
+use fazt_engine::events::Event as EngineEvent;
 
 /// The storage under test and the run's clock and trace.
 pub struct World {
@@ -122,8 +123,13 @@ impl World {
         u64::try_from(since.as_micros()).unwrap_or(u64::MAX)
     }
 
-    pub fn record(&self, actor: &str, what: impl Into<String>) {
-        self.capture.record_at(self.now_us(), actor, what);
+    pub fn record(&self, what: What) {
+        self.capture.record_at(self.now_us(), what);
+    }
+
+    /// Records a note of `actor` now.
+    pub fn note(&self, actor: &str, text: impl Into<String>) {
+        self.capture.note_at(self.now_us(), actor, text);
     }
 
     pub async fn sleep(&self, duration: Duration) {
@@ -143,7 +149,7 @@ impl World {
             Ok(_) => format!("{label} ok"),
             Err(error) => format!("{label} failed {}", error.kind()),
         };
-        self.capture.record_at(ended_us, "workload", what);
+        self.capture.note_at(ended_us, "workload", what);
         Outcome {
             label,
             started_us,
@@ -159,10 +165,10 @@ impl World {
         while db.conn().execute_batch("BEGIN IMMEDIATE").is_err() {
             self.sleep(Duration::from_millis(1)).await;
         }
-        self.record("adversary", "lock taken");
+        self.record(What::AdversaryLock { taken: true });
         self.sleep(hold).await;
         db.conn().execute_batch("COMMIT")?;
-        self.record("adversary", "lock released");
+        self.record(What::AdversaryLock { taken: false });
         Ok(())
     }
 }
@@ -216,8 +222,7 @@ where
     let mut sim = harness::build(seed);
     let (out, host_capture) = (result.clone(), capture.clone());
     sim.client("storage", async move {
-        let env = sim_env(seed);
-        host_capture.start_clock(env.clock.clone());
+        let env = host_capture.attach(sim_env(seed));
         let origin = env.clock.now();
         let storage = Storage::open(&path, env.clone(), config).await?;
         let world = Rc::new(World {
@@ -238,9 +243,7 @@ where
         *out.borrow_mut() = Some((outcomes, virtual_ms, details));
         Ok(())
     });
-    capture
-        .around(|| sim.run())
-        .expect("the simulation runs to completion");
+    sim.run().expect("the simulation runs to completion");
     let (outcomes, virtual_ms, details) = result.borrow_mut().take().expect("the workload ended");
     Finished {
         outcomes,
@@ -252,17 +255,19 @@ where
     }
 }
 
-/// The last engine event before `at_us` (inclusive) and from `since_us` on whose text
-/// starts with `message`.
-pub fn last_event<'t>(
-    trace: &'t Trace,
-    message: &str,
+/// The last engine event before `at_us` (inclusive) and from `since_us` on that is
+/// `wanted`.
+pub fn last_event(
+    trace: &Trace,
+    wanted: impl Fn(&EngineEvent) -> bool,
     since_us: u64,
     at_us: u64,
-) -> Option<&'t crate::trace::Event> {
+) -> Option<&EngineEvent> {
     trace
         .events
         .iter()
         .rev()
-        .find(|e| e.at_us >= since_us && e.at_us <= at_us && e.what.starts_with(message))
+        .filter(|e| e.at_us >= since_us && e.at_us <= at_us)
+        .filter_map(crate::trace::Event::engine)
+        .find(|event| wanted(event))
 }

@@ -16,10 +16,11 @@ use std::time::Duration;
 use serde_json::json;
 
 use super::storage_world::{self, World};
-use crate::causes::fields;
 use crate::profile::Profile;
 use crate::scenarios::Run;
 use crate::trace::Trace;
+use crate::trace::What;
+use fazt_engine::events::Event as EngineEvent;
 
 pub const SUMMARY: &str =
     "30 requests of two writes while another connection holds the lock for 6 s; clients retry after Retry-After";
@@ -86,7 +87,7 @@ async fn request(
             Err(_) if timed_out => Some("TimeoutError"),
             Err(error) => Some(error.kind()),
         };
-        world.record(
+        world.note(
             "workload",
             format!(
                 "request r{n:02} attempt {attempt} {}",
@@ -174,16 +175,21 @@ fn root_cause(kind: &str, outcome: &RequestOutcome, trace: &Trace, budget: Durat
         .events
         .iter()
         .rev()
-        .find(|e| e.at_us >= start && e.at_us <= end && e.what.starts_with("writer busy"));
+        .filter(|e| e.at_us >= start && e.at_us <= end)
+        .find_map(|e| match e.engine()? {
+            EngineEvent::WriterBusy {
+                busy_timeout_ms, ..
+            } => Some(*busy_timeout_ms),
+            _ => None,
+        });
     let lock_held = trace
         .events
         .iter()
-        .any(|e| e.actor == "adversary" && e.what == "lock taken" && e.at_us <= end);
-    match busy.map(|e| fields(&e.what)) {
-        Some(f) if f.get("busy_timeout_ms").is_some_and(|ms| *ms != "0") && lock_held => format!(
-            "lock wait took the whole {} ms budget (busy_timeout {} ms; lock held by adversary)",
+        .any(|e| e.what == What::AdversaryLock { taken: true } && e.at_us <= end);
+    match busy {
+        Some(busy_timeout_ms) if busy_timeout_ms != 0 && lock_held => format!(
+            "lock wait took the whole {} ms budget (busy_timeout {busy_timeout_ms} ms; lock held by adversary)",
             budget.as_millis(),
-            f["busy_timeout_ms"]
         ),
         Some(_) => "timed out waiting for the write lock".to_owned(),
         None => "timed out (no lock wait in the trace)".to_owned(),

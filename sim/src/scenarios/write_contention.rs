@@ -27,7 +27,7 @@ use crate::harness;
 use crate::profile::Profile;
 use crate::report::{wall_clock_ms_since, wall_clock_start, Report};
 use crate::scenarios::Run;
-use crate::trace::Trace;
+use crate::trace::{Trace, What};
 
 pub const SUMMARY: &str =
     "200 concurrent writers while another connection holds the write lock 10 ms in every 40 ms";
@@ -191,7 +191,7 @@ async fn write_back_to_back(
         };
         trace
             .borrow_mut()
-            .record(ended_us, format!("writer-{writer}"), what);
+            .note(ended_us, format!("writer-{writer}"), what);
         outcomes.push(Outcome {
             key,
             started_us,
@@ -219,8 +219,7 @@ async fn hold_the_lock(
         }
         trace.borrow_mut().record(
             micros_since(clock.as_ref(), origin),
-            "adversary",
-            "lock taken",
+            What::AdversaryLock { taken: true },
         );
         db.conn().execute(
             "INSERT INTO app_kv (app_id, key, value, created_at, updated_at)
@@ -232,8 +231,7 @@ async fn hold_the_lock(
         db.conn().execute_batch("COMMIT")?;
         trace.borrow_mut().record(
             micros_since(clock.as_ref(), origin),
-            "adversary",
-            "lock released",
+            What::AdversaryLock { taken: false },
         );
     }
     Ok(())
@@ -247,15 +245,16 @@ fn root_cause(error: &StorageError, outcome: &Outcome, trace: &Trace) -> String 
     };
     let (start, end) = (outcome.started_us, outcome.started_us + outcome.latency_us);
     let mut taken_at = None;
-    for event in trace.events.iter().filter(|e| e.actor == "adversary") {
-        match event.what.as_str() {
-            "lock taken" => taken_at = Some(event.at_us),
-            _ => {
+    for event in &trace.events {
+        match event.what {
+            What::AdversaryLock { taken: true } => taken_at = Some(event.at_us),
+            What::AdversaryLock { taken: false } => {
                 if taken_at.is_some_and(|taken| taken <= end && event.at_us >= start) {
                     return "sqlite-busy (write lock held by adversary)".to_owned();
                 }
                 taken_at = None;
             }
+            _ => {}
         }
     }
     if taken_at.is_some_and(|taken| taken <= end) {
