@@ -291,15 +291,13 @@ enum GroupOutcome {
     Unknown(StorageError),
 }
 
-/// Which part of a group's transaction one executor job runs. Where time passes only
-/// after a job ([`crate::env::Executor::charges_after_job`], the simulator), a
-/// transaction is two jobs, as on the direct-write path (`direct_writes.rs`): the
-/// modelled cost of applying the writes passes between them with the write lock held,
-/// so a writer outside the queue meets this one as it would on a real machine. The real
-/// executor runs it as one job, saving a thread hand-off per group.
+/// Which part of a group's transaction one executor job runs. A transaction is two
+/// jobs, as on the direct-write path (`direct_writes.rs`): where time passes only after
+/// a job (the simulator's executor), the cost of applying the writes passes between
+/// them with the write lock held, so a writer outside the queue meets this one as it
+/// would on a real machine; the real executor, where it passes during the job, pays a
+/// thread hand-off per group for the engine not asking which one it runs on.
 enum Phase {
-    /// BEGIN, the writes, COMMIT.
-    Whole,
     /// BEGIN and the writes, leaving the transaction open.
     Apply,
     /// COMMIT of a transaction left open by `Apply`.
@@ -320,18 +318,13 @@ async fn run_group(
         let before = db.work();
         let outcome = match phase {
             Phase::Commit(results) => commit(&mut db, results),
-            Phase::Whole | Phase::Apply => {
+            Phase::Apply => {
                 let indexed = indexed.read().expect("index set").clone();
                 let context = ApplyContext {
                     limits: &limits,
                     indexed: &indexed,
                 };
-                match apply(&mut db, &pending, &context, begin, retry_upgrade) {
-                    GroupOutcome::Applied(results) if matches!(phase, Phase::Whole) => {
-                        commit(&mut db, results)
-                    }
-                    outcome => outcome,
-                }
+                apply(&mut db, &pending, &context, begin, retry_upgrade)
             }
         };
         let work = db.work_since(before);
@@ -382,9 +375,7 @@ async fn commit_group(
             (pending, GroupOutcome::RolledBack(error))
         } else {
             let slow = failpoints::fired_with_ms(failpoints::STORAGE_SLOW_STATEMENT);
-            let split = slow.is_some() || writer.env.executor.charges_after_job();
-            let phase = if split { Phase::Apply } else { Phase::Whole };
-            match run_group(writer, db, pending, phase).await {
+            match run_group(writer, db, pending, Phase::Apply).await {
                 (pending, GroupOutcome::Applied(results)) => {
                     // A slow statement: the transaction stays open, holding the write
                     // lock, while virtual time passes; then it commits.
