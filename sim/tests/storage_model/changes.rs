@@ -1,6 +1,5 @@
 //! Update operators, from their documentation.
 
-
 use serde_json::{Map, Number, Value};
 
 use crate::model::*;

@@ -2,9 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use fazt_engine::storage::{
-    Blob, BlobMeta, FindOptions, KvEntry, Order,
-};
+use fazt_engine::storage::{Blob, BlobMeta, FindOptions, KvEntry, Order};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
@@ -71,7 +69,13 @@ pub(crate) fn live(expires_at: Option<i64>, now: i64) -> bool {
 impl AppModel {
     // kv
 
-    pub(crate) fn kv_set(&mut self, key: &str, value: &Value, ttl_ms: Option<u64>, now: i64) -> Outcome {
+    pub(crate) fn kv_set(
+        &mut self,
+        key: &str,
+        value: &Value,
+        ttl_ms: Option<u64>,
+        now: i64,
+    ) -> Outcome {
         if let Err(kind) = check_key(key) {
             return Outcome::Error(kind);
         }
@@ -226,7 +230,13 @@ impl AppModel {
             .map_or_else(Outcome::Error, |m| Outcome::Count(m.len() as u64))
     }
 
-    pub(crate) fn ds_update(&mut self, coll: usize, query: &Value, changes: &Value, now: i64) -> Outcome {
+    pub(crate) fn ds_update(
+        &mut self,
+        coll: usize,
+        query: &Value,
+        changes: &Value,
+        now: i64,
+    ) -> Outcome {
         let matches = match self.select(coll, query) {
             Ok(matches) => matches,
             Err(kind) => return Outcome::Error(kind),
@@ -276,7 +286,13 @@ impl AppModel {
 
     // s3
 
-    pub(crate) fn s3_put(&mut self, path: &str, data: &[u8], mime: Option<&str>, now: i64) -> Outcome {
+    pub(crate) fn s3_put(
+        &mut self,
+        path: &str,
+        data: &[u8],
+        mime: Option<&str>,
+        now: i64,
+    ) -> Outcome {
         if let Err(kind) = check_key(path) {
             return Outcome::Error(kind);
         }

@@ -1,16 +1,12 @@
 //! The operations a case is made of, and their generators: small domains, so that
 //! queries match things.
 
-
-use fazt_engine::storage::{
-    FindOptions, Order,
-};
+use fazt_engine::storage::{FindOptions, Order};
 use fazt_sim::env::EPOCH_MS;
 use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::sample::select;
 use serde_json::{json, Map, Value};
-
 
 /// Inserts into the main collection first, so that queries have something to find...
 pub(crate) const MAX_PREFILL: usize = 10;

@@ -29,7 +29,10 @@ pub(crate) enum Outcome {
     Error(&'static str),
 }
 
-pub(crate) fn outcome<T>(result: Result<T, StorageError>, ok: impl FnOnce(T) -> Outcome) -> Outcome {
+pub(crate) fn outcome<T>(
+    result: Result<T, StorageError>,
+    ok: impl FnOnce(T) -> Outcome,
+) -> Outcome {
     match result {
         Ok(value) => ok(value),
         Err(error) => Outcome::Error(error.kind()),
@@ -87,7 +90,12 @@ pub(crate) fn same(got: Outcome, want: Outcome) -> Result<(), String> {
     }
 }
 
-pub(crate) async fn step(scopes: &[Scope], model: &mut Model, now: i64, op: &Op) -> Result<(), String> {
+pub(crate) async fn step(
+    scopes: &[Scope],
+    model: &mut Model,
+    now: i64,
+    op: &Op,
+) -> Result<(), String> {
     match op {
         Op::Advance(ms) => {
             tokio::time::sleep(Duration::from_millis(*ms)).await;
@@ -229,7 +237,11 @@ pub(crate) async fn step(scopes: &[Scope], model: &mut Model, now: i64, op: &Op)
 
 /// Everything each app holds, read back through the engine, against the model.
 /// Reads the wall clock before each kv call: the reads themselves take virtual time.
-pub(crate) async fn final_state(scopes: &[Scope], model: &Model, clock: &dyn Clock) -> Result<(), String> {
+pub(crate) async fn final_state(
+    scopes: &[Scope],
+    model: &Model,
+    clock: &dyn Clock,
+) -> Result<(), String> {
     let all = FindOptions {
         order: Order::Asc,
         ..FindOptions::default()
