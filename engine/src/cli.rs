@@ -1,15 +1,26 @@
 //! The `fazt` command line (clap derive). Each subcommand turns its flags into the
-//! options of a library function and calls it.
+//! options of a library function and calls it. The plumbing only the command line
+//! needs lives below it, in the binary, not in the engine library:
+//!
+//! | module | what it is |
+//! | --- | --- |
+//! | [`bench`] | `fazt bench`: closed-loop load, reports (text, JSON), storage / runtime / HTTP benchmarks |
+//! | [`client`] | the HTTP/1.1 client side: URL → [`client::Target`], keep-alive connections |
+//! | [`deploy_client`] | `fazt deploy`: a folder zipped in memory, uploaded to `POST /api/deploy` |
+
+pub mod bench;
+pub mod client;
+pub mod deploy_client;
 
 use std::path::PathBuf;
 use std::time::Duration;
 
+use bench::http::HttpBench;
+use bench::load::{parse_duration, Length};
+use bench::runtime::RuntimeBench;
+use bench::storage::{Mix, StorageBench, StorageKind};
 use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
-use fazt_engine::bench::http::HttpBench;
-use fazt_engine::bench::load::{parse_duration, Length};
-use fazt_engine::bench::runtime::RuntimeBench;
-use fazt_engine::bench::storage::{Mix, StorageBench, StorageKind};
-use fazt_engine::deploy_client::DeployOptions;
+use deploy_client::DeployOptions;
 
 #[derive(Debug, Parser)]
 #[command(

@@ -11,17 +11,15 @@
 //! | [`runtime`] | fazt's handler contract on QuickJS: suspendable executions, VM pool |
 //! | [`storage`] | kv / ds / s3 on one SQLite file: group-committing writer, reader pool |
 //! | [`server`] | the HTTP server: Host routing, static files, deploy, `/api` handlers, admin API |
-//! | [`bench`] | `fazt bench`: closed-loop load, reports (text, JSON), storage / runtime / HTTP benchmarks |
-//! | [`client`] | the HTTP/1.1 client side: URL → [`client::Target`], keep-alive connections |
-//! | [`deploy_client`] | `fazt deploy`: a folder zipped in memory, uploaded to `POST /api/deploy` |
+//!
+//! The command line's plumbing (`fazt bench`, `fazt deploy`, its HTTP client) is not the
+//! engine: it lives under the `fazt` binary (`src/cli/`), outside the library the
+//! simulator links.
 //!
 //! Nothing here knows whether it runs for real or in the simulator: that is decided by
 //! the [`env::Env`] handed in at construction.
 
-pub mod bench;
-pub mod client;
 pub mod config;
-pub mod deploy_client;
 pub mod env;
 pub mod events;
 pub mod failpoints;

@@ -5,10 +5,9 @@ mod cli;
 use std::process::ExitCode;
 
 use clap::Parser;
-use fazt_engine::bench;
 use fazt_engine::env::{Env, Rng};
 
-use cli::{Bench, Cli, Command, DeployArgs, ServerCommand, ServerStartArgs};
+use cli::{bench, Bench, Cli, Command, DeployArgs, ServerCommand, ServerStartArgs};
 
 /// mimalloc for Rust's allocations: a request's buffers, JSON values and documents are
 /// allocated on one thread and freed on another, which glibc's malloc paid for in
@@ -122,7 +121,7 @@ fn deploy(args: &DeployArgs) -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     let clock = fazt_engine::env::RealClock::new();
-    let deployed = runtime.block_on(fazt_engine::deploy_client::deploy(&options, &clock))?;
+    let deployed = runtime.block_on(cli::deploy_client::deploy(&options, &clock))?;
     for link in &deployed.zipped.skipped {
         eprintln!(
             "skipped {} (a symbolic link pointing outside {})",

@@ -31,6 +31,10 @@ impl Executor for Inline {
         Box::pin(std::future::ready(()))
     }
 
+    fn interleave(&self, _rng: &fazt_engine::env::Rng) -> BoxFuture<'static, ()> {
+        Box::pin(std::future::ready(()))
+    }
+
     fn charge(&self, _work: fazt_engine::env::Work) -> BoxFuture<'static, ()> {
         Box::pin(std::future::ready(()))
     }

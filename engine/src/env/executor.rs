@@ -9,6 +9,8 @@ use std::sync::Arc;
 
 use futures::future::BoxFuture;
 
+use super::Rng;
+
 /// What a job did, for the simulator's CPU cost model (the real executor ignores it).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Work {
@@ -37,13 +39,13 @@ pub trait Executor: Send + Sync + 'static {
         self.execute(job)
     }
 
-    /// Whether a job's time passes only after it has run (the simulator's executor turns
-    /// its reported work into virtual time then). Work that must be seen holding a lock
-    /// while its time passes, a write transaction, is then split into jobs around the
-    /// lock's hold; the real executor, where time passes during the job, runs it whole.
-    fn charges_after_job(&self) -> bool {
-        false
-    }
+    /// A point where other ready tasks may run before the caller resumes (after each
+    /// suspension of a JavaScript execution). The real executor yields once, drawing
+    /// nothing: the other executions on the worker thread get their turn (a spinning
+    /// script would otherwise hold the thread until its deadline). The simulator's
+    /// yields a number of times drawn from `rng`, so the seed decides which execution
+    /// resumes first.
+    fn interleave(&self, rng: &Rng) -> BoxFuture<'static, ()>;
 
     /// Accounts for `work` done on the calling thread (a JavaScript time slice). The
     /// real executor returns at once (the time has really passed); the simulator's
@@ -130,6 +132,10 @@ impl Executor for ThreadPoolExecutor {
         Box::pin(std::future::ready(()))
     }
 
+    fn interleave(&self, _rng: &Rng) -> BoxFuture<'static, ()> {
+        Box::pin(tokio::task::yield_now())
+    }
+
     fn charge(&self, _work: Work) -> BoxFuture<'static, ()> {
         Box::pin(std::future::ready(()))
     }
@@ -144,5 +150,15 @@ mod tests {
         let executor = ThreadPoolExecutor::new(2);
         let sum: u64 = run_blocking(&executor, || ((1..=10).sum(), Work::default())).await;
         assert_eq!(sum, 55);
+    }
+
+    /// The real executor's interleaving draws nothing from the Rng: production does
+    /// not yield by the Rng at every suspension.
+    #[tokio::test]
+    async fn real_interleave_draws_nothing() {
+        let executor = ThreadPoolExecutor::new(1);
+        let rng = Rng::seeded(7);
+        executor.interleave(&rng).await;
+        assert_eq!(rng.next_u64(), Rng::seeded(7).next_u64());
     }
 }

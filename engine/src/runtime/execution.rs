@@ -203,7 +203,7 @@ pub async fn run(
                 });
                 finished.storage_time += took;
                 finished.storage_call_max = finished.storage_call_max.max(took);
-                interleave(env).await;
+                env.executor.interleave(&env.rng).await;
                 input = if job.deadline.is_past(clock.now()) {
                     Resume::Cancel
                 } else {
@@ -217,7 +217,7 @@ pub async fn run(
                         ..Work::default()
                     })
                     .await;
-                interleave(env).await;
+                env.executor.interleave(&env.rng).await;
                 input = if job.deadline.is_past(clock.now()) {
                     Resume::Cancel
                 } else {
@@ -297,14 +297,6 @@ pub async fn run(
         error.logs = slot.logs;
     }
     (finished, stack)
-}
-
-/// Lets the other ready tasks run a seeded number of times, so that which execution
-/// resumes first after a suspension is decided by the run's Rng.
-async fn interleave(env: &Env) {
-    for _ in 0..env.rng.below(3) {
-        tokio::task::yield_now().await;
-    }
 }
 
 fn run_script(

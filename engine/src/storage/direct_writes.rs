@@ -103,7 +103,6 @@ impl DirectWriters {
         let policy = Policy {
             begin: BeginMode::Deferred,
             faults: self.faults,
-            split_always: true,
             commit_failure: CommitFailure::Plain,
         };
         let mut ladder = BusyLadder::new(busy, &env.rng);

@@ -57,11 +57,6 @@ pub enum CommitFailure {
 pub struct Policy {
     pub begin: BeginMode,
     pub faults: Faults,
-    /// Always two executor jobs (begin-and-apply, then commit), so that in simulation
-    /// the lock is held for the modelled time between them (fazt's direct path).
-    /// Otherwise one job, split only where time passes after a job
-    /// ([`crate::env::Executor::charges_after_job`]) or a slow statement holds the lock.
-    pub split_always: bool,
     pub commit_failure: CommitFailure,
 }
 
@@ -127,9 +122,8 @@ pub async fn attempt<U: Unit>(
     let slow = policy
         .faults
         .fired_with_ms(recorder, failpoints::STORAGE_SLOW_STATEMENT);
-    let split = policy.split_always || slow.is_some() || env.executor.charges_after_job();
     recorder.emit(unit.started());
-    let (unit, ended) = job(env, db, unit, policy, Job::Apply { commit: !split }).await;
+    let (unit, ended) = job(env, db, unit, policy, Job::Apply).await;
     match ended {
         Ended::Committed(Step::Open(output)) => {
             // A slow statement: the transaction stays open, holding the write lock,
@@ -147,10 +141,15 @@ pub async fn attempt<U: Unit>(
     }
 }
 
-/// Which part of the transaction a job runs.
+/// Which part of the transaction a job runs. A transaction is always two jobs: where
+/// time passes only after a job (the simulator's executor), the cost of applying the
+/// writes passes between them with the write lock held, so a writer outside the queue
+/// meets this one as it would on a real machine; the real executor, where it passes
+/// during the job, pays a thread hand-off per transaction for the engine not asking
+/// which one it runs on.
 enum Job<O> {
-    /// BEGIN and the writes; then COMMIT too when `commit`.
-    Apply { commit: bool },
+    /// BEGIN and the writes, leaving the transaction open.
+    Apply,
     /// COMMIT of the transaction left open by `Apply`.
     Commit(O),
 }
@@ -194,12 +193,9 @@ async fn job<U: Unit>(
         let before = db.work();
         let ended = match part {
             Job::Commit(output) => commit(&mut db, &recorder, policy).map(|()| Step::Done(output)),
-            Job::Apply { commit: and_commit } => match begin(&mut db, &recorder, policy) {
+            Job::Apply => match begin(&mut db, &recorder, policy) {
                 Some(ended) => ended.map(Step::Open),
                 None => match unit.apply(&mut db, &recorder) {
-                    Applied::Open(output) if and_commit => {
-                        commit(&mut db, &recorder, policy).map(|()| Step::Done(output))
-                    }
                     Applied::Open(output) => Ended::Committed(Step::Open(output)),
                     Applied::Busy { lock_wait } => Ended::Busy { lock_wait },
                     Applied::Failed(error) => Ended::Failed(error),

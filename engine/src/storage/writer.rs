@@ -362,7 +362,6 @@ async fn commit_group(
     let policy = Policy {
         begin: writer.begin,
         faults: Faults::Armed,
-        split_always: false,
         commit_failure: CommitFailure::OutcomeUnknown,
     };
     let mut ladder = BusyLadder::new(&busy, &env.rng);

@@ -3,11 +3,16 @@
 
 use std::sync::Arc;
 
-use fazt_engine::env::{Clock, Executor, Job, Work};
+use fazt_engine::env::{Clock, Executor, Job, Rng, Work};
 use futures::future::BoxFuture;
 
 use super::cost::CostModel;
 use super::cpu::{SimCpu, TIMER_RESOLUTION};
+
+/// [`Executor::interleave`] yields 0 to this many times less one, drawn from the run's
+/// Rng: enough for the executions ready at one suspension to resume in any order
+/// (default 3, the engine's own interleaving before it became this seam).
+const MAX_INTERLEAVE_YIELDS: u64 = 3;
 
 /// Runs each job inline, then keeps its caller waiting until the modelled CPU has spent
 /// the job's cost on it. Work ending within the timer resolution of tokio's clock only
@@ -47,8 +52,13 @@ impl Executor for SimExecutor {
         self.spend(self.cost.job + self.cost.cost(work))
     }
 
-    fn charges_after_job(&self) -> bool {
-        true
+    fn interleave(&self, rng: &Rng) -> BoxFuture<'static, ()> {
+        let yields = rng.below(MAX_INTERLEAVE_YIELDS);
+        Box::pin(async move {
+            for _ in 0..yields {
+                tokio::task::yield_now().await;
+            }
+        })
     }
 
     fn charge(&self, work: Work) -> BoxFuture<'static, ()> {
@@ -107,5 +117,19 @@ mod tests {
         let before = clock.now();
         run_blocking(executor.as_ref(), || ((), Work::default())).await;
         assert_eq!(clock.now() - before, Duration::from_micros(50));
+    }
+
+    /// The simulated interleaving draws from the run's Rng (which execution resumes
+    /// first follows the seed) and passes no virtual time.
+    #[tokio::test(start_paused = true)]
+    async fn interleave_draws_from_the_rng_and_takes_no_time() {
+        let (clock, executor) = executor(Duration::from_micros(50));
+        let rng = fazt_engine::env::Rng::seeded(7);
+        let before = clock.now();
+        executor.interleave(&rng).await;
+        assert_eq!(clock.now(), before);
+        let fresh = fazt_engine::env::Rng::seeded(7);
+        fresh.below(MAX_INTERLEAVE_YIELDS);
+        assert_eq!(rng.next_u64(), fresh.next_u64());
     }
 }

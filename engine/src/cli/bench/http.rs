@@ -29,8 +29,8 @@ use serde::Serialize;
 
 use super::load::{self, format_duration, ErrorKind, Length, Workload};
 use super::report::{thousands, Report};
-use crate::client::{self, Sender, Target};
-use crate::env::{timeout_at, Clock, Env};
+use crate::cli::client::{self, Sender, Target};
+use fazt_engine::env::{timeout_at, Clock, Env};
 
 /// Longest wait for one response (connecting included).
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);

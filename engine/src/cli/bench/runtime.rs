@@ -11,9 +11,9 @@ use serde_json::json;
 
 use super::load::{self, format_duration, ErrorKind, Length, Workload};
 use super::report::Report;
-use crate::env::{Clock, Env};
-use crate::runtime::{AppCode, HandlerRequest, RuntimeConfig, Workers};
-use crate::storage::{Storage, StorageConfig};
+use fazt_engine::env::{Clock, Env};
+use fazt_engine::runtime::{AppCode, HandlerRequest, RuntimeConfig, Workers};
+use fazt_engine::storage::{Storage, StorageConfig};
 
 /// Options of one `fazt bench runtime` run.
 #[derive(Clone, Debug)]

@@ -17,8 +17,8 @@ use bytes::Bytes;
 use http::{header, HeaderValue, Method, Request, StatusCode};
 use http_body_util::{BodyExt, Full};
 
-use crate::client::{self, ClientError, Target};
-use crate::env::{timeout_at, Clock};
+use crate::cli::client::{self, ClientError, Target};
+use fazt_engine::env::{timeout_at, Clock};
 
 /// Longest wait for the whole deploy: connect, upload, the server's answer.
 pub const DEPLOY_TIMEOUT: Duration = Duration::from_secs(120);

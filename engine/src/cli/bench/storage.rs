@@ -1,5 +1,5 @@
 //! `fazt bench storage`: kv, ds or s3 operations against the storage engine, through
-//! its public async API ([`Storage`], [`crate::storage::Scope`]), on the real
+//! its public async API ([`Storage`], [`fazt_engine::storage::Scope`]), on the real
 //! environment.
 //!
 //! The data model, so that reads always hit: entry number `n` is
@@ -28,8 +28,8 @@ use serde_json::{json, Value};
 use super::baseline::{self, BaselineRun, BASELINE_TIME_MAX};
 use super::load::{self, format_duration, ErrorKind, Length, Measurement, Workload};
 use super::report::{thousands, Report};
-use crate::env::{Clock, Env, Rng};
-use crate::storage::{
+use fazt_engine::env::{Clock, Env, Rng};
+use fazt_engine::storage::{
     FindOptions, Scope, Storage, StorageConfig, StorageError, StoragePolicy, WritePath,
 };
 

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::report::Recorder;
-use crate::env::Clock;
+use fazt_engine::env::Clock;
 
 /// Why an operation failed: a short stable name such as `StorageError::kind()`.
 pub type ErrorKind = Cow<'static, str>;
@@ -151,7 +151,7 @@ pub async fn run<W: Workload>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::env::RealClock;
+    use fazt_engine::env::RealClock;
 
     #[test]
     fn durations_parse_with_units() {

@@ -105,11 +105,6 @@ impl Recorder {
         }
     }
 
-    /// Succeeded operations so far.
-    pub fn succeeded(&self) -> u64 {
-        self.succeeded
-    }
-
     /// The figures of a run that lasted `elapsed`.
     pub fn figures(&self, elapsed: Duration) -> Figures {
         let ms = |micros: u64| micros as f64 / 1000.0;

@@ -13,7 +13,7 @@ use rusqlite::types::Value as SqlValue;
 use rusqlite::{params, Connection};
 
 use super::load::Length;
-use crate::env::Clock;
+use fazt_engine::env::Clock;
 
 /// The longest a baseline runs, whatever the benchmark's length.
 pub const BASELINE_TIME_MAX: Duration = Duration::from_secs(10);
@@ -76,7 +76,7 @@ pub fn raw_commits(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::env::RealClock;
+    use fazt_engine::env::RealClock;
 
     #[test]
     fn commits_the_requested_rows() {

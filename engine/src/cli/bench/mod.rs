@@ -13,7 +13,7 @@
 //! [`report::Report`] of its own parameters plus the common figures, so `fazt bench
 //! runtime` and `fazt bench http` print and serialise the same way.
 //!
-//! Time is read only through the [`crate::env::Clock`] of the environment handed in.
+//! Time is read only through the [`fazt_engine::env::Clock`] of the environment handed in.
 
 pub mod baseline;
 pub mod http;

@@ -41,8 +41,6 @@ pub enum ClientError {
 /// Where an `http://host[:port]/path?query` URL points.
 #[derive(Clone, Debug)]
 pub struct Target {
-    /// The URL as given.
-    pub url: String,
     /// `host[:port]` as written in the URL: the default `Host` header.
     pub authority: Authority,
     /// The port, 80 when the URL has none.
@@ -77,7 +75,6 @@ impl Target {
             return Err(invalid("the URL has no host"));
         }
         Ok(Target {
-            url: url.to_owned(),
             port: authority.port_u16().unwrap_or(80),
             path: uri
                 .path_and_query()
