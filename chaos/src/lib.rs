@@ -21,4 +21,4 @@ pub mod tenancy;
 
 pub use history::{Op, OpKind, Outcome};
 pub use invariants::Violation;
-pub use schedule::{Action, Fault, Plan, Schedule};
+pub use schedule::{Action, DiskFault, Fault, Plan, Schedule};

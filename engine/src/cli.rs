@@ -10,6 +10,7 @@ use fazt_engine::bench::load::{parse_duration, Length};
 use fazt_engine::bench::runtime::RuntimeBench;
 use fazt_engine::bench::storage::{Mix, StorageBench, StorageKind};
 use fazt_engine::deploy_client::DeployOptions;
+use fazt_engine::storage::Durability;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -126,6 +127,11 @@ pub struct ServerStartArgs {
     /// Bytes each app may store (kv, documents, blobs), in MiB; default 256.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=(1 << 24)))]
     pub app_quota_mb: Option<u64>,
+    /// `full`: a write is acknowledged once synced to disk (survives a power loss);
+    /// `normal`: once in the OS (survives a crash, not a power loss). Default the
+    /// profile's (full).
+    #[arg(long, value_parser = Durability::parse)]
+    pub durability: Option<Durability>,
 }
 
 /// A known profile name, or the list of known ones.
@@ -157,6 +163,7 @@ impl ServerStartArgs {
                 .ok()
                 .filter(|&n| n > 0),
             app_quota_bytes: self.app_quota_mb.map(|mb| mb << 20),
+            durability: self.durability,
         }
     }
 }
@@ -299,6 +306,9 @@ pub struct StorageArgs {
     /// Skip timing raw single-row SQLite commits for comparison.
     #[arg(long)]
     pub no_baseline: bool,
+    /// When a commit is synced: `full` (each group commit) or `normal` (checkpoints).
+    #[arg(long, default_value = "full", value_parser = Durability::parse)]
+    pub durability: Durability,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -324,6 +334,7 @@ impl StorageArgs {
             db: self.db.clone(),
             preload: self.preload,
             baseline: !self.no_baseline,
+            durability: self.durability,
         }
     }
 }

@@ -23,6 +23,7 @@ pub mod adversary;
 pub mod capture;
 pub mod causes;
 pub mod client;
+pub mod disk;
 pub mod env;
 pub mod faults;
 pub mod harness;

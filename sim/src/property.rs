@@ -17,6 +17,7 @@ use serde_json::{json, Value};
 use crate::capture::Capture;
 use crate::causes::{Causes, FaultWindows};
 use crate::client::HttpClient;
+use crate::disk::SimDisk;
 use crate::env::{sim_env, CostModel, TIMER_RESOLUTION};
 use crate::faults;
 use crate::harness;
@@ -34,18 +35,26 @@ pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(15);
 /// One client's operations as it observed them, with the error kinds of failures.
 type Observed = Vec<(Op, Option<String>)>;
 
+/// The database file's name on the run's simulated disk.
+const DB_FILE: &str = "fazt.db";
+
 /// Runs `workload` under `profile` with `seed` and `schedule`; the report's violations
 /// are the invariants it broke.
 pub fn run(profile: &Profile, seed: u64, workload: &Workload, schedule: &Schedule) -> Run {
     let wall = wall_clock_start();
-    let dir = tempfile::tempdir().expect("a temp dir for the database");
-    let db = dir.path().join("fazt.db");
+    let disk = SimDisk::new(
+        profile.disk.clone(),
+        fazt_engine::env::Rng::seeded(seed).split("disk"),
+    );
+    // The checkers open the database by path alone: a URI naming the disk's VFS.
+    let db = disk.uri(DB_FILE);
     let capture = Capture::default();
     let host = ServerHost {
         config: profile.config.clone(),
         seed,
         cost: CostModel::default(),
-        db: db.clone(),
+        db: disk.path(DB_FILE),
+        disk: Some(disk.clone()),
         capture: capture.clone(),
         apps: vec![fixture_apps()],
     };
@@ -94,7 +103,7 @@ pub fn run(profile: &Profile, seed: u64, workload: &Workload, schedule: &Schedul
         });
     }
     capture
-        .around(|| faults::drive(&mut sim, schedule, &clients, &capture))
+        .around(|| faults::drive(&mut sim, schedule, &clients, &disk, &capture))
         .expect("the simulation runs to completion");
 
     let trace = capture.trace();

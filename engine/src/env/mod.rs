@@ -6,15 +6,18 @@
 //! | [`Clock`] | tokio time + `SystemTime` | tokio's paused clock inside turmoil, pinned epoch |
 //! | [`Rng`] | seeded from the OS | one seed per run, split per component |
 //! | [`Executor`] | worker threads | inline on the sim thread, CPU cost as virtual time |
+//! | [`Disk`] | the OS's files (SQLite's default VFS) | a simulated disk (a VFS of its own) |
 //!
 //! The engine receives an [`Env`] at construction and never reads time, randomness or
 //! threads any other way; `clippy.toml` bans the direct calls outside `env/`.
 
 mod clock;
+mod disk;
 mod executor;
 mod rng;
 
 pub use clock::{timeout_at, Clock, Deadline, Elapsed, Instant, RealClock, Sleep};
+pub use disk::Disk;
 pub use executor::{run_blocking, run_read, Executor, Job, ThreadPoolExecutor, Work};
 pub use rng::Rng;
 
@@ -26,6 +29,7 @@ pub struct Env {
     pub clock: Arc<dyn Clock>,
     pub rng: Rng,
     pub executor: Arc<dyn Executor>,
+    pub disk: Disk,
 }
 
 impl Env {
@@ -37,6 +41,7 @@ impl Env {
             clock: Arc::new(RealClock::new()),
             rng: Rng::from_os(),
             executor: Arc::new(ThreadPoolExecutor::new(threads)),
+            disk: Disk::Os,
         }
     }
 
@@ -47,6 +52,7 @@ impl Env {
             clock: self.clock.clone(),
             rng: self.rng.split(component),
             executor: self.executor.clone(),
+            disk: self.disk.clone(),
         }
     }
 }

@@ -24,6 +24,7 @@ mod changes;
 mod connection;
 mod direct_writes;
 mod doc_id;
+mod durability;
 mod ds;
 mod error;
 mod estimate;
@@ -48,6 +49,7 @@ pub use connection::{ConnectionSettings, Db, PROGRESS_TICK_OPS};
 /// met), which the simulator records.
 pub const TRACE: &str = "fazt::storage";
 pub use analytics::AnalyticsEvent;
+pub use durability::Durability;
 pub use ds::{FindOptions, Order, Page};
 pub use error::{is_caller_error_kind, Result, StorageError};
 pub use handle::{Scope, Storage, StorageConfig, StorageStats};
