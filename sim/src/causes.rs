@@ -96,6 +96,9 @@ impl FaultWindows {
                         ["crash,", "restart", "after", down, "ms"] => {
                             Some((ms(down), format!("server crash at {} ms", at / 1000)))
                         }
+                        ["power", "loss,", "restart", "after", down, "ms"] => {
+                            Some((ms(down), format!("power loss at {} ms", at / 1000)))
+                        }
                         ["hold" | "partition", n, "ms"] => {
                             Some((ms(n), format!("network {} at {} ms", words[0], at / 1000)))
                         }

@@ -28,6 +28,7 @@ pub mod env;
 pub mod faults;
 pub mod harness;
 pub mod http_run;
+pub mod lost_writes;
 pub mod net;
 pub mod profile;
 pub mod property;

@@ -21,6 +21,7 @@ use crate::disk::SimDisk;
 use crate::env::{sim_env, CostModel, TIMER_RESOLUTION};
 use crate::faults;
 use crate::harness;
+use crate::lost_writes;
 use crate::profile::Profile;
 use crate::report::{wall_clock_ms_since, wall_clock_start, Report};
 use crate::scenarios::Run;
@@ -111,7 +112,10 @@ pub fn run(profile: &Profile, seed: u64, workload: &Workload, schedule: &Schedul
     let ops: Vec<Op> = observed.iter().map(|(op, _)| op.clone()).collect();
     let mut violations = Vec::new();
     let final_state = read_registers(&db, &ops);
-    let (history, summary) = check_history(&ops, &final_state);
+    let durability = profile.config.storage.policy.durability;
+    let lost = lost_writes::judge(&ops, &final_state, schedule, durability);
+    violations.extend(lost.violations);
+    let (history, summary) = check_history(&lost.history, &final_state);
     violations.extend(history);
     violations.extend(vm_pool(&trace));
     violations.extend(check_integrity(&db));
@@ -132,6 +136,11 @@ pub fn run(profile: &Profile, seed: u64, workload: &Workload, schedule: &Schedul
     for (op, kind) in observed.iter() {
         let (kind, what) = match (&op.outcome, kind) {
             // A 409 is the app's answer to an insert over an existing id.
+            (Outcome::Ok, _) if lost.allowed.contains(&op.request) => {
+                let cause = lost_writes::LOST_AT_POWER_LOSS.to_owned();
+                report.count(Some((lost_writes::LOST, cause)));
+                continue;
+            }
             (Outcome::Ok, _) => {
                 report.count(None);
                 continue;
@@ -288,7 +297,8 @@ pub(crate) fn vm_pool(trace: &Trace) -> Vec<Violation> {
     let mut violations = Vec::new();
     let mut lifetime = Vec::new();
     for event in &trace.events {
-        if event.actor == faults::ACTOR && event.what.starts_with("crash") {
+        let ends = ["crash", "power loss"].iter().any(|e| event.what.starts_with(e));
+        if event.actor == faults::ACTOR && ends {
             violations.extend(check_vm_pool(lifetime.drain(..), false));
         } else {
             lifetime.push((event.actor.as_str(), event.what.as_str()));

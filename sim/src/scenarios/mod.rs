@@ -9,6 +9,7 @@ pub mod ghost_writes;
 pub mod interrupt_storm;
 pub mod momentum_seq;
 pub mod noisy_neighbor;
+pub mod power_loss;
 pub mod queue_admission;
 pub mod slow_query;
 pub mod storage_world;
@@ -169,6 +170,11 @@ pub fn all() -> Vec<Scenario> {
             name: "crash-restart",
             summary: crash_restart::SUMMARY,
             run: crash_restart::run,
+        },
+        Scenario {
+            name: "power-loss",
+            summary: power_loss::SUMMARY,
+            run: power_loss::run,
         },
         Scenario {
             name: "slow-query",
