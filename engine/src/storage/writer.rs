@@ -22,7 +22,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use super::busy_timeout::{ConnectionBusyTimeout, SqliteBusyWait};
 use super::connection::Db;
-use super::error::injected_io_error;
+use super::error::{commit_never_logged, injected_io_error};
 use super::error::{is_busy, Result, StorageError};
 use super::estimate::Estimate;
 use super::limits::Limits;
@@ -560,7 +560,7 @@ fn commit(db: &mut Db, results: Vec<Option<Result<WriteOutput>>>) -> GroupOutcom
     match committed {
         Ok(()) => GroupOutcome::Committed(results),
         // Still inside the transaction (SQLITE_BUSY on COMMIT): nothing is written yet.
-        Err(error) if !db.conn().is_autocommit() => {
+        Err(error) if !db.conn().is_autocommit() || commit_never_logged(&error) => {
             let _ = db.conn().execute_batch("ROLLBACK");
             GroupOutcome::RolledBack(error.into())
         }

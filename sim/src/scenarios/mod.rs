@@ -5,6 +5,7 @@ pub mod capacity;
 pub mod cashflow_stress;
 pub mod crash_restart;
 pub mod deferred_upgrade;
+pub mod disk_faults;
 pub mod ghost_writes;
 pub mod interrupt_storm;
 pub mod momentum_seq;
@@ -175,6 +176,11 @@ pub fn all() -> Vec<Scenario> {
             name: "power-loss",
             summary: power_loss::SUMMARY,
             run: power_loss::run,
+        },
+        Scenario {
+            name: "disk-faults",
+            summary: disk_faults::SUMMARY,
+            run: disk_faults::run,
         },
         Scenario {
             name: "slow-query",
