@@ -82,8 +82,9 @@ enum Command {
 /// The simulated machine's disk and the engine's durability, over the profile's.
 #[derive(clap::Args)]
 struct MachineArgs {
-    /// The simulated disk: nvme (a laptop's) or vps (a network volume, 0.3-1 ms
-    /// syncs, now and then a 50 ms stall). Scenarios on the simulated disk use it.
+    /// The simulated disk: instant (no latency, the default), nvme (a laptop's) or
+    /// vps (a network volume, 0.3-1 ms syncs, now and then a 50 ms stall). Scenarios
+    /// on the simulated disk (those with fault schedules) use it.
     #[arg(long, value_parser = DiskModel::named)]
     disk: Option<DiskModel>,
     /// full (a write is acknowledged once synced) or normal (once in the OS).

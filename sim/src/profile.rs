@@ -12,7 +12,7 @@ pub struct Profile {
     /// CPUs of the simulated machine.
     pub cpus: u32,
     pub config: Config,
-    /// The simulated machine's disk (`--disk`; default the laptop NVMe).
+    /// The simulated machine's disk (`--disk`; default one that takes no time).
     pub disk: DiskModel,
 }
 

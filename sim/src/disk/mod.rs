@@ -14,7 +14,7 @@ mod model;
 mod vfs;
 
 pub use file::SECTOR;
-pub use model::{DiskModel, NVME, PROFILES, VPS};
+pub use model::{DiskModel, INSTANT, NVME, PROFILES, VPS};
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
