@@ -129,7 +129,7 @@ pub struct ServerStartArgs {
     pub app_quota_mb: Option<u64>,
     /// `full`: a write is acknowledged once synced to disk (survives a power loss);
     /// `normal`: once in the OS (survives a crash, not a power loss). Default the
-    /// profile's (full).
+    /// profile's (hardened: normal; legacy profiles: full).
     #[arg(long, value_parser = Durability::parse)]
     pub durability: Option<Durability>,
 }
@@ -307,7 +307,7 @@ pub struct StorageArgs {
     #[arg(long)]
     pub no_baseline: bool,
     /// When a commit is synced: `full` (each group commit) or `normal` (checkpoints).
-    #[arg(long, default_value = "full", value_parser = Durability::parse)]
+    #[arg(long, default_value = "normal", value_parser = Durability::parse)]
     pub durability: Durability,
 }
 

@@ -360,19 +360,22 @@ pub fn cells() -> Vec<Cell> {
                 Ok(())
             },
         ));
-        cells.push(Cell::new(
-            "power-loss",
-            "hardened",
-            seed,
-            "durability full: power lost twice, nothing acknowledged lost, no invariant broken",
-            |r| {
-                no_violations(r)?;
-                match r.errors.get(LOST) {
-                    Some(n) => Err(format!("{n} acknowledged writes lost under full")),
-                    None => Ok(()),
-                }
-            },
-        ));
+        cells.push(Cell {
+            durability: Some(Durability::Full),
+            ..Cell::new(
+                "power-loss",
+                "hardened",
+                seed,
+                "durability full: power lost twice, nothing acknowledged lost, no invariant broken",
+                |r| {
+                    no_violations(r)?;
+                    match r.errors.get(LOST) {
+                        Some(n) => Err(format!("{n} acknowledged writes lost under full")),
+                        None => Ok(()),
+                    }
+                },
+            )
+        });
         cells.push(Cell {
             durability: Some(Durability::Normal),
             ..Cell::new(

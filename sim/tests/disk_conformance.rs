@@ -6,7 +6,7 @@ use std::path::Path;
 
 use fazt_engine::config::Config;
 use fazt_engine::env::{Deadline, Disk, Env, Rng};
-use fazt_engine::storage::{Db, Storage};
+use fazt_engine::storage::{Db, Durability, Storage};
 use fazt_sim::disk::{SimDisk, NVME};
 use serde_json::json;
 
@@ -17,7 +17,8 @@ async fn storage_body(path: &Path, disk: Disk) {
         disk,
         ..Env::real()
     };
-    let config = Config::hardened().storage;
+    let mut config = Config::hardened().storage;
+    config.policy.durability = Durability::Full;
     {
         let storage = Storage::open(path, env.clone(), config.clone()).await.unwrap();
         let scope = storage.scope("app", Deadline::NONE);

@@ -251,6 +251,17 @@ mod tests {
     }
 
     #[test]
+    fn a_writer_syncs_as_its_durability_says() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("x.db")).unwrap();
+        db.set_durability(Durability::Full).unwrap();
+        assert_eq!(db.settings().unwrap().synchronous, 2, "FULL");
+        db.set_durability(Durability::Normal).unwrap();
+        assert_eq!(db.settings().unwrap().synchronous, 1, "NORMAL");
+        assert!(Durability::parse("fsync").unwrap_err().contains("full, normal"));
+    }
+
+    #[test]
     fn the_probe_tells_a_lock_wait_from_a_failed_upgrade() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("x.db");

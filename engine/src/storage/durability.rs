@@ -7,14 +7,14 @@
 /// acknowledged), so an acknowledged write survives a power loss. Under `Normal` it
 /// syncs only at checkpoints: an acknowledged write survives a crash of the process
 /// (the OS has the bytes) but not a power loss before the next checkpoint.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Durability {
-    /// `synchronous = FULL`. The default (BENCHMARKS.md: what it costs), and what
-    /// fazt ran: its DSN sets no `synchronous`, and the modernc driver's SQLite
-    /// defaults to FULL.
-    #[default]
+    /// `synchronous = FULL`. What fazt ran (the legacy profiles): its DSN sets no
+    /// `synchronous`, and the modernc driver's SQLite defaults to FULL.
     Full,
-    /// `synchronous = NORMAL`: no sync at commit.
+    /// `synchronous = NORMAL`: no sync at commit. `hardened`'s default: `full` cost
+    /// 52% of momentum's `POST` throughput at c=50 (BENCHMARKS.md), over the 15%
+    /// issue 19 allows a default.
     Normal,
 }
 

@@ -42,7 +42,8 @@ pub struct StoragePolicy {
     /// between checkpoints); legacy profiles keep SQLite's 1,000, as fazt did.
     pub checkpoint_pages: u32,
     /// When a committed write is synced to disk (the writers' `PRAGMA synchronous`).
-    /// Default [`Durability::Full`]; `--durability`.
+    /// Default [`Durability::Normal`] (see there why); legacy profiles `Full`, as
+    /// fazt; `--durability`.
     pub durability: Durability,
 }
 
@@ -61,7 +62,7 @@ impl Default for StoragePolicy {
             readers: 4,
             kv_sweep_interval: Duration::from_secs(60),
             checkpoint_pages: 10_000,
-            durability: Durability::default(),
+            durability: Durability::Normal,
         }
     }
 }
