@@ -673,7 +673,7 @@ mod tests {
         assert_eq!(options.preload_count(), 7);
         assert_eq!(
             options.command_line(42),
-            "fazt bench storage --type s3 --mix read --ops 10 --concurrency 1 --batch-max 256 --preload 7 --seed 42"
+            "fazt bench storage --type s3 --mix read --ops 10 --concurrency 1 --batch-max 256 --preload 7 --durability full --seed 42"
         );
     }
 
