@@ -297,7 +297,9 @@ pub(crate) fn vm_pool(trace: &Trace) -> Vec<Violation> {
     let mut violations = Vec::new();
     let mut lifetime = Vec::new();
     for event in &trace.events {
-        let ends = ["crash", "power loss"].iter().any(|e| event.what.starts_with(e));
+        let ends = ["crash", "power loss"]
+            .iter()
+            .any(|e| event.what.starts_with(e));
         if event.actor == faults::ACTOR && ends {
             violations.extend(check_vm_pool(lifetime.drain(..), false));
         } else {

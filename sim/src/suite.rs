@@ -399,7 +399,12 @@ pub fn cells() -> Vec<Cell> {
             "disk errors fail writes with the right effects; reads go on; no invariant broken",
             |r| {
                 no_violations(r)?;
-                if r.details.get("reads_ok_while_writes_fail").copied().unwrap_or(0) == 0 {
+                if r.details
+                    .get("reads_ok_while_writes_fail")
+                    .copied()
+                    .unwrap_or(0)
+                    == 0
+                {
                     return Err("no read was served while writes failed".into());
                 }
                 Ok(())

@@ -20,10 +20,15 @@ async fn storage_body(path: &Path, disk: Disk) {
     let mut config = Config::hardened().storage;
     config.policy.durability = Durability::Full;
     {
-        let storage = Storage::open(path, env.clone(), config.clone()).await.unwrap();
+        let storage = Storage::open(path, env.clone(), config.clone())
+            .await
+            .unwrap();
         let scope = storage.scope("app", Deadline::NONE);
         for n in 0..50 {
-            scope.kv_set(&format!("k{n}"), &json!(n), None).await.unwrap();
+            scope
+                .kv_set(&format!("k{n}"), &json!(n), None)
+                .await
+                .unwrap();
         }
         scope
             .ds_insert("items", &json!({"id": "x", "n": 1}))

@@ -7,8 +7,8 @@ use super::Config;
 use crate::runtime::{RuntimeConfig, VmLimits, VmReuse, Watchdog};
 use crate::storage::{
     BackgroundWrites, BeginMode, BusyPolicy, BusyTimeoutPragma, DeadlinePolicy, Durability,
-    QueueAdmission,
-    RequestLogWrites, StorageConfig, StoragePolicy, WritePath, SQLITE_CHECKPOINT_PAGES,
+    QueueAdmission, RequestLogWrites, StorageConfig, StoragePolicy, WritePath,
+    SQLITE_CHECKPOINT_PAGES,
 };
 
 /// fazt's durability: its DSN is the bare path (`sql.Open("sqlite", dbPath)`, then

@@ -258,7 +258,9 @@ mod tests {
         assert_eq!(db.settings().unwrap().synchronous, 2, "FULL");
         db.set_durability(Durability::Normal).unwrap();
         assert_eq!(db.settings().unwrap().synchronous, 1, "NORMAL");
-        assert!(Durability::parse("fsync").unwrap_err().contains("full, normal"));
+        assert!(Durability::parse("fsync")
+            .unwrap_err()
+            .contains("full, normal"));
     }
 
     #[test]

@@ -17,10 +17,10 @@ use super::connection::{ConnectionSettings, Db};
 use super::direct_writes::{DirectWriters, Faults};
 use super::doc_id;
 use super::ds::{self, FindOptions, NewDocument, Order, Page, Selection};
+use super::durability::Durability;
 use super::error::{Result, StorageError};
 use super::kv::{self, KvEntry};
 use super::limits::{check_collection, Limits};
-use super::durability::Durability;
 use super::policy::{
     BackgroundWrites, BusyPolicy, DeadlinePolicy, RequestLogWrites, StoragePolicy, WritePath,
 };

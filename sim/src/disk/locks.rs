@@ -98,7 +98,13 @@ pub struct ShmLocks {
 
 impl ShmLocks {
     /// Applies `mode` for `handle` to slots `offset..offset + count`, all or none.
-    pub fn apply(&mut self, handle: u64, offset: usize, count: usize, mode: ShmLockMode) -> Granted {
+    pub fn apply(
+        &mut self,
+        handle: u64,
+        offset: usize,
+        count: usize,
+        mode: ShmLockMode,
+    ) -> Granted {
         let Some(slots) = self.slots.get_mut(offset..offset + count) else {
             return Granted::Busy;
         };
@@ -166,10 +172,19 @@ mod tests {
     fn shm_slots_are_taken_all_or_none() {
         let mut locks = ShmLocks::default();
         assert_eq!(locks.apply(1, 3, 1, ShmLockMode::LockShared), Granted::Yes);
-        assert_eq!(locks.apply(2, 0, 4, ShmLockMode::LockExclusive), Granted::Busy);
-        assert_eq!(locks.apply(2, 0, 1, ShmLockMode::LockExclusive), Granted::Yes);
+        assert_eq!(
+            locks.apply(2, 0, 4, ShmLockMode::LockExclusive),
+            Granted::Busy
+        );
+        assert_eq!(
+            locks.apply(2, 0, 1, ShmLockMode::LockExclusive),
+            Granted::Yes
+        );
         locks.release(1);
-        assert_eq!(locks.apply(2, 1, 3, ShmLockMode::LockExclusive), Granted::Yes);
+        assert_eq!(
+            locks.apply(2, 1, 3, ShmLockMode::LockExclusive),
+            Granted::Yes
+        );
         assert_eq!(locks.apply(1, 3, 1, ShmLockMode::LockShared), Granted::Busy);
     }
 }

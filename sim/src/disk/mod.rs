@@ -152,10 +152,7 @@ impl SimDisk {
     /// A SQLite URI for file `name` on this disk, for code that opens a database by
     /// path alone (the invariant checkers).
     pub fn uri(&self, name: &str) -> PathBuf {
-        PathBuf::from(format!(
-            "file:{}?vfs={VFS_NAME}",
-            self.path(name).display()
-        ))
+        PathBuf::from(format!("file:{}?vfs={VFS_NAME}", self.path(name).display()))
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
@@ -207,7 +204,10 @@ impl SimDisk {
     /// Bytes written to `name` and not yet synced.
     pub fn unsynced_bytes(&self, name: &str) -> usize {
         let path = self.path(name).display().to_string();
-        self.state().files.get(&path).map_or(0, SimFile::unsynced_bytes)
+        self.state()
+            .files
+            .get(&path)
+            .map_or(0, SimFile::unsynced_bytes)
     }
 }
 
@@ -287,11 +287,17 @@ mod tests {
             .conn()
             .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
             .unwrap();
-        assert_eq!(seen, 1, "the reader sees the commit through the shared index");
+        assert_eq!(
+            seen, 1,
+            "the reader sees the commit through the shared index"
+        );
         assert!(disk.unsynced_bytes("t.db-wal") > 0);
         disk.crash();
         assert!(
-            writer.conn().execute_batch("INSERT INTO t VALUES (2)").is_err(),
+            writer
+                .conn()
+                .execute_batch("INSERT INTO t VALUES (2)")
+                .is_err(),
             "a dead process's connection touches nothing"
         );
         drop((writer, reader));
@@ -314,7 +320,10 @@ mod tests {
             .conn()
             .execute_batch("INSERT INTO t VALUES (zeroblob(100000))")
             .unwrap_err();
-        assert_eq!(full.sqlite_error_code(), Some(rusqlite::ErrorCode::DiskFull));
+        assert_eq!(
+            full.sqlite_error_code(),
+            Some(rusqlite::ErrorCode::DiskFull)
+        );
         db.conn().execute_batch("INSERT INTO t VALUES (1)").unwrap();
         assert_eq!(disk.stats().faults_fired, 1);
     }

@@ -1,6 +1,5 @@
 //! The simulated disk as a SQLite VFS, through `sqlite-plugin`'s safe trait.
 
-use std::borrow::Cow;
 use std::ffi::CString;
 use std::ptr::NonNull;
 use std::sync::{Arc, Mutex, MutexGuard, Once};
@@ -20,8 +19,14 @@ pub fn register() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         let name = CString::new(super::VFS_NAME).expect("a VFS name without NUL");
-        register_static(name, SimVfs, RegisterOpts { make_default: false })
-            .expect("SQLite registers the simulated disk's VFS");
+        register_static(
+            name,
+            SimVfs,
+            RegisterOpts {
+                make_default: false,
+            },
+        )
+        .expect("SQLite registers the simulated disk's VFS");
     });
 }
 
@@ -152,10 +157,6 @@ impl Vfs for SimVfs {
         }))
     }
 
-    fn canonical_path<'a>(&self, path: Cow<'a, str>) -> VfsResult<Cow<'a, str>> {
-        Ok(path)
-    }
-
     fn file_size(&self, handle: &mut Handle) -> VfsResult<usize> {
         handle.with_file(|file, _| Ok(file.len()))
     }
@@ -219,7 +220,12 @@ impl Vfs for SimVfs {
 
     fn lock(&self, handle: &mut Handle, level: LockLevel) -> VfsResult<()> {
         handle.with_disk(|state, path, id| {
-            match state.locks.entry(path.to_owned()).or_default().lock(id, level) {
+            match state
+                .locks
+                .entry(path.to_owned())
+                .or_default()
+                .lock(id, level)
+            {
                 Granted::Yes => Ok(()),
                 Granted::Busy => Err(vars::SQLITE_BUSY),
             }
@@ -281,7 +287,10 @@ impl Vfs for SimVfs {
         extend: bool,
     ) -> VfsResult<Option<NonNull<u8>>> {
         handle.with_disk(|state, path, id| {
-            let shm = state.shm.entry(path.to_owned()).or_insert_with(Shm::default);
+            let shm = state
+                .shm
+                .entry(path.to_owned())
+                .or_insert_with(Shm::default);
             shm.mapped.insert(id);
             while shm.regions.len() <= region_idx {
                 if !extend {
@@ -301,7 +310,10 @@ impl Vfs for SimVfs {
         mode: ShmLockMode,
     ) -> VfsResult<()> {
         handle.with_disk(|state, path, id| {
-            let shm = state.shm.entry(path.to_owned()).or_insert_with(Shm::default);
+            let shm = state
+                .shm
+                .entry(path.to_owned())
+                .or_insert_with(Shm::default);
             match shm.locks.apply(id, offset as usize, count as usize, mode) {
                 Granted::Yes => Ok(()),
                 Granted::Busy => Err(vars::SQLITE_BUSY),

@@ -7,8 +7,8 @@ use fazt_engine::env::{Clock, Executor, Job, Work};
 use futures::future::BoxFuture;
 
 use super::cost::CostModel;
-use crate::disk::SimDisk;
 use super::cpu::{SimCpu, TIMER_RESOLUTION};
+use crate::disk::SimDisk;
 
 /// Runs each job inline, then keeps its caller waiting until the modelled CPU has spent
 /// the job's cost on it. Work ending within the timer resolution of tokio's clock only

@@ -9,11 +9,12 @@
 //! database; think times up to 20 ms); two power losses fall in the first 600 virtual
 //! ms, each down for 5–50 ms. A `--schedule FILE` replaces them.
 
-use fazt_chaos::{Action, Fault, Schedule};
+use fazt_chaos::Action;
 use fazt_engine::env::Rng;
 
 use crate::profile::Profile;
 use crate::property;
+use crate::scenarios::crash_restart::outages;
 use crate::scenarios::{Run, Sizes};
 use crate::workload::{Operation, Space, Step, Verb, Workload};
 
@@ -28,22 +29,14 @@ const POWER_LOSSES: usize = 2;
 /// Runs the scenario under `profile` with `seed`.
 pub fn run(profile: &Profile, seed: u64, sizes: &Sizes) -> Run {
     let rng = Rng::seeded(seed).split("power-loss");
-    let steps = sizes.requests.map_or(25, |n| (n as usize).div_ceil(CLIENTS));
+    let steps = sizes
+        .requests
+        .map_or(25, |n| (n as usize).div_ceil(CLIENTS));
     let workload = own_registers(&rng.split("workload"), steps);
     let schedule = sizes.schedule.clone().unwrap_or_else(|| {
-        let drawn = rng.split("power");
-        let mut schedule = Schedule {
-            faults: (0..POWER_LOSSES)
-                .map(|_| Fault {
-                    at_ms: 20 + drawn.below(580),
-                    action: Action::PowerLoss {
-                        down_ms: 5 + drawn.below(46),
-                    },
-                })
-                .collect(),
-        };
-        schedule.sort();
-        schedule
+        outages(&rng.split("power"), POWER_LOSSES, |down_ms| {
+            Action::PowerLoss { down_ms }
+        })
     });
     let mut run = property::run(profile, seed, &workload, &schedule);
     run.report.scenario = "power-loss".into();
