@@ -49,6 +49,49 @@ pub enum Action {
     /// The server host crashes (its in-flight work is lost, the database file stays)
     /// and restarts after `down_ms`.
     Crash { down_ms: u64 },
+    /// The machine loses power: the server host stops, every write not yet synced to
+    /// the simulated disk is lost (with a seeded chance, one of them torn at sector
+    /// granularity), and the server restarts after `down_ms`.
+    PowerLoss { down_ms: u64 },
+    /// The simulated disk fails its next `times` operations of one kind.
+    Disk { disk: DiskFault, times: u32 },
+}
+
+/// A named disk fault ([`Action::Disk`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DiskFault {
+    /// A read returns `SQLITE_IOERR_READ`.
+    ReadError,
+    /// A write returns `SQLITE_IOERR_WRITE` and changes nothing.
+    WriteError,
+    /// A sync returns `SQLITE_IOERR_FSYNC` and makes nothing durable.
+    SyncError,
+    /// A write that would grow a file returns `SQLITE_FULL`.
+    Full,
+    /// A sync takes the disk model's stall time (at least 50 ms).
+    SlowSync,
+}
+
+impl DiskFault {
+    /// Every disk fault, for schedules that draw one.
+    pub const ALL: [DiskFault; 5] = [
+        DiskFault::ReadError,
+        DiskFault::WriteError,
+        DiskFault::SyncError,
+        DiskFault::Full,
+        DiskFault::SlowSync,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            DiskFault::ReadError => "read-error",
+            DiskFault::WriteError => "write-error",
+            DiskFault::SyncError => "sync-error",
+            DiskFault::Full => "full",
+            DiskFault::SlowSync => "slow-sync",
+        }
+    }
 }
 
 impl Action {
@@ -75,6 +118,8 @@ impl Action {
             Action::Partition { ms } => format!("partition {ms} ms"),
             Action::Latency { ms, for_ms } => format!("latency {ms} ms for {for_ms} ms"),
             Action::Crash { down_ms } => format!("crash, restart after {down_ms} ms"),
+            Action::PowerLoss { down_ms } => format!("power loss, restart after {down_ms} ms"),
+            Action::Disk { disk, times } => format!("disk {} x{times}", disk.name()),
         }
     }
 }

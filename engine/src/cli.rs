@@ -21,6 +21,7 @@ use bench::runtime::RuntimeBench;
 use bench::storage::{Mix, StorageBench, StorageKind};
 use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 use deploy_client::DeployOptions;
+use fazt_engine::storage::Durability;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -137,6 +138,11 @@ pub struct ServerStartArgs {
     /// Bytes each app may store (kv, documents, blobs), in MiB; default 256.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=(1 << 24)))]
     pub app_quota_mb: Option<u64>,
+    /// `full`: a write is acknowledged once synced to disk (survives a power loss);
+    /// `normal`: once in the OS (survives a crash, not a power loss). Default the
+    /// profile's (hardened: normal; legacy profiles: full).
+    #[arg(long, value_parser = Durability::parse)]
+    pub durability: Option<Durability>,
 }
 
 /// A known profile name, or the list of known ones.
@@ -168,6 +174,7 @@ impl ServerStartArgs {
                 .ok()
                 .filter(|&n| n > 0),
             app_quota_bytes: self.app_quota_mb.map(|mb| mb << 20),
+            durability: self.durability,
         }
     }
 }
@@ -310,6 +317,9 @@ pub struct StorageArgs {
     /// Skip timing raw single-row SQLite commits for comparison.
     #[arg(long)]
     pub no_baseline: bool,
+    /// When a commit is synced: `full` (each group commit) or `normal` (checkpoints).
+    #[arg(long, default_value = "normal", value_parser = Durability::parse)]
+    pub durability: Durability,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -335,6 +345,7 @@ impl StorageArgs {
             db: self.db.clone(),
             preload: self.preload,
             baseline: !self.no_baseline,
+            durability: self.durability,
         }
     }
 }

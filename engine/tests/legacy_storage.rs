@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use fazt_engine::config::Config;
-use fazt_engine::env::{Deadline, Env, Executor, Job, RealClock, Rng};
+use fazt_engine::env::{Deadline, Disk, Env, Executor, Job, RealClock, Rng};
 use fazt_engine::storage::{
     AnalyticsEvent, AnalyticsFlush, BackgroundWrites, Db, QueueAdmission, RequestLogEntry, Storage,
     StorageConfig, StorageError,
@@ -47,6 +47,7 @@ async fn open(config: StorageConfig) -> Fixture {
         rng: Rng::seeded(7),
         executor: Arc::new(Inline),
         recorder: fazt_engine::events::Recorder::tracing(),
+        disk: Disk::Os,
     };
     let storage = Storage::open(&dir.path().join("fazt.db"), env.clone(), config)
         .await

@@ -93,6 +93,9 @@ impl FaultWindows {
                     Action::Crash { down_ms } => {
                         Some((down_ms * 1000, format!("server crash at {} ms", at / 1000)))
                     }
+                    Action::PowerLoss { down_ms } => {
+                        Some((down_ms * 1000, format!("power loss at {} ms", at / 1000)))
+                    }
                     Action::Hold { ms } => {
                         Some((ms * 1000, format!("network hold at {} ms", at / 1000)))
                     }
@@ -103,7 +106,7 @@ impl FaultWindows {
                         for_ms * 1000,
                         format!("network latency at {} ms", at / 1000),
                     )),
-                    Action::Failpoint { .. } => None,
+                    Action::Failpoint { .. } | Action::Disk { .. } => None,
                 },
                 What::Engine {
                     event: EngineEvent::Fault { point, n },

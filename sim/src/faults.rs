@@ -2,14 +2,16 @@
 //!
 //! [`drive`] replaces `sim.run()`: it steps the simulation and, between steps, applies
 //! each fault when its virtual time comes (arming a failpoint, holding, partitioning
-//! or slowing the server's links, crashing the server host and restarting it later),
-//! then undoes the timed ones. Every applied fault is recorded in the trace
-//! ([`What::Fault`], [`What::FaultEnded`]), and a crash also ends a server lifetime for the invariants. Failpoints
+//! or slowing the server's links, crashing the server host and restarting it later,
+//! cutting its power or failing its disk), then undoes the timed ones. Every applied
+//! fault is recorded in the trace ([`What::Fault`], [`What::FaultEnded`]), and a crash
+//! or power loss also ends a server lifetime for the invariants. Failpoints
 //! left armed at the end are cleared, so nothing leaks into the next run.
 
 use fazt_chaos::{catalog, Action, Schedule};
 
 use crate::capture::Capture;
+use crate::disk::SimDisk;
 use crate::trace::{FaultEnd, What};
 
 /// The host every network fault and crash acts on.
@@ -24,11 +26,12 @@ enum Undo {
 }
 
 /// Runs `sim` to completion, applying `schedule`'s faults between the server and
-/// `clients` (host names).
+/// `clients` (host names) and to the server's `disk`.
 pub fn drive(
     sim: &mut turmoil::Sim<'_>,
     schedule: &Schedule,
     clients: &[String],
+    disk: &SimDisk,
     capture: &Capture,
 ) -> turmoil::Result {
     let mut next = 0;
@@ -43,7 +46,7 @@ pub fn drive(
                     action: fault.action.clone(),
                 },
             );
-            if let Some(end) = apply(sim, &fault.action, clients) {
+            if let Some(end) = apply(sim, &fault.action, clients, disk) {
                 undo.push((now_ms + end.0, end.1));
             }
         }
@@ -61,10 +64,16 @@ pub fn drive(
     for entry in catalog::CATALOG {
         fail::remove(entry.name);
     }
+    disk.disarm();
     result
 }
 
-fn apply(sim: &mut turmoil::Sim<'_>, action: &Action, clients: &[String]) -> Option<(u64, Undo)> {
+fn apply(
+    sim: &mut turmoil::Sim<'_>,
+    action: &Action,
+    clients: &[String],
+    disk: &SimDisk,
+) -> Option<(u64, Undo)> {
     match action {
         Action::Failpoint {
             point,
@@ -97,9 +106,21 @@ fn apply(sim: &mut turmoil::Sim<'_>, action: &Action, clients: &[String]) -> Opt
             }
             Some((*for_ms, Undo::Latency))
         }
+        // The disk learns first that the process died, so that the dying connections
+        // touch nothing (a clean close would checkpoint and delete the WAL).
         Action::Crash { down_ms } => {
+            disk.crash();
             sim.crash(SERVER);
             Some((*down_ms, Undo::Restart))
+        }
+        Action::PowerLoss { down_ms } => {
+            disk.power_loss();
+            sim.crash(SERVER);
+            Some((*down_ms, Undo::Restart))
+        }
+        Action::Disk { disk: fault, times } => {
+            disk.arm(*fault, *times);
+            None
         }
     }
 }

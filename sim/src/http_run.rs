@@ -242,6 +242,7 @@ where
         seed,
         cost: setup.cost,
         db: dir.path().join(DB_FILE),
+        disk: None,
         capture: capture.clone(),
         apps: setup.apps,
     };

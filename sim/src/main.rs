@@ -4,6 +4,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use fazt_chaos::Schedule;
+use fazt_engine::storage::Durability;
+use fazt_sim::disk::DiskModel;
 use fazt_sim::{profile, scenarios, suite, sweep};
 
 #[derive(Parser)]
@@ -54,6 +56,8 @@ enum Command {
         /// with --schedule.
         #[arg(long, value_name = "FILE")]
         save_schedule: Option<std::path::PathBuf>,
+        #[command(flatten)]
+        machine: MachineArgs,
     },
     /// Run one scenario over many seeds; print failure statistics and the seeds that
     /// broke an invariant (exit 1 if any did).
@@ -68,9 +72,24 @@ enum Command {
         cpus: u32,
         #[arg(long)]
         requests: Option<u64>,
+        #[command(flatten)]
+        machine: MachineArgs,
     },
     /// Run the matrix of scenarios × profiles; exit 1 if any cell misses its expectation.
     Suite,
+}
+
+/// The simulated machine's disk and the engine's durability, over the profile's.
+#[derive(clap::Args)]
+struct MachineArgs {
+    /// The simulated disk: instant (no latency, the default), nvme (a laptop's) or
+    /// vps (a network volume, 0.3-1 ms syncs, now and then a 50 ms stall). Scenarios
+    /// on the simulated disk (those with fault schedules) use it.
+    #[arg(long, value_parser = DiskModel::named)]
+    disk: Option<DiskModel>,
+    /// full (a write is acknowledged once synced) or normal (once in the OS).
+    #[arg(long, value_parser = Durability::parse)]
+    durability: Option<Durability>,
 }
 
 /// `A..B` (B excluded) or `A..=B`.
@@ -123,6 +142,7 @@ fn main() -> ExitCode {
             trace,
             schedule,
             save_schedule,
+            machine,
         } => {
             let schedule = match schedule.as_deref().map(Schedule::load).transpose() {
                 Ok(schedule) => schedule,
@@ -146,6 +166,8 @@ fn main() -> ExitCode {
                 schedule,
                 duration_s,
                 slowdown,
+                disk: machine.disk,
+                durability: machine.durability,
             };
             let run = scenario.execute(&profile, seed, &sizes);
             eprintln!("seed {seed}; replay: {}", run.report.replay_command());
@@ -193,11 +215,20 @@ fn main() -> ExitCode {
             profile,
             cpus,
             requests,
+            machine,
         } => match (
             scenarios::by_name(&scenario),
             profile::by_name(&profile, cpus),
         ) {
-            (Ok(scenario), Ok(profile)) => sweep::run(&scenario, &profile, seeds, requests),
+            (Ok(scenario), Ok(profile)) => {
+                let sizes = scenarios::Sizes {
+                    requests,
+                    disk: machine.disk,
+                    durability: machine.durability,
+                    ..scenarios::Sizes::default()
+                };
+                sweep::run(&scenario, &profile, seeds, &sizes)
+            }
             (Err(e), _) | (_, Err(e)) => {
                 eprintln!("error: {e}");
                 ExitCode::from(2)

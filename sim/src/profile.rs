@@ -2,6 +2,8 @@
 
 use fazt_engine::config::{Config, PROFILES};
 
+use crate::disk::DiskModel;
+
 /// A named configuration for a machine with `cpus` CPUs.
 #[derive(Clone, Debug)]
 pub struct Profile {
@@ -10,6 +12,8 @@ pub struct Profile {
     /// CPUs of the simulated machine.
     pub cpus: u32,
     pub config: Config,
+    /// The simulated machine's disk (`--disk`; default one that takes no time).
+    pub disk: DiskModel,
 }
 
 /// Every profile, in display order.
@@ -21,6 +25,7 @@ pub fn all(cpus: u32) -> Vec<Profile> {
             summary: info.summary,
             cpus,
             config: Config::preset(info.name, cpus).expect("listed profiles build"),
+            disk: DiskModel::default(),
         })
         .collect()
 }
@@ -37,5 +42,6 @@ pub fn by_name(name: &str, cpus: u32) -> Result<Profile, String> {
         summary: info.summary,
         cpus,
         config,
+        disk: DiskModel::default(),
     })
 }

@@ -17,9 +17,11 @@ use serde_json::{json, Value};
 use crate::capture::Capture;
 use crate::causes::{Causes, FaultWindows};
 use crate::client::HttpClient;
+use crate::disk::SimDisk;
 use crate::env::{sim_env, CostModel, TIMER_RESOLUTION};
 use crate::faults;
 use crate::harness;
+use crate::lost_writes;
 use crate::profile::Profile;
 use crate::report::{wall_clock_ms_since, wall_clock_start, Report};
 use crate::scenarios::Run;
@@ -34,18 +36,26 @@ pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(15);
 /// One client's operations as it observed them, with the error kinds of failures.
 type Observed = Vec<(Op, Option<String>)>;
 
+/// The database file's name on the run's simulated disk.
+const DB_FILE: &str = "fazt.db";
+
 /// Runs `workload` under `profile` with `seed` and `schedule`; the report's violations
 /// are the invariants it broke.
 pub fn run(profile: &Profile, seed: u64, workload: &Workload, schedule: &Schedule) -> Run {
     let wall = wall_clock_start();
-    let dir = tempfile::tempdir().expect("a temp dir for the database");
-    let db = dir.path().join("fazt.db");
+    let disk = SimDisk::new(
+        profile.disk.clone(),
+        fazt_engine::env::Rng::seeded(seed).split("disk"),
+    );
+    // The checkers open the database by path alone: a URI naming the disk's VFS.
+    let db = disk.uri(DB_FILE);
     let capture = Capture::default();
     let host = ServerHost {
         config: profile.config.clone(),
         seed,
         cost: CostModel::default(),
-        db: db.clone(),
+        db: disk.path(DB_FILE),
+        disk: Some(disk.clone()),
         capture: capture.clone(),
         apps: vec![fixture_apps()],
     };
@@ -93,7 +103,7 @@ pub fn run(profile: &Profile, seed: u64, workload: &Workload, schedule: &Schedul
             Ok(())
         });
     }
-    faults::drive(&mut sim, schedule, &clients, &capture)
+    faults::drive(&mut sim, schedule, &clients, &disk, &capture)
         .expect("the simulation runs to completion");
 
     let trace = capture.trace();
@@ -101,7 +111,10 @@ pub fn run(profile: &Profile, seed: u64, workload: &Workload, schedule: &Schedul
     let ops: Vec<Op> = observed.iter().map(|(op, _)| op.clone()).collect();
     let mut violations = Vec::new();
     let final_state = read_registers(&db, &ops);
-    let (history, summary) = check_history(&ops, &final_state);
+    let durability = profile.config.storage.policy.durability;
+    let lost = lost_writes::judge(&ops, &final_state, schedule, durability);
+    violations.extend(lost.violations);
+    let (history, summary) = check_history(&lost.history, &final_state);
     violations.extend(history);
     violations.extend(vm_pool(&trace));
     violations.extend(check_integrity(&db));
@@ -122,6 +135,11 @@ pub fn run(profile: &Profile, seed: u64, workload: &Workload, schedule: &Schedul
     for (op, kind) in observed.iter() {
         let (kind, what) = match (&op.outcome, kind) {
             // A 409 is the app's answer to an insert over an existing id.
+            (Outcome::Ok, _) if lost.allowed.contains(&op.request) => {
+                let cause = lost_writes::LOST_AT_POWER_LOSS.to_owned();
+                report.count(Some((lost_writes::LOST, cause)));
+                continue;
+            }
             (Outcome::Ok, _) => {
                 report.count(None);
                 continue;
@@ -280,7 +298,7 @@ pub(crate) fn vm_pool(trace: &Trace) -> Vec<Violation> {
     for event in &trace.events {
         match &event.what {
             What::Fault {
-                action: Action::Crash { .. },
+                action: Action::Crash { .. } | Action::PowerLoss { .. },
             } => violations.extend(check_vm_pool(lifetime.drain(..), false)),
             What::Engine { event, .. } => lifetime.push(event),
             _ => {}

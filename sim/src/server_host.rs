@@ -12,7 +12,8 @@ use fazt_engine::server::{read_apps_dir, serve, DeployLimits, Server, ServerConf
 use fazt_engine::storage::Storage;
 
 use crate::capture::Capture;
-use crate::env::{sim_env_with, CostModel};
+use crate::disk::SimDisk;
+use crate::env::{sim_env_on, CostModel};
 use crate::net::SimListener;
 
 /// The domain the simulated server answers for.
@@ -44,6 +45,8 @@ pub struct ServerHost {
     /// The server machine's CPU costs.
     pub cost: CostModel,
     pub db: PathBuf,
+    /// The simulated disk `db` lives on; `None`: the OS's files.
+    pub disk: Option<SimDisk>,
     pub capture: Capture,
     /// Directories of apps deployed at start, each subdirectory one app (by default
     /// [`fixture_apps`] alone).
@@ -53,9 +56,9 @@ pub struct ServerHost {
 impl ServerHost {
     /// Runs the server until the simulation ends.
     pub async fn run(self) -> turmoil::Result {
-        let env = self
-            .capture
-            .attach(sim_env_with(self.seed, self.cost).for_component("server-host"));
+        let env = self.capture.attach(
+            sim_env_on(self.seed, self.cost, self.disk.clone()).for_component("server-host"),
+        );
         let storage = Storage::open(&self.db, env.clone(), self.config.storage.clone()).await?;
         let workers = Workers::local(&env, Some(storage.clone()), &self.config.runtime)?;
         let mut config = ServerConfig::new(DOMAIN, ADMIN_TOKEN);

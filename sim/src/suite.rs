@@ -6,7 +6,10 @@
 
 mod mechanisms;
 
+use fazt_engine::storage::Durability;
+
 use crate::causes;
+use crate::lost_writes::LOST;
 use crate::profile;
 use crate::regression;
 use crate::report::{Phase, Report};
@@ -26,6 +29,8 @@ pub struct Cell {
     pub cpus: u32,
     /// The run's size (`fazt-sim run --requests N`), when not the scenario's default.
     pub requests: Option<u64>,
+    /// The durability instead of the profile's (`fazt-sim run --durability`).
+    pub durability: Option<Durability>,
     /// What the cell must show, in words (printed in the table).
     pub expectation: &'static str,
     pub check: fn(&Report) -> Result<(), String>,
@@ -53,6 +58,7 @@ impl Cell {
             seed,
             cpus: 1,
             requests: None,
+            durability: None,
             expectation,
             check,
         }
@@ -354,6 +360,56 @@ pub fn cells() -> Vec<Cell> {
                 Ok(())
             },
         ));
+        cells.push(Cell {
+            durability: Some(Durability::Full),
+            ..Cell::new(
+                "power-loss",
+                "hardened",
+                seed,
+                "durability full: power lost twice, nothing acknowledged lost, no invariant broken",
+                |r| {
+                    no_violations(r)?;
+                    match r.errors.get(LOST) {
+                        Some(n) => Err(format!("{n} acknowledged writes lost under full")),
+                        None => Ok(()),
+                    }
+                },
+            )
+        });
+        cells.push(Cell {
+            durability: Some(Durability::Normal),
+            ..Cell::new(
+                "power-loss",
+                "hardened",
+                seed,
+                "durability normal: acknowledged writes lost, counted as not synced; integrity holds",
+                |r| {
+                    no_violations(r)?;
+                    if r.errors.get(LOST).copied().unwrap_or(0) == 0 {
+                        return Err("no acknowledged write was lost: nothing unsynced at the power losses?".into());
+                    }
+                    Ok(())
+                },
+            )
+        });
+        cells.push(Cell::new(
+            "disk-faults",
+            "hardened",
+            seed,
+            "disk errors fail writes with the right effects; reads go on; no invariant broken",
+            |r| {
+                no_violations(r)?;
+                if r.details
+                    .get("reads_ok_while_writes_fail")
+                    .copied()
+                    .unwrap_or(0)
+                    == 0
+                {
+                    return Err("no read was served while writes failed".into());
+                }
+                Ok(())
+            },
+        ));
         cells.push(Cell::new(
             "crash-restart",
             "hardened",
@@ -585,6 +641,7 @@ pub fn run_cell(cell: &Cell) -> Result<CellResult, String> {
     let profile = profile::by_name(cell.profile, cell.cpus)?;
     let sizes = scenarios::Sizes {
         requests: cell.requests,
+        durability: cell.durability,
         ..scenarios::Sizes::default()
     };
     let report = scenario.execute(&profile, cell.seed, &sizes).report;

@@ -12,12 +12,13 @@ use crate::profile::Profile;
 use crate::report::Report;
 use crate::scenarios::{Scenario, Sizes};
 
-/// Runs `scenario` under `profile` for every seed in `seeds`; prints the statistics.
+/// Runs `scenario` under `profile` with `sizes` for every seed in `seeds`; prints the
+/// statistics.
 pub fn run(
     scenario: &Scenario,
     profile: &Profile,
     seeds: RangeInclusive<u64>,
-    requests: Option<u64>,
+    sizes: &Sizes,
 ) -> ExitCode {
     let count = seeds.end() - seeds.start() + 1;
     let bar = ProgressBar::new(count).with_style(
@@ -27,11 +28,7 @@ pub fn run(
     let mut reports = Vec::new();
     for seed in seeds {
         bar.set_message(format!("seed {seed}"));
-        let sizes = Sizes {
-            requests,
-            ..Sizes::default()
-        };
-        reports.push(scenario.execute(profile, seed, &sizes).report);
+        reports.push(scenario.execute(profile, seed, sizes).report);
         bar.inc(1);
     }
     bar.finish_and_clear();

@@ -6,9 +6,16 @@ use std::time::Duration;
 use super::Config;
 use crate::runtime::{RuntimeConfig, VmLimits, VmReuse, Watchdog};
 use crate::storage::{
-    BackgroundWrites, BeginMode, BusyPolicy, BusyTimeoutPragma, DeadlinePolicy, QueueAdmission,
-    RequestLogWrites, StorageConfig, StoragePolicy, WritePath, SQLITE_CHECKPOINT_PAGES,
+    BackgroundWrites, BeginMode, BusyPolicy, BusyTimeoutPragma, DeadlinePolicy, Durability,
+    QueueAdmission, RequestLogWrites, StorageConfig, StoragePolicy, WritePath,
+    SQLITE_CHECKPOINT_PAGES,
 };
+
+/// fazt's durability: its DSN is the bare path (`sql.Open("sqlite", dbPath)`, then
+/// `PRAGMA journal_mode=WAL`, `foreign_keys=ON`, `busy_timeout`: v0.10.5, v0.10.6,
+/// v0.10.10 and v0.29.0's `internal/database/db.go`), so SQLite's default
+/// `synchronous = FULL` in the modernc driver holds.
+const FAZT_DURABILITY: Durability = Durability::Full;
 
 /// Go's `SetConnMaxLifetime(5 * time.Minute)` in fazt's pool.
 const CONNECTION_LIFETIME: Duration = Duration::from_secs(300);
@@ -25,6 +32,7 @@ pub fn fazt_0_10_5(cpus: u32) -> Config {
                 busy: BusyPolicy::FailFast,
                 deadline: DeadlinePolicy::Ignore,
                 checkpoint_pages: SQLITE_CHECKPOINT_PAGES,
+                durability: FAZT_DURABILITY,
                 ..StoragePolicy::default()
             },
             ..StorageConfig::default()
@@ -79,6 +87,7 @@ pub fn fazt_0_10_10() -> Config {
                 request_log: RequestLogWrites::PerRequest(BackgroundWrites::BypassQueue),
                 readers: 8,
                 checkpoint_pages: SQLITE_CHECKPOINT_PAGES,
+                durability: FAZT_DURABILITY,
                 ..StoragePolicy::default()
             },
             ..StorageConfig::default()
@@ -143,6 +152,7 @@ mod tests {
                 version.storage.policy.checkpoint_pages,
                 SQLITE_CHECKPOINT_PAGES
             );
+            assert_eq!(version.storage.policy.durability, Durability::Full);
         }
         let fix = fazt_0_10_10_analytics_fix().storage.policy;
         assert_eq!(fix.background, BackgroundWrites::ThroughQueue);

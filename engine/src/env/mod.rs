@@ -7,15 +7,18 @@
 //! | [`Rng`] | seeded from the OS | one seed per run, split per component |
 //! | [`Executor`] | worker threads | inline on the sim thread, CPU cost as virtual time |
 //! | [`Recorder`] | typed events to `tracing` | typed events kept in the run's trace |
+//! | [`Disk`] | the OS's files (SQLite's default VFS) | a simulated disk (a VFS of its own) |
 //!
 //! The engine receives an [`Env`] at construction and never reads time, randomness or
 //! threads any other way; `clippy.toml` bans the direct calls outside `env/`.
 
 mod clock;
+mod disk;
 mod executor;
 mod rng;
 
 pub use clock::{timeout_at, Clock, Deadline, Elapsed, Instant, RealClock, Sleep};
+pub use disk::Disk;
 pub use executor::{run_blocking, run_read, Executor, Job, ThreadPoolExecutor, Work};
 pub use rng::Rng;
 
@@ -31,6 +34,7 @@ pub struct Env {
     pub executor: Arc<dyn Executor>,
     /// Where the engine's typed trace events go.
     pub recorder: Recorder,
+    pub disk: Disk,
 }
 
 impl Env {
@@ -43,6 +47,7 @@ impl Env {
             rng: Rng::from_os(),
             executor: Arc::new(ThreadPoolExecutor::new(threads)),
             recorder: Recorder::tracing(),
+            disk: Disk::Os,
         }
     }
 
@@ -54,6 +59,7 @@ impl Env {
             rng: self.rng.split(component),
             executor: self.executor.clone(),
             recorder: self.recorder.clone(),
+            disk: self.disk.clone(),
         }
     }
 }

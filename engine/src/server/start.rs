@@ -16,7 +16,7 @@ use super::state::Server;
 use crate::config::Config;
 use crate::env::{Deadline, Env};
 use crate::runtime::Workers;
-use crate::storage::Storage;
+use crate::storage::{Durability, Storage};
 
 /// What `fazt server start` was asked for.
 #[derive(Clone, Debug)]
@@ -44,6 +44,8 @@ pub struct StartOptions {
     pub connections_per_address_max: Option<usize>,
     /// Bytes each app may store; the profile's (256 MiB) when absent.
     pub app_quota_bytes: Option<u64>,
+    /// When a write is synced before it is acknowledged; the profile's when absent.
+    pub durability: Option<Durability>,
 }
 
 /// Runs the server until SIGTERM or SIGINT, then shuts down gracefully.
@@ -65,6 +67,9 @@ pub async fn run(options: StartOptions, env: Env) -> anyhow::Result<()> {
         .map_err(anyhow::Error::msg)?;
     if let Some(quota) = options.app_quota_bytes {
         engine.storage.limits.app_quota_bytes = quota;
+    }
+    if let Some(durability) = options.durability {
+        engine.storage.policy.durability = durability;
     }
     let storage = Storage::open(&options.db, env.clone(), engine.storage.clone())
         .await

@@ -7,9 +7,10 @@ use std::sync::Arc;
 
 use rusqlite::{Connection, OpenFlags};
 
+use super::durability::Durability;
 use super::error::Result;
 use super::schema::{app_quota_triggers, MIGRATIONS};
-use crate::env::Work;
+use crate::env::{Disk, Work};
 
 /// The progress handler counts one tick per this many SQLite VM operations.
 pub const PROGRESS_TICK_OPS: i32 = 100;
@@ -17,6 +18,7 @@ pub const PROGRESS_TICK_OPS: i32 = 100;
 /// Applied to every connection as it opens, never "once through the pool" (fazt's
 /// busy_timeout and foreign_keys bugs). `busy_timeout = 0`: SQLite's busy handler
 /// sleeps in real time, so every wait is engine code on the Clock instead.
+/// `synchronous = NORMAL` here; the writers set the configured [`Durability`].
 const CONNECTION_PRAGMAS: &str = "PRAGMA journal_mode = WAL;
     PRAGMA synchronous = NORMAL;
     PRAGMA foreign_keys = ON;
@@ -43,13 +45,21 @@ pub struct ConnectionSettings {
 }
 
 impl Db {
-    /// Opens `path` (created if missing) with the standard pragmas.
+    /// Opens `path` (created if missing) on the OS's files with the standard pragmas.
     pub fn open(path: &Path) -> Result<Db> {
+        Db::open_on(path, &Disk::Os)
+    }
+
+    /// Opens `path` (created if missing) on `disk` with the standard pragmas.
+    pub fn open_on(path: &Path, disk: &Disk) -> Result<Db> {
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX
             | OpenFlags::SQLITE_OPEN_URI;
-        let mut conn = Connection::open_with_flags(path, flags)?;
+        let mut conn = match disk.vfs_name() {
+            None => Connection::open_with_flags(path, flags)?,
+            Some(vfs) => Connection::open_with_flags_and_vfs(path, flags, vfs)?,
+        };
         conn.execute_batch(CONNECTION_PRAGMAS)?;
         conn.set_prepared_statement_cache_capacity(64);
         let ticks = Arc::new(AtomicU64::new(0));
@@ -123,6 +133,13 @@ impl Db {
     pub fn checkpoint_after(&self, pages: u32) -> Result<()> {
         self.conn
             .execute_batch(&format!("PRAGMA wal_autocheckpoint = {pages}"))?;
+        Ok(())
+    }
+
+    /// Makes this connection's commits as durable as `durability` says (a writer's).
+    pub fn set_durability(&self, durability: Durability) -> Result<()> {
+        self.conn
+            .execute_batch(&format!("PRAGMA synchronous = {}", durability.pragma()))?;
         Ok(())
     }
 
@@ -231,6 +248,19 @@ mod tests {
                 }
             );
         }
+    }
+
+    #[test]
+    fn a_writer_syncs_as_its_durability_says() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("x.db")).unwrap();
+        db.set_durability(Durability::Full).unwrap();
+        assert_eq!(db.settings().unwrap().synchronous, 2, "FULL");
+        db.set_durability(Durability::Normal).unwrap();
+        assert_eq!(db.settings().unwrap().synchronous, 1, "NORMAL");
+        assert!(Durability::parse("fsync")
+            .unwrap_err()
+            .contains("full, normal"));
     }
 
     #[test]

@@ -166,6 +166,22 @@ pub fn is_busy(error: &rusqlite::Error) -> bool {
     )
 }
 
+/// True when a failed COMMIT cannot have reached the log: the disk refused a write
+/// (`SQLITE_IOERR_WRITE`) or was full (`SQLITE_FULL`). In WAL mode a commit is the
+/// frames ending in its commit frame, written in order: a refused write leaves no
+/// commit frame, so SQLite rolled the transaction back and recovery will not find it.
+/// (A failed sync is not such an error: the frames are in the file and a restart may
+/// recover them.)
+pub fn commit_never_logged(error: &rusqlite::Error) -> bool {
+    match error {
+        rusqlite::Error::SqliteFailure(failure, _) => {
+            failure.code == rusqlite::ErrorCode::DiskFull
+                || failure.extended_code == rusqlite::ffi::SQLITE_IOERR_WRITE
+        }
+        _ => false,
+    }
+}
+
 /// SQLITE_IOERR as a failpoint injects it, on `statement`.
 pub fn injected_io_error(statement: &str) -> rusqlite::Error {
     rusqlite::Error::SqliteFailure(

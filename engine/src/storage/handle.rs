@@ -18,6 +18,7 @@ use super::direct_writes::{DirectWriters, Faults};
 use super::doc_id;
 use super::ds::{self, FindOptions, NewDocument, Order, Page, Selection};
 use super::env_vars::{self, EnvVarName};
+use super::durability::Durability;
 use super::error::{Result, StorageError};
 use super::kv::{self, KvEntry};
 use super::limits::{check_collection, Limits};
@@ -33,7 +34,7 @@ use super::site::{self, Site, SiteFile};
 use super::usage::{self, UsageMismatch};
 use super::write::{Write, WriteOutput};
 use super::writer::{self, QueueOptions, WriteQueue, Writer};
-use crate::env::{run_blocking, Deadline, Env, Rng, Work};
+use crate::env::{run_blocking, Deadline, Disk, Env, Rng, Work};
 use crate::events::Event;
 
 /// Policies and limits of one storage instance.
@@ -107,7 +108,9 @@ impl Storage {
             readers: config.policy.readers.max(1),
             extra_writers,
             checkpoint_pages: config.policy.checkpoint_pages,
+            durability: config.policy.durability,
             app_quota_bytes: config.limits.app_quota_bytes,
+            disk: env.disk.clone(),
         };
         let (mut writer_dbs, reader_dbs, indexes) =
             run_blocking(env.executor.as_ref(), move || {
@@ -496,15 +499,17 @@ struct Opening {
     readers: usize,
     extra_writers: usize,
     checkpoint_pages: u32,
+    durability: Durability,
     app_quota_bytes: u64,
+    disk: Disk,
 }
 
 /// The writer (migrated) and `extra_writers` more writer connections, each checkpointing
-/// past `checkpoint_pages` and enforcing the app quota, the readers, and the expression
-/// indexes.
+/// past `checkpoint_pages`, syncing as `durability` says and enforcing the app quota,
+/// the readers, and the expression indexes, all on the Env's disk.
 fn open_connections(opening: &Opening) -> Result<(Vec<Db>, Vec<Db>, BTreeSet<String>)> {
-    let path = opening.path.as_path();
-    let mut writer = Db::open(path)?;
+    let (path, disk) = (opening.path.as_path(), &opening.disk);
+    let mut writer = Db::open_on(path, disk)?;
     writer.migrate()?;
     let indexes = writer
         .conn()
@@ -513,14 +518,15 @@ fn open_connections(opening: &Opening) -> Result<(Vec<Db>, Vec<Db>, BTreeSet<Str
         .collect::<rusqlite::Result<_>>()?;
     let mut writers = vec![writer];
     for _ in 0..opening.extra_writers {
-        writers.push(Db::open(path)?);
+        writers.push(Db::open_on(path, disk)?);
     }
     for writer in &writers {
         writer.checkpoint_after(opening.checkpoint_pages)?;
+        writer.set_durability(opening.durability)?;
         writer.enforce_app_quota(opening.app_quota_bytes)?;
     }
     let readers = (0..opening.readers)
-        .map(|_| Db::open(path))
+        .map(|_| Db::open_on(path, disk))
         .collect::<Result<_>>()?;
     Ok((writers, readers, indexes))
 }

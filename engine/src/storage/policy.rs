@@ -7,6 +7,8 @@
 
 use std::time::Duration;
 
+use super::durability::Durability;
+
 /// The storage configuration of one server.
 #[derive(Clone, Debug)]
 pub struct StoragePolicy {
@@ -39,6 +41,10 @@ pub struct StoragePolicy {
     /// BENCHMARKS.md). Default 10,000 (40 MiB of 4 KiB pages, the WAL's size on disk
     /// between checkpoints); legacy profiles keep SQLite's 1,000, as fazt did.
     pub checkpoint_pages: u32,
+    /// When a committed write is synced to disk (the writers' `PRAGMA synchronous`).
+    /// Default [`Durability::Normal`] (see there why); legacy profiles `Full`, as
+    /// fazt; `--durability`.
+    pub durability: Durability,
 }
 
 impl Default for StoragePolicy {
@@ -56,6 +62,7 @@ impl Default for StoragePolicy {
             readers: 4,
             kv_sweep_interval: Duration::from_secs(60),
             checkpoint_pages: 10_000,
+            durability: Durability::Normal,
         }
     }
 }

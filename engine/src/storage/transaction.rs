@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use super::busy_timeout::{ConnectionBusyTimeout, SqliteBusyWait};
 use super::connection::Db;
-use super::error::{injected_io_error, is_busy, StorageError};
+use super::error::{commit_never_logged, injected_io_error, is_busy, StorageError};
 use super::policy::{BeginMode, BusyPolicy};
 use super::retry::Backoff;
 use crate::env::{run_blocking, Deadline, Env, Rng};
@@ -262,7 +262,10 @@ fn commit(db: &mut Db, recorder: &Recorder, policy: Policy) -> Ended<()> {
     }
     match (policy.commit_failure, inside) {
         (CommitFailure::Plain, true) if is_busy(&error) => Ended::Busy { lock_wait: false },
-        (CommitFailure::OutcomeUnknown, false) => Ended::Unknown(error.into()),
+        // The disk refused the commit's frames: nothing reached the log.
+        (CommitFailure::OutcomeUnknown, false) if !commit_never_logged(&error) => {
+            Ended::Unknown(error.into())
+        }
         _ => Ended::Failed(error.into()),
     }
 }

@@ -8,6 +8,7 @@ use futures::future::BoxFuture;
 
 use super::cost::CostModel;
 use super::cpu::{SimCpu, TIMER_RESOLUTION};
+use crate::disk::SimDisk;
 
 /// [`Executor::interleave`] yields 0 to this many times less one, drawn from the run's
 /// Rng: enough for the executions ready at one suspension to resume in any order
@@ -22,20 +23,39 @@ const MAX_INTERLEAVE_YIELDS: u64 = 3;
 /// resolution ahead of tokio's clock, the time every host (clients too) sees: a busy
 /// CPU shows in their latencies, and no time is lost to rounding. Queueing for the CPU
 /// emerges from the load.
+///
+/// On a simulated disk, a job's disk time (its reads, writes and syncs, from the
+/// disk model) is waited for after its CPU time, without holding the CPU: the caller
+/// resumes once both have passed.
 pub struct SimExecutor {
     clock: Arc<dyn Clock>,
     cpu: Arc<SimCpu>,
     cost: CostModel,
+    disk: Option<SimDisk>,
 }
 
 impl SimExecutor {
     pub fn new(clock: Arc<dyn Clock>, cpu: Arc<SimCpu>, cost: CostModel) -> SimExecutor {
-        SimExecutor { clock, cpu, cost }
+        SimExecutor {
+            clock,
+            cpu,
+            cost,
+            disk: None,
+        }
+    }
+
+    /// This executor, charging the disk time of jobs run on `disk`.
+    pub fn on_disk(self, disk: Option<SimDisk>) -> SimExecutor {
+        SimExecutor { disk, ..self }
     }
 
     #[allow(clippy::disallowed_methods)] // virtual: tokio's clock is paused here
     fn spend(&self, cost: std::time::Duration) -> BoxFuture<'static, ()> {
-        let done_at = self.cpu.spend(self.clock.now(), cost);
+        let io = self
+            .disk
+            .as_ref()
+            .map_or(std::time::Duration::ZERO, SimDisk::take_charged);
+        let done_at = self.cpu.spend(self.clock.now(), cost) + io;
         if done_at <= tokio::time::Instant::now() + TIMER_RESOLUTION {
             Box::pin(tokio::task::yield_now())
         } else {

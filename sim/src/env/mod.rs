@@ -15,7 +15,9 @@ pub use executor::SimExecutor;
 
 use std::sync::Arc;
 
-use fazt_engine::env::{Clock, Env, Rng};
+use fazt_engine::env::{Clock, Disk, Env, Rng};
+
+use crate::disk::SimDisk;
 
 /// The wall-clock time at virtual time zero: 2026-01-20T00:00:00Z, the day of seed 001.
 /// Pinned so that stored timestamps are the same in every run.
@@ -29,12 +31,20 @@ pub fn sim_env(seed: u64) -> Env {
 
 /// [`sim_env`] with another cost model (tests that need slow work).
 pub fn sim_env_with(seed: u64, cost: CostModel) -> Env {
+    sim_env_on(seed, cost, None)
+}
+
+/// [`sim_env_with`] whose storage opens its database on `disk` (the simulated disk,
+/// its latencies charged by the executor), or the OS's files when `None`.
+pub fn sim_env_on(seed: u64, cost: CostModel, disk: Option<SimDisk>) -> Env {
     let cpu = Arc::new(SimCpu::default());
     let clock: Arc<dyn Clock> = Arc::new(SimClock::new(EPOCH_MS, cpu.clone()));
+    let seam = disk.as_ref().map_or(Disk::Os, |_| SimDisk::seam());
     Env {
-        executor: Arc::new(SimExecutor::new(clock.clone(), cpu, cost)),
+        executor: Arc::new(SimExecutor::new(clock.clone(), cpu, cost).on_disk(disk)),
         clock,
         rng: Rng::seeded(seed),
         recorder: fazt_engine::events::Recorder::tracing(),
+        disk: seam,
     }
 }

@@ -7,6 +7,7 @@
 //! 5–50 ms. A `--schedule FILE` replaces the drawn crashes.
 
 use fazt_chaos::{Action, Fault, Schedule};
+use fazt_engine::env::Rng;
 
 use crate::profile::Profile;
 use crate::property;
@@ -19,25 +20,31 @@ pub const SUMMARY: &str =
 /// The registers the clients share.
 const KEYS: &[&str] = &["k0", "k1", "k2", "k3", "k4", "k5"];
 
+/// `count` outages (a crash, a power loss: `outage(down_ms)`) drawn from `rng`, each
+/// in the first 600 virtual ms (past the first 20, once the apps are deployed) and
+/// down for 5–50 ms.
+pub fn outages(rng: &Rng, count: usize, outage: fn(u64) -> Action) -> Schedule {
+    let mut schedule = Schedule {
+        faults: (0..count)
+            .map(|_| Fault {
+                at_ms: 20 + rng.below(580),
+                action: outage(5 + rng.below(46)),
+            })
+            .collect(),
+    };
+    schedule.sort();
+    schedule
+}
+
 /// Runs the scenario under `profile` with `seed`.
 pub fn run(profile: &Profile, seed: u64, sizes: &Sizes) -> Run {
-    let rng = fazt_engine::env::Rng::seeded(seed).split("crash-restart");
+    let rng = Rng::seeded(seed).split("crash-restart");
     let steps = sizes.requests.map_or(25, |n| (n as usize).div_ceil(4));
     let workload = Workload::seeded(&rng.split("workload"), 4, steps, KEYS, 80, 20);
     let schedule = sizes.schedule.clone().unwrap_or_else(|| {
-        let crashes = rng.split("crashes");
-        let mut schedule = Schedule {
-            faults: (0..3)
-                .map(|_| Fault {
-                    at_ms: 20 + crashes.below(580),
-                    action: Action::Crash {
-                        down_ms: 5 + crashes.below(46),
-                    },
-                })
-                .collect(),
-        };
-        schedule.sort();
-        schedule
+        outages(&rng.split("crashes"), 3, |down_ms| Action::Crash {
+            down_ms,
+        })
     });
     let mut run = property::run(profile, seed, &workload, &schedule);
     run.report.scenario = "crash-restart".into();

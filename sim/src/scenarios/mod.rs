@@ -5,16 +5,21 @@ pub mod capacity;
 pub mod cashflow_stress;
 pub mod crash_restart;
 pub mod deferred_upgrade;
+pub mod disk_faults;
 pub mod ghost_writes;
 pub mod interrupt_storm;
 pub mod momentum_seq;
 pub mod noisy_neighbor;
+pub mod power_loss;
 pub mod queue_admission;
 pub mod slow_query;
 pub mod storage_world;
 pub mod timeout_hierarchy;
 pub mod write_contention;
 
+use fazt_engine::storage::Durability;
+
+use crate::disk::DiskModel;
 use crate::profile::Profile;
 use crate::report::Report;
 use crate::trace::Trace;
@@ -37,6 +42,10 @@ pub struct Sizes {
     /// How many times slower than the cost model the server's CPU is (scenarios that
     /// model a machine: `capacity`).
     pub slowdown: Option<u32>,
+    /// The simulated disk instead of the profile's (`--disk`).
+    pub disk: Option<DiskModel>,
+    /// The durability instead of the profile's (`--durability`).
+    pub durability: Option<Durability>,
 }
 
 impl Sizes {
@@ -52,10 +61,28 @@ impl Sizes {
         if let Some(n) = self.slowdown {
             args += &format!(" --slowdown {n}");
         }
+        if let Some(disk) = &self.disk {
+            args += &format!(" --disk {}", disk.name);
+        }
+        if let Some(durability) = self.durability {
+            args += &format!(" --durability {}", durability.name());
+        }
         if self.schedule.is_some() {
             args += " --schedule <the same file>";
         }
         args
+    }
+
+    /// `profile` with this run's disk and durability.
+    pub fn apply(&self, profile: &Profile) -> Profile {
+        let mut profile = profile.clone();
+        if let Some(disk) = &self.disk {
+            profile.disk = disk.clone();
+        }
+        if let Some(durability) = self.durability {
+            profile.config.storage.policy.durability = durability;
+        }
+        profile
     }
 }
 
@@ -69,7 +96,7 @@ pub struct Scenario {
 impl Scenario {
     /// Runs the scenario; the report's replay command carries `sizes`.
     pub fn execute(&self, profile: &Profile, seed: u64, sizes: &Sizes) -> Run {
-        let mut run = (self.run)(profile, seed, sizes);
+        let mut run = (self.run)(&sizes.apply(profile), seed, sizes);
         run.report.replay_args = sizes.args();
         run
     }
@@ -144,6 +171,16 @@ pub fn all() -> Vec<Scenario> {
             name: "crash-restart",
             summary: crash_restart::SUMMARY,
             run: crash_restart::run,
+        },
+        Scenario {
+            name: "power-loss",
+            summary: power_loss::SUMMARY,
+            run: power_loss::run,
+        },
+        Scenario {
+            name: "disk-faults",
+            summary: disk_faults::SUMMARY,
+            run: disk_faults::run,
         },
         Scenario {
             name: "slow-query",

@@ -30,7 +30,7 @@ use super::load::{self, format_duration, ErrorKind, Length, Measurement, Workloa
 use super::report::{thousands, Report};
 use fazt_engine::env::{Clock, Env, Rng};
 use fazt_engine::storage::{
-    FindOptions, Scope, Storage, StorageConfig, StorageError, StoragePolicy, WritePath,
+    Durability, FindOptions, Scope, Storage, StorageConfig, StorageError, StoragePolicy, WritePath,
 };
 
 /// Deadline of every operation, preloading included.
@@ -159,6 +159,8 @@ pub struct StorageBench {
     pub preload: Option<u64>,
     /// Also time raw single-row SQLite commits (only when the mix writes).
     pub baseline: bool,
+    /// When a group commit is synced.
+    pub durability: Durability,
 }
 
 impl StorageBench {
@@ -196,6 +198,7 @@ impl StorageBench {
         if !self.baseline && self.mix.has_writes() {
             command.push_str(" --no-baseline");
         }
+        command.push_str(&format!(" --durability {}", self.durability.name()));
         command.push_str(&format!(" --seed {seed}"));
         command
     }
@@ -261,6 +264,7 @@ pub async fn run(options: &StorageBench, env: Env) -> anyhow::Result<Report<Stor
     let config = StorageConfig {
         policy: StoragePolicy {
             write_path: WritePath::group_commit(options.batch_max),
+            durability: options.durability,
             ..StoragePolicy::default()
         },
         ..StorageConfig::default()
@@ -658,6 +662,7 @@ mod tests {
             db: None,
             preload: None,
             baseline: true,
+            durability: Durability::Full,
         };
         assert_eq!(options.preload_count(), 0);
         options.mix = Mix::READ;
@@ -668,7 +673,7 @@ mod tests {
         assert_eq!(options.preload_count(), 7);
         assert_eq!(
             options.command_line(42),
-            "fazt bench storage --type s3 --mix read --ops 10 --concurrency 1 --batch-max 256 --preload 7 --seed 42"
+            "fazt bench storage --type s3 --mix read --ops 10 --concurrency 1 --batch-max 256 --preload 7 --durability full --seed 42"
         );
     }
 
@@ -692,6 +697,7 @@ mod tests {
                 db: None,
                 preload: Some(50),
                 baseline: true,
+                durability: Durability::Normal,
             };
             let env = Env {
                 rng: Rng::seeded(5),
