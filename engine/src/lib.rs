@@ -6,6 +6,7 @@
 //! | --- | --- |
 //! | [`config`] | profiles: `hardened` and the legacy presets, as sets of policies |
 //! | [`failpoints`] | where faults can be injected (the simulator's seeded schedules arm them) |
+//! | [`coverage`] | named marks at the rare states the simulator's search must reach |
 //! | [`env`] | the seams (Clock, Rng, Executor) through which the engine meets the world |
 //! | [`runtime`] | fazt's handler contract on QuickJS: suspendable executions, VM pool |
 //! | [`storage`] | kv / ds / s3 on one SQLite file: group-committing writer, reader pool |
@@ -20,6 +21,7 @@
 pub mod bench;
 pub mod client;
 pub mod config;
+pub mod coverage;
 pub mod deploy_client;
 pub mod env;
 pub mod failpoints;

@@ -18,6 +18,7 @@
 //! | [`regression`] | the stored corpus of minimal failing cases, replayed by tests and the suite |
 //! | [`adversary`] | a hostile tenant beside victims: the corpus, the workload, the tenancy invariants checked |
 //! | [`workload`], [`property`] | property-based workloads on the `registers` app, run and checked against the invariants |
+//! | [`search`] | the property search as a library: broad workloads, faults in their span, promise-level checkers, coverage marks |
 
 pub mod adversary;
 pub mod capture;
@@ -33,6 +34,7 @@ pub mod property;
 pub mod regression;
 pub mod report;
 pub mod scenarios;
+pub mod search;
 pub mod server_host;
 pub mod suite;
 pub mod sweep;

@@ -326,6 +326,9 @@ impl Runtime {
             ),
         }
         tracing::debug!(target: TRACE, execution, vm = lease.vm.id, discarded = !healthy, "vm return");
+        if timed_out && !healthy {
+            crate::coverage::hit(crate::coverage::Mark::VmDiscardedAfterTimeout)
+        }
         self.pool.release(&app.id, lease, healthy);
         report.total = clock.now().saturating_duration_since(started);
         report.storage = finished.storage_time;

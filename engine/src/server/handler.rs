@@ -82,6 +82,7 @@ where
                 cause = refused.cause(),
                 "request refused"
             );
+            crate::coverage::hit(crate::coverage::Mark::AdmissionRefused);
             return Err(overloaded(server, refused));
         }
     };

@@ -29,6 +29,7 @@ use super::limits::Limits;
 use super::policy::{BeginMode, BusyPolicy, DeadlinePolicy, QueueAdmission};
 use super::retry::Backoff;
 use super::write::{ApplyContext, Write, WriteOutput};
+use crate::coverage::{self, Mark};
 use crate::env::{run_blocking, timeout_at, Deadline, Env, Work};
 use crate::failpoints;
 
@@ -141,6 +142,7 @@ impl WriteQueue {
                     needed_us = needed.as_micros() as u64,
                     "write refused"
                 );
+                coverage::hit(Mark::WriteRefusedForBudget);
                 return Err(StorageError::InsufficientBudget { remaining, needed });
             }
         }
@@ -169,6 +171,11 @@ impl WriteQueue {
                 let cancelled = state
                     .compare_exchange(QUEUED, CANCELLED, Ordering::AcqRel, Ordering::Acquire)
                     .is_ok();
+                coverage::hit(if cancelled {
+                    Mark::QueuedWriteCancelled
+                } else {
+                    Mark::DeadlinePassedMidCommit
+                });
                 if cancelled {
                     Err(StorageError::DeadlineExceeded {
                         operation: "queued write",
@@ -402,6 +409,12 @@ async fn commit_group(
                 let applied = results.iter().filter(|r| matches!(r, Some(Ok(_)))).count();
                 tracing::debug!(target: super::TRACE, writes = results.len(), applied, "group committed");
                 counters.groups.fetch_add(1, Ordering::Relaxed);
+                if backoff.attempts() > 1 {
+                    coverage::hit(Mark::BusyRetriedThenCommitted)
+                }
+                if applied < results.iter().flatten().count() {
+                    coverage::hit(Mark::SavepointRolledBackInCommittedGroup)
+                }
                 counters.writes.fetch_add(applied as u64, Ordering::Relaxed);
                 for (p, result) in pending.iter().zip(&results) {
                     if let (Write::DocCreateIndex { field }, Some(Ok(_))) = (&p.write, result) {
@@ -423,6 +436,7 @@ async fn commit_group(
                 // COMMIT failed after it may have reached the disk: every write of the
                 // group is unknown, never a plain failure.
                 tracing::debug!(target: super::TRACE, writes = pending.len(), %error, "commit unconfirmed");
+                coverage::hit(Mark::CommitUnconfirmed);
                 for p in pending {
                     if p.state.load(Ordering::Acquire) == STARTED {
                         p.answer(Err(StorageError::OutcomeUnknown));
@@ -472,6 +486,7 @@ async fn commit_group(
                     Some(delay) => clock.sleep(delay).await,
                     None => {
                         let attempts = backoff.attempts();
+                        coverage::hit(Mark::BusyGaveUp);
                         for p in pending {
                             if p.claim(CANCELLED) {
                                 p.answer(Err(StorageError::Busy { attempts }));
