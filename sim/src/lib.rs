@@ -13,6 +13,7 @@
 //! | [`sweep`] | one scenario over many seeds: failure statistics, seeds that broke an invariant |
 //! | [`suite`] | the matrix of scenarios × profiles with expectations |
 //! | [`causes`] | root causes of failed requests, derived from the trace |
+//! | [`cause_groups`] | a sweep's causes grouped by kind (told × fault), with example seeds |
 //! | [`trace`], [`report`] | the event trace and its hash; the report of a run |
 //! | [`faults`] | applying a fault schedule to a running simulation |
 //! | [`regression`] | the stored corpus of minimal failing cases, replayed by tests and the suite |
@@ -22,6 +23,7 @@
 
 pub mod adversary;
 pub mod capture;
+pub mod cause_groups;
 pub mod causes;
 pub mod client;
 pub mod env;

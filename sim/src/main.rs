@@ -68,6 +68,10 @@ enum Command {
         cpus: u32,
         #[arg(long)]
         requests: Option<u64>,
+        /// Print every seed's whole report as JSON (one per line) instead of the summary
+        /// grouped by kind of cause.
+        #[arg(long)]
+        json: bool,
     },
     /// Run the matrix of scenarios × profiles; exit 1 if any cell misses its expectation.
     Suite,
@@ -193,11 +197,12 @@ fn main() -> ExitCode {
             profile,
             cpus,
             requests,
+            json,
         } => match (
             scenarios::by_name(&scenario),
             profile::by_name(&profile, cpus),
         ) {
-            (Ok(scenario), Ok(profile)) => sweep::run(&scenario, &profile, seeds, requests),
+            (Ok(scenario), Ok(profile)) => sweep::run(&scenario, &profile, seeds, requests, json),
             (Err(e), _) | (_, Err(e)) => {
                 eprintln!("error: {e}");
                 ExitCode::from(2)

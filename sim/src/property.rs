@@ -129,10 +129,12 @@ pub fn run_checked(
         .expect("the simulation runs to completion");
 
     let trace = capture.trace();
+    crate::search::coverage::mark_from_trace(&trace);
     let observed = observed.borrow();
     let ops: Vec<Op> = observed.iter().map(|answer| answer.op.clone()).collect();
     let mut violations = Vec::new();
-    let final_state = read_registers(&db, &ops);
+    let operations = observed.iter().map(|answer| answer.operation.clone());
+    let final_state = read_registers(&db, &ops, operations);
     let (history, summary) = check_history(&ops, &final_state);
     violations.extend(history);
     violations.extend(vm_pool(&trace));
@@ -271,11 +273,12 @@ fn observe(
     };
     let kind_of_op = match (operation.space, operation.verb) {
         (_, Verb::Get) => OpKind::Read(body["value"].as_str().map(str::to_owned)),
-        // A list reads no register: its own, never written, reads as absent.
-        (_, Verb::List) => OpKind::Read(None),
+        // Lists and the ledger touch no register: their own, never written, reads as
+        // absent.
+        (_, Verb::List | Verb::Enlist | Verb::Bump) => OpKind::Read(None),
         (_, Verb::Delete) => OpKind::Write(None),
         (Space::Ds, Verb::Put) => OpKind::Insert(request.to_owned()),
-        (Space::Ds, Verb::Update | Verb::Pair) => OpKind::Update {
+        (Space::Ds, Verb::Update) => OpKind::Update {
             value: request.to_owned(),
             matched: outcome != Outcome::Ok || body["matched"].as_u64().unwrap_or(0) > 0,
         },
@@ -310,13 +313,18 @@ fn twin_app(dir: &Path) -> std::path::PathBuf {
 }
 
 /// The final value of every register the history touched, read from the file.
-fn read_registers(path: &Path, ops: &[Op]) -> BTreeMap<String, Option<String>> {
+fn read_registers(
+    path: &Path,
+    ops: &[Op],
+    operations: impl Iterator<Item = Operation>,
+) -> BTreeMap<String, Option<String>> {
     let Ok(db) = Db::open(path) else {
         return BTreeMap::new();
     };
     let mut state = BTreeMap::new();
-    for op in ops {
-        if state.contains_key(&op.register) || op.register.starts_with("list:") {
+    let registers = ops.iter().zip(operations).filter(|(_, o)| o.on_register());
+    for (op, _) in registers {
+        if state.contains_key(&op.register) {
             continue;
         }
         let (app, register) = op.register.split_once('/').unwrap_or((APP, &op.register));

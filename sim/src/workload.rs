@@ -45,11 +45,17 @@ pub enum Verb {
     /// ds.update ($set); kv.set / s3.put elsewhere.
     Update,
     Delete,
-    /// ds.update setting two fields at once (`value` and `tag`, a function of it); a
-    /// plain update elsewhere.
+    /// ds.update setting two fields at once (`value` and `tag`, a function of it), or
+    /// ds.insert of both when the document is absent; a plain update elsewhere.
     Pair,
     /// kv.list / s3.list of the keys starting with `key` (a prefix); a read of no register.
     List,
+    /// ds.insert of a ledger entry in group `key` (whose count is not a number when the
+    /// request id ends in an odd digit); touches no register.
+    Enlist,
+    /// One ds.update of every ledger entry of group `key` ($inc of the count, $set of
+    /// `last`): fails partway on an entry whose count is not a number; touches no register.
+    Bump,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -72,6 +78,7 @@ impl Operation {
         };
         match (&self.app, self.verb) {
             (_, Verb::List) => format!("list:{space}:{}", self.key),
+            (_, Verb::Enlist | Verb::Bump) => format!("ledger:{}:{}", self.app(), self.key),
             (None, _) => format!("{space}:{}", self.key),
             (Some(app), _) => format!("{app}/{space}:{}", self.key),
         }
@@ -93,6 +100,8 @@ impl Operation {
             (_, Verb::Get) => "GET",
             (_, Verb::List) => return ("GET", format!("/api/list/{space}/{}", self.key)),
             (Space::Ds, Verb::Pair) => return ("PATCH", format!("/api/pair/{}", self.key)),
+            (_, Verb::Enlist) => return ("POST", format!("/api/ledger/{}", self.key)),
+            (_, Verb::Bump) => return ("PATCH", format!("/api/ledger/{}", self.key)),
             (_, Verb::Delete) => "DELETE",
             (Space::Ds, Verb::Put) => "POST",
             (Space::Ds, Verb::Update) => "PATCH",
@@ -103,6 +112,11 @@ impl Operation {
 
     pub fn writes(&self) -> bool {
         !matches!(self.verb, Verb::Get | Verb::List)
+    }
+
+    /// Whether it reads or writes a register of the history (lists and the ledger do not).
+    pub fn on_register(&self) -> bool {
+        !matches!(self.verb, Verb::List | Verb::Enlist | Verb::Bump)
     }
 }
 

@@ -282,7 +282,7 @@ fn promise_search<S: Strategy<Value = Schedule>>(
         (Just(workload), schedules(span, scale), 1u64..1000)
     });
     let outcome =
-        runner_shrinking(cases, rng_seed, 64).run(&strategy, |(workload, schedule, seed)| {
+        runner_shrinking(cases, rng_seed, 32).run(&strategy, |(workload, schedule, seed)| {
             let report = search::run(&profile, seed, &workload, &schedule).report;
             match report.violations.first() {
                 None => Ok(()),
@@ -308,15 +308,15 @@ fn promise_search<S: Strategy<Value = Schedule>>(
 fn hardened_keeps_its_promises() {
     let scenario = FailScenario::setup();
     let before = Hits::now();
-    let in_span = promise_search(48, 16, |span, scale| {
+    let in_span = promise_search(64, 16, |span, scale| {
         search::faults::in_span(span, scale, 3)
     });
     let absorbed = in_span.and_then(|()| {
-        promise_search(16, 17, |span, scale| {
+        promise_search(12, 17, |span, scale| {
             search::faults::absorbable(span, scale, 2)
         })
     });
-    let deterministic = absorbed.and_then(|()| determinism_search(3, 18));
+    let deterministic = absorbed.and_then(|()| determinism_search(2, 18));
     let hits = Hits::now().since(&before);
     scenario.teardown();
     println!(

@@ -10,7 +10,7 @@ use crate::trace::{Event, Trace};
 
 /// The trace cut at each server crash: one slice per server lifetime.
 pub fn lifetimes(trace: &Trace) -> Vec<&[Event]> {
-    trace.events.split(|event| is_crash(event)).collect()
+    trace.events.split(is_crash).collect()
 }
 
 fn is_crash(event: &Event) -> bool {

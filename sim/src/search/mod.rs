@@ -25,7 +25,5 @@ pub fn run(profile: &Profile, seed: u64, workload: &Workload, schedule: &Schedul
     let checks = |evidence: &property::Evidence, details: &mut _| {
         checkers::all(profile, schedule, evidence, details)
     };
-    let run = property::run_checked(profile, seed, &probed, schedule, &checks);
-    coverage::mark_from_trace(&run.trace);
-    run
+    property::run_checked(profile, seed, &probed, schedule, &checks)
 }

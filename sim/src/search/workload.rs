@@ -1,14 +1,16 @@
 //! Broad workloads: several clients on two apps that share every key and collection
-//! name, over kv, ds and s3, with single- and two-field updates, deletes, and prefix
-//! lists whose prefixes hold the characters a query builder must escape (`_`, `'`).
+//! name, over kv, ds and s3, with single- and two-field updates, deletes, multi-document
+//! updates that fail partway (the ledger), and prefix lists whose prefixes hold the
+//! characters a query builder must escape (`_`, `'`).
 
 use proptest::prelude::*;
 
 use crate::workload::{Operation, Space, Step, Verb, Workload, TWIN_APP};
 
 /// Keys: few, so that clients and apps meet on them; some are prefixes of others and
-/// hold `_` (a LIKE wildcard) and `'` (a SQL quote).
-pub const KEYS: &[&str] = &["a", "b", "a_", "a'", "ab", "a_b"];
+/// hold `_` (a LIKE wildcard) and `'` (a SQL quote), and `b` lies just past every `a`
+/// prefix's range.
+pub const KEYS: &[&str] = &["a", "a_", "a'", "ab", "b"];
 
 /// Think times up to this many ms: requests overlap, and faults drawn over the span
 /// meet them.
@@ -24,9 +26,11 @@ fn operation() -> impl Strategy<Value = Operation> {
             2 => Just(Verb::Pair),
             1 => Just(Verb::Delete),
             2 => Just(Verb::List),
+            1 => Just(Verb::Enlist),
+            1 => Just(Verb::Bump),
         ],
         proptest::sample::select(KEYS),
-        prop_oneof![3 => Just(None), 1 => Just(Some(TWIN_APP.to_owned()))],
+        prop_oneof![2 => Just(None), 1 => Just(Some(TWIN_APP.to_owned()))],
     )
         .prop_map(|(space, verb, key, app)| {
             // Lists are of kv and s3 (documents are read by id).

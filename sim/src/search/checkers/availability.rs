@@ -12,9 +12,12 @@ use fazt_chaos::{Outcome, Schedule, Violation};
 use crate::property::Evidence;
 use crate::search::faults::Scale;
 
-/// The failures a request may meet for its own sake, not the engine's.
+/// The failures a request may meet for its own sake, not the engine's: an insert over
+/// an existing id, a ledger bump over an entry whose count is not a number.
+const OWN_FAULTS: &[&str] = &["HTTP 409", "DuplicateId", "InvalidArgument"];
+
 fn own_fault(kind: Option<&str>) -> bool {
-    kind == Some("HTTP 409") || kind == Some("DuplicateId")
+    kind.is_some_and(|kind| OWN_FAULTS.contains(&kind))
 }
 
 pub fn check(scale: &Scale, schedule: &Schedule, evidence: &Evidence) -> Vec<Violation> {

@@ -22,37 +22,42 @@ pub const RECOVERY_PROBES: usize = 10;
 /// twentieth of a budget apart give the server half a budget to recover.
 pub const PROBE_PERCENT: u64 = 5;
 
-/// When every fault of `schedule` has ended, at the latest (ms).
-pub fn healed_ms(schedule: &Schedule, scale: &Scale) -> u64 {
-    schedule
+/// When every fault of `schedule` has ended, at the latest (ms), for a workload
+/// spanning `span_ms`: an armed failpoint fires when a request first reaches it (within
+/// the span), and the faults' effects may follow one another.
+pub fn healed_ms(schedule: &Schedule, scale: &Scale, span_ms: u64) -> u64 {
+    let last = schedule
         .faults
         .iter()
-        .map(|fault| {
-            fault.at_ms
-                + match &fault.action {
-                    Action::Failpoint {
-                        argument,
-                        times,
-                        point,
-                    } if point.as_str() == fazt_engine::failpoints::RUNTIME_SLOW_CPU => {
-                        argument.unwrap_or(0) * u64::from(*times) * scale.js_tick_us / 1000
-                    }
-                    Action::Failpoint {
-                        argument, times, ..
-                    } => argument.unwrap_or(0) * u64::from(*times),
-                    Action::Hold { ms } | Action::Partition { ms } => *ms,
-                    Action::Latency { for_ms, .. } => *for_ms,
-                    Action::Crash { down_ms } => *down_ms,
-                }
-        })
+        .map(|fault| fault.at_ms)
         .max()
-        .unwrap_or(0)
+        .unwrap_or(0);
+    last.max(span_ms)
+        + schedule
+            .faults
+            .iter()
+            .map(|fault| match &fault.action {
+                Action::Failpoint {
+                    argument,
+                    times,
+                    point,
+                } if point.as_str() == fazt_engine::failpoints::RUNTIME_SLOW_CPU => {
+                    argument.unwrap_or(0) * u64::from(*times) * scale.js_tick_us / 1000
+                }
+                Action::Failpoint {
+                    argument, times, ..
+                } => argument.unwrap_or(0) * u64::from(*times),
+                Action::Hold { ms } | Action::Partition { ms } => *ms,
+                Action::Latency { for_ms, .. } => *for_ms,
+                Action::Crash { down_ms } => *down_ms,
+            })
+            .sum::<u64>()
 }
 
 /// `workload` with the probe client last.
 pub fn with_probe(workload: &Workload, schedule: &Schedule, profile: &Profile) -> Workload {
     let scale = Scale::of(profile);
-    let start = healed_ms(schedule, &scale).max(span_ms(workload));
+    let start = healed_ms(schedule, &scale, span_ms(workload));
     let interval = scale.budget_ms * PROBE_PERCENT / 100;
     let probe = |n: usize| Step {
         think_ms: if n == 0 { start } else { interval },

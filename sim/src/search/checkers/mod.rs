@@ -5,6 +5,7 @@
 pub mod availability;
 pub mod determinism;
 pub mod fast_refusal;
+pub mod ledger;
 pub mod lists;
 pub mod liveness;
 pub mod pairs;
@@ -37,6 +38,7 @@ pub fn all(
     violations.extend(vm_hygiene::check(evidence));
     violations.extend(liveness::check(evidence));
     violations.extend(lists::check(evidence));
+    violations.extend(ledger::check(evidence));
     violations.extend(pairs::check(evidence));
     violations
 }
