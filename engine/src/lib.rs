@@ -6,6 +6,7 @@
 //! | --- | --- |
 //! | [`config`] | profiles: `hardened` and the legacy presets, as sets of policies |
 //! | [`failpoints`] | where faults can be injected (the simulator's seeded schedules arm them) |
+//! | [`coverage`] | named marks at the rare states the simulator's search must reach |
 //! | [`env`] | the seams (Clock, Rng, Executor, Recorder) through which the engine meets the world |
 //! | [`events`] | the typed trace events the engine emits through the Recorder seam |
 //! | [`runtime`] | fazt's handler contract on QuickJS: suspendable executions, VM pool |
@@ -20,6 +21,7 @@
 //! the [`env::Env`] handed in at construction.
 
 pub mod config;
+pub mod coverage;
 pub mod env;
 pub mod events;
 pub mod failpoints;

@@ -13,14 +13,17 @@
 //! | [`sweep`] | one scenario over many seeds: failure statistics, seeds that broke an invariant |
 //! | [`suite`] | the matrix of scenarios × profiles with expectations |
 //! | [`causes`] | root causes of failed requests, derived from the trace |
+//! | [`cause_groups`] | a sweep's causes grouped by kind (told × fault), with example seeds |
 //! | [`trace`], [`report`] | the event trace and its hash; the report of a run |
 //! | [`faults`] | applying a fault schedule to a running simulation |
 //! | [`regression`] | the stored corpus of minimal failing cases, replayed by tests and the suite |
 //! | [`adversary`] | a hostile tenant beside victims: the corpus, the workload, the tenancy invariants checked |
 //! | [`workload`], [`property`] | property-based workloads on the `registers` app, run and checked against the invariants |
+//! | [`search`] | the property search as a library: broad workloads, faults in their span, promise-level checkers, coverage marks |
 
 pub mod adversary;
 pub mod capture;
+pub mod cause_groups;
 pub mod causes;
 pub mod client;
 pub mod disk;
@@ -35,6 +38,7 @@ pub mod property;
 pub mod regression;
 pub mod report;
 pub mod scenarios;
+pub mod search;
 pub mod server_host;
 pub mod suite;
 pub mod sweep;

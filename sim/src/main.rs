@@ -74,6 +74,10 @@ enum Command {
         requests: Option<u64>,
         #[command(flatten)]
         machine: MachineArgs,
+        /// Print every seed's whole report as JSON (one per line) instead of the summary
+        /// grouped by kind of cause.
+        #[arg(long)]
+        json: bool,
     },
     /// Run the matrix of scenarios × profiles; exit 1 if any cell misses its expectation.
     Suite,
@@ -216,6 +220,7 @@ fn main() -> ExitCode {
             cpus,
             requests,
             machine,
+            json,
         } => match (
             scenarios::by_name(&scenario),
             profile::by_name(&profile, cpus),
@@ -227,7 +232,7 @@ fn main() -> ExitCode {
                     durability: machine.durability,
                     ..scenarios::Sizes::default()
                 };
-                sweep::run(&scenario, &profile, seeds, &sizes)
+                sweep::run(&scenario, &profile, seeds, &sizes, json)
             }
             (Err(e), _) | (_, Err(e)) => {
                 eprintln!("error: {e}");

@@ -27,14 +27,33 @@ use crate::report::{wall_clock_ms_since, wall_clock_start, Report};
 use crate::scenarios::Run;
 use crate::server_host::{fixture_apps, ServerHost, DOMAIN, PORT};
 use crate::trace::{Trace, What};
-use crate::workload::{Operation, Space, Verb, Workload, APP};
+use crate::workload::{Operation, Space, Verb, Workload, APP, TWIN_APP};
 
 /// How long a client waits for an answer before it counts the outcome as unknown:
 /// longer than any profile's request budget.
 pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(15);
 
-/// One client's operations as it observed them, with the error kinds of failures.
-type Observed = Vec<(Op, Option<String>)>;
+/// One operation as its client observed it.
+#[derive(Clone, Debug)]
+pub struct Answer {
+    pub op: Op,
+    /// What it asked for.
+    pub operation: Operation,
+    /// The error kind of a failure.
+    pub kind: Option<String>,
+    /// The JSON body of the answer (`null` when there was none).
+    pub body: Value,
+}
+
+/// What a run left for the checkers beyond the history: read before its files go.
+pub struct Evidence<'a> {
+    pub answers: &'a [Answer],
+    pub trace: &'a Trace,
+    pub db: &'a Path,
+}
+
+/// Checks of a run beyond the history's; they may add numbers to the report's details.
+pub type Checks<'a> = &'a dyn Fn(&Evidence, &mut BTreeMap<String, u64>) -> Vec<Violation>;
 
 /// The database file's name on the run's simulated disk.
 const DB_FILE: &str = "fazt.db";
@@ -42,6 +61,17 @@ const DB_FILE: &str = "fazt.db";
 /// Runs `workload` under `profile` with `seed` and `schedule`; the report's violations
 /// are the invariants it broke.
 pub fn run(profile: &Profile, seed: u64, workload: &Workload, schedule: &Schedule) -> Run {
+    run_checked(profile, seed, workload, schedule, &|_, _| Vec::new())
+}
+
+/// [`run`], with `checks` run on the evidence too.
+pub fn run_checked(
+    profile: &Profile,
+    seed: u64,
+    workload: &Workload,
+    schedule: &Schedule,
+    checks: Checks,
+) -> Run {
     let wall = wall_clock_start();
     let disk = SimDisk::new(
         profile.disk.clone(),
@@ -49,6 +79,9 @@ pub fn run(profile: &Profile, seed: u64, workload: &Workload, schedule: &Schedul
     );
     // The checkers open the database by path alone: a URI naming the disk's VFS.
     let db = disk.uri(DB_FILE);
+    // The apps are real files, read at deploy: only the database is on the disk.
+    let dir = tempfile::tempdir().expect("a temp dir for the twin app");
+    let twin = twin_app(dir.path());
     let capture = Capture::default();
     let host = ServerHost {
         config: profile.config.clone(),
@@ -57,11 +90,11 @@ pub fn run(profile: &Profile, seed: u64, workload: &Workload, schedule: &Schedul
         db: disk.path(DB_FILE),
         disk: Some(disk.clone()),
         capture: capture.clone(),
-        apps: vec![fixture_apps()],
+        apps: vec![fixture_apps(), twin],
     };
     let mut sim = harness::build(seed);
     sim.host(faults::SERVER, move || host.clone().run());
-    let observed: Rc<RefCell<Observed>> = Rc::default();
+    let observed: Rc<RefCell<Vec<Answer>>> = Rc::default();
     let mut clients = Vec::new();
     for (index, steps) in workload.clients.iter().enumerate() {
         let name = format!("client-{index}");
@@ -89,16 +122,16 @@ pub fn run(profile: &Profile, seed: u64, workload: &Workload, schedule: &Schedul
                 .await
                 .unwrap_or(Exchange::Unanswered);
                 let completed = now_us();
-                let (op, kind) = observe(&step.op, &request, &name, invoked, completed, answer);
-                if !matches!(op.outcome, Outcome::Ok) {
+                let answer = observe(&step.op, &request, &name, invoked, completed, answer);
+                if !matches!(answer.op.outcome, Outcome::Ok) {
                     connection = None;
                 }
                 capture.note_at(
                     completed,
                     name.as_str(),
-                    format!("answer {request} {:?}", op.outcome),
+                    format!("answer {request} {:?}", answer.op.outcome),
                 );
-                out.borrow_mut().push((op, kind));
+                out.borrow_mut().push(answer);
             }
             Ok(())
         });
@@ -107,10 +140,12 @@ pub fn run(profile: &Profile, seed: u64, workload: &Workload, schedule: &Schedul
         .expect("the simulation runs to completion");
 
     let trace = capture.trace();
+    crate::search::coverage::mark_from_trace(&trace);
     let observed = observed.borrow();
-    let ops: Vec<Op> = observed.iter().map(|(op, _)| op.clone()).collect();
+    let ops: Vec<Op> = observed.iter().map(|answer| answer.op.clone()).collect();
     let mut violations = Vec::new();
-    let final_state = read_registers(&db, &ops);
+    let operations = observed.iter().map(|answer| answer.operation.clone());
+    let final_state = read_registers(&db, &ops, operations);
     let durability = profile.config.storage.policy.durability;
     let lost = lost_writes::judge(&ops, &final_state, schedule, durability);
     violations.extend(lost.violations);
@@ -118,6 +153,13 @@ pub fn run(profile: &Profile, seed: u64, workload: &Workload, schedule: &Schedul
     violations.extend(history);
     violations.extend(vm_pool(&trace));
     violations.extend(check_integrity(&db));
+    let mut details = BTreeMap::new();
+    let evidence = Evidence {
+        answers: &observed,
+        trace: &trace,
+        db: &db,
+    };
+    violations.extend(checks(&evidence, &mut details));
 
     let latencies: Vec<u64> = ops
         .iter()
@@ -132,7 +174,7 @@ pub fn run(profile: &Profile, seed: u64, workload: &Workload, schedule: &Schedul
         .flat_map(|v| v.involved.iter().map(String::as_str))
         .collect();
     let (faults, engine) = (FaultWindows::new(&trace), Causes::new(&trace));
-    for (op, kind) in observed.iter() {
+    for Answer { op, kind, .. } in observed.iter() {
         let (kind, what) = match (&op.outcome, kind) {
             // A 409 is the app's answer to an insert over an existing id.
             (Outcome::Ok, _) if lost.allowed.contains(&op.request) => {
@@ -168,6 +210,7 @@ pub fn run(profile: &Profile, seed: u64, workload: &Workload, schedule: &Schedul
         };
         report.count(Some((kind, cause)));
     }
+    report.details.extend(details);
     report.details.insert("registers".into(), summary.registers);
     report
         .details
@@ -201,7 +244,7 @@ async fn send(connection: &mut Option<HttpClient>, op: &Operation, request: &str
     let client = connection.as_mut().expect("connected above");
     let (method, path) = op.route();
     let body = (op.writes() && op.verb != Verb::Delete).then(|| json!({ "value": request }));
-    let host = format!("{APP}.{DOMAIN}");
+    let host = format!("{}.{DOMAIN}", op.app());
     match client
         .send(method, &host, &path, request, body.as_ref())
         .await
@@ -214,7 +257,7 @@ async fn send(connection: &mut Option<HttpClient>, op: &Operation, request: &str
     }
 }
 
-/// The history entry of one operation, and the error kind when it failed.
+/// The history entry of one operation, with the error kind when it failed.
 fn observe(
     operation: &Operation,
     request: &str,
@@ -222,8 +265,12 @@ fn observe(
     invoked_us: u64,
     completed_us: u64,
     answer: Exchange,
-) -> (Op, Option<String>) {
+) -> Answer {
     let value = Some(request.to_owned());
+    let raw = match &answer {
+        Exchange::Answered(_, body) => body.clone(),
+        _ => Value::Null,
+    };
     let (outcome, kind, body) = match answer {
         Exchange::Answered(status, body) if status < 300 => (Outcome::Ok, None, body),
         Exchange::Answered(status, body) => {
@@ -245,13 +292,16 @@ fn observe(
     };
     let kind_of_op = match (operation.space, operation.verb) {
         (_, Verb::Get) => OpKind::Read(body["value"].as_str().map(str::to_owned)),
+        // Lists and the ledger touch no register: their own, never written, reads as
+        // absent.
+        (_, Verb::List | Verb::Enlist | Verb::Bump) => OpKind::Read(None),
         (_, Verb::Delete) => OpKind::Write(None),
         (Space::Ds, Verb::Put) => OpKind::Insert(request.to_owned()),
         (Space::Ds, Verb::Update) => OpKind::Update {
             value: request.to_owned(),
             matched: outcome != Outcome::Ok || body["matched"].as_u64().unwrap_or(0) > 0,
         },
-        (_, Verb::Put | Verb::Update) => OpKind::Write(value),
+        (_, Verb::Put | Verb::Update | Verb::Pair) => OpKind::Write(value),
     };
     let op = Op {
         request: request.to_owned(),
@@ -262,29 +312,48 @@ fn observe(
         completed_us,
         outcome,
     };
-    (op, kind)
+    Answer {
+        op,
+        operation: operation.clone(),
+        kind,
+        body: raw,
+    }
+}
+
+/// A copy of the `registers` app deployed as [`TWIN_APP`] (under `dir`), so that two
+/// apps share every key and collection name.
+fn twin_app(dir: &Path) -> std::path::PathBuf {
+    let apps = dir.join("twin");
+    let api = apps.join(TWIN_APP).join("api");
+    std::fs::create_dir_all(&api).expect("the twin app's directory");
+    let source = fixture_apps().join(APP).join("api/main.js");
+    std::fs::copy(source, api.join("main.js")).expect("the registers app copied");
+    apps
 }
 
 /// The final value of every register the history touched, read from the file.
-fn read_registers(path: &Path, ops: &[Op]) -> BTreeMap<String, Option<String>> {
+fn read_registers(
+    path: &Path,
+    ops: &[Op],
+    operations: impl Iterator<Item = Operation>,
+) -> BTreeMap<String, Option<String>> {
     let Ok(db) = Db::open(path) else {
         return BTreeMap::new();
     };
     let mut state = BTreeMap::new();
-    for op in ops {
+    let registers = ops.iter().zip(operations).filter(|(_, o)| o.on_register());
+    for (op, _) in registers {
         if state.contains_key(&op.register) {
             continue;
         }
-        let (space, key) = op
-            .register
-            .split_once(':')
-            .expect("registers are space:key");
+        let (app, register) = op.register.split_once('/').unwrap_or((APP, &op.register));
+        let (space, key) = register.split_once(':').expect("registers are space:key");
         let sql = match space {
             "kv" => "SELECT json_extract(value, '$') FROM app_kv WHERE app_id = ?1 AND key = ?2",
             "ds" => "SELECT json_extract(data, '$.value') FROM app_docs WHERE app_id = ?1 AND collection = 'registers' AND id = ?2",
             _ => "SELECT CAST(data AS TEXT) FROM app_blobs WHERE app_id = ?1 AND path = ?2",
         };
-        let value: Option<String> = db.conn().query_row(sql, [APP, key], |row| row.get(0)).ok();
+        let value: Option<String> = db.conn().query_row(sql, [app, key], |row| row.get(0)).ok();
         state.insert(op.register.clone(), value);
     }
     state

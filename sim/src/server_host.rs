@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use fazt_engine::config::Config;
-use fazt_engine::env::Deadline;
+use fazt_engine::env::{Deadline, Env};
 use fazt_engine::runtime::Workers;
 use fazt_engine::server::{read_apps_dir, serve, DeployLimits, Server, ServerConfig};
 use fazt_engine::storage::Storage;
@@ -54,16 +54,29 @@ pub struct ServerHost {
 }
 
 impl ServerHost {
+    /// Opens the storage and builds the server on it.
+    async fn start(&self, env: &Env) -> anyhow::Result<Arc<Server>> {
+        let storage = Storage::open(&self.db, env.clone(), self.config.storage.clone()).await?;
+        let workers = Workers::local(env, Some(storage.clone()), &self.config.runtime)?;
+        let mut config = ServerConfig::new(DOMAIN, ADMIN_TOKEN);
+        config.request_timeout = self.config.request_timeout;
+        Ok(Server::new(env.clone(), storage, workers, config).await?)
+    }
+
     /// Runs the server until the simulation ends.
     pub async fn run(self) -> turmoil::Result {
         let env = self.capture.attach(
             sim_env_on(self.seed, self.cost, self.disk.clone()).for_component("server-host"),
         );
-        let storage = Storage::open(&self.db, env.clone(), self.config.storage.clone()).await?;
-        let workers = Workers::local(&env, Some(storage.clone()), &self.config.runtime)?;
-        let mut config = ServerConfig::new(DOMAIN, ADMIN_TOKEN);
-        config.request_timeout = self.config.request_timeout;
-        let server = Server::new(env.clone(), storage, workers, config).await?;
+        // A fault schedule may fail the start-up's reads too: retry, as an operator would.
+        let mut attempt = 1;
+        let server = loop {
+            match self.start(&env).await {
+                Err(_) if attempt < DEPLOY_ATTEMPTS => attempt += 1,
+                started => break started?,
+            }
+            env.clock.sleep(Duration::from_millis(1)).await;
+        };
         let mut apps = Vec::new();
         for dir in &self.apps {
             apps.extend(read_apps_dir(dir, &DeployLimits::default())?);

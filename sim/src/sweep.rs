@@ -1,6 +1,7 @@
 //! `fazt-sim sweep`: one scenario over a range of seeds, with a progress bar; failure
-//! statistics across the seeds, and every seed that broke an invariant with the
-//! command that replays it.
+//! statistics across the seeds, causes grouped by kind ([`crate::cause_groups`]), the
+//! coverage marks the seeds hit, and every seed that broke an invariant with the
+//! command that replays it. `--json` prints every seed's whole report instead.
 
 use std::collections::BTreeMap;
 use std::ops::RangeInclusive;
@@ -8,18 +9,22 @@ use std::process::ExitCode;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
+use crate::cause_groups;
 use crate::profile::Profile;
 use crate::report::Report;
 use crate::scenarios::{Scenario, Sizes};
+use crate::search::coverage::{self, Hits};
 
 /// Runs `scenario` under `profile` with `sizes` for every seed in `seeds`; prints the
-/// statistics.
+/// statistics (`json`: every report).
 pub fn run(
     scenario: &Scenario,
     profile: &Profile,
     seeds: RangeInclusive<u64>,
     sizes: &Sizes,
+    json: bool,
 ) -> ExitCode {
+    let before = Hits::now();
     let count = seeds.end() - seeds.start() + 1;
     let bar = ProgressBar::new(count).with_style(
         ProgressStyle::with_template("{bar:40} {pos}/{len} seeds  {msg}")
@@ -32,7 +37,18 @@ pub fn run(
         bar.inc(1);
     }
     bar.finish_and_clear();
-    print!("{}", render(scenario.name, profile.name, &reports));
+    if json {
+        for report in &reports {
+            println!(
+                "{}",
+                serde_json::to_string(report).expect("reports serialize")
+            );
+        }
+    } else {
+        print!("{}", render(scenario.name, profile.name, &reports));
+        let hits = Hits::now().since(&before);
+        print!("coverage marks:\n{}", coverage::render(&hits));
+    }
     if reports.iter().any(|r| !r.violations.is_empty()) {
         ExitCode::FAILURE
     } else {
@@ -58,21 +74,16 @@ pub fn render(scenario: &str, profile: &str, reports: &[Report]) -> String {
         reports.len()
     );
     let mut errors: BTreeMap<&str, u64> = BTreeMap::new();
-    let mut causes: BTreeMap<&str, u64> = BTreeMap::new();
     for report in reports {
         for (kind, n) in &report.errors {
             *errors.entry(kind).or_default() += n;
-        }
-        for (cause, n) in &report.causes {
-            *causes.entry(cause).or_default() += n;
         }
     }
     for (kind, n) in errors {
         out += &format!("  error {kind}: {n}\n");
     }
-    for (cause, n) in causes {
-        out += &format!("  cause {cause}: {n}\n");
-    }
+    out += "causes by kind (what the client was told × which fault; --json for each):\n";
+    out += &cause_groups::render(&cause_groups::group(reports));
     let broken: Vec<&Report> = reports
         .iter()
         .filter(|r| !r.violations.is_empty())

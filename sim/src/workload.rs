@@ -9,6 +9,10 @@ use serde::{Deserialize, Serialize};
 /// The fixture app the workloads talk to.
 pub const APP: &str = "registers";
 
+/// A second deployment of the same app code: its keys and collections share every name
+/// with [`APP`]'s, so a storage call that loses its app scope reads or writes the other's.
+pub const TWIN_APP: &str = "registers-twin";
+
 /// Clients running at the same time, each with its own operations.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Workload {
@@ -41,6 +45,17 @@ pub enum Verb {
     /// ds.update ($set); kv.set / s3.put elsewhere.
     Update,
     Delete,
+    /// ds.update setting two fields at once (`value` and `tag`, a function of it), or
+    /// ds.insert of both when the document is absent; a plain update elsewhere.
+    Pair,
+    /// kv.list / s3.list of the keys starting with `key` (a prefix); a read of no register.
+    List,
+    /// ds.insert of a ledger entry in group `key` (whose count is not a number when the
+    /// request id ends in an odd digit); touches no register.
+    Enlist,
+    /// One ds.update of every ledger entry of group `key` ($inc of the count, $set of
+    /// `last`): fails partway on an entry whose count is not a number; touches no register.
+    Bump,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -48,6 +63,9 @@ pub struct Operation {
     pub space: Space,
     pub verb: Verb,
     pub key: String,
+    /// The app it is sent to: [`APP`] when `None`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app: Option<String>,
 }
 
 impl Operation {
@@ -58,7 +76,17 @@ impl Operation {
             Space::Ds => "ds",
             Space::S3 => "s3",
         };
-        format!("{space}:{}", self.key)
+        match (&self.app, self.verb) {
+            (_, Verb::List) => format!("list:{space}:{}", self.key),
+            (_, Verb::Enlist | Verb::Bump) => format!("ledger:{}:{}", self.app(), self.key),
+            (None, _) => format!("{space}:{}", self.key),
+            (Some(app), _) => format!("{app}/{space}:{}", self.key),
+        }
+    }
+
+    /// The app it is sent to.
+    pub fn app(&self) -> &str {
+        self.app.as_deref().unwrap_or(APP)
     }
 
     /// Method and path on the registers app.
@@ -70,16 +98,25 @@ impl Operation {
         };
         let method = match (self.space, self.verb) {
             (_, Verb::Get) => "GET",
+            (_, Verb::List) => return ("GET", format!("/api/list/{space}/{}", self.key)),
+            (Space::Ds, Verb::Pair) => return ("PATCH", format!("/api/pair/{}", self.key)),
+            (_, Verb::Enlist) => return ("POST", format!("/api/ledger/{}", self.key)),
+            (_, Verb::Bump) => return ("PATCH", format!("/api/ledger/{}", self.key)),
             (_, Verb::Delete) => "DELETE",
             (Space::Ds, Verb::Put) => "POST",
             (Space::Ds, Verb::Update) => "PATCH",
-            (_, Verb::Put | Verb::Update) => "PUT",
+            (_, Verb::Put | Verb::Update | Verb::Pair) => "PUT",
         };
         (method, format!("/api/{space}/{}", self.key))
     }
 
     pub fn writes(&self) -> bool {
-        self.verb != Verb::Get
+        !matches!(self.verb, Verb::Get | Verb::List)
+    }
+
+    /// Whether it reads or writes a register of the history (lists and the ledger do not).
+    pub fn on_register(&self) -> bool {
+        !matches!(self.verb, Verb::List | Verb::Enlist | Verb::Bump)
     }
 }
 
@@ -112,6 +149,7 @@ fn operation() -> impl Strategy<Value = Operation> {
             space,
             verb,
             key: key.to_owned(),
+            app: None,
         })
 }
 
@@ -221,6 +259,7 @@ impl Workload {
                                 space: spaces[rng.below(3) as usize],
                                 verb,
                                 key: keys[rng.below(keys.len() as u64) as usize].to_owned(),
+                                app: None,
                             },
                         }
                     })

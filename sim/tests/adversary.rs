@@ -14,6 +14,7 @@ fn escape_then_victim(entry: &str) -> Tenants {
         space: Space::Ds,
         verb: Verb::Put,
         key: "a".into(),
+        app: None,
     });
     Tenants {
         attackers: vec![vec![Attack {

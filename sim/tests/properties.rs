@@ -17,11 +17,12 @@ use fazt_chaos::{Action, Fault, Schedule};
 use fazt_engine::failpoints;
 use fazt_sim::adversary::{self, Tenants, HARDENED_BOUNDS};
 use fazt_sim::regression::{self, Case};
+use fazt_sim::search::{self, coverage, coverage::Hits, faults::Scale};
 use fazt_sim::workload::{
     failpoint_schedules, schedules, workloads, Operation, Space, Step, Verb, Workload,
 };
 use fazt_sim::{profile, property};
-use proptest::strategy::Strategy;
+use proptest::strategy::{Just, Strategy};
 use proptest::test_runner::{Config, RngSeed, TestCaseError, TestError, TestRunner};
 
 fn runner(cases: u32, seed: u64) -> TestRunner {
@@ -230,6 +231,7 @@ fn a_commit_error_on_fazts_direct_path_is_a_ghost_write() {
                 space: Space::Kv,
                 verb: Verb::Put,
                 key: "a".into(),
+                app: None,
             },
         }]],
     };
@@ -264,4 +266,93 @@ fn a_commit_error_on_fazts_direct_path_is_a_ghost_write() {
         matches!(causes.as_slice(), [cause] if cause.starts_with("outcome unknown (storage-commit-error at")),
         "{causes:?}"
     );
+}
+
+/// Runs `cases` drawn from broad workloads and `schedules(span, scale)` through
+/// [`search::run`]; the first case that breaks an invariant, shrunk, is the error.
+fn promise_search<S: Strategy<Value = Schedule>>(
+    cases: u32,
+    rng_seed: u64,
+    schedules: impl Fn(u64, Scale) -> S,
+) -> Result<(), String> {
+    let profile = profile::by_name("hardened", 1)?;
+    let scale = Scale::of(&profile);
+    let strategy = search::workload::broad(4, 8).prop_flat_map(move |workload| {
+        let span = search::faults::span_ms(&workload);
+        (Just(workload), schedules(span, scale), 1u64..1000)
+    });
+    let outcome =
+        runner_shrinking(cases, rng_seed, 32).run(&strategy, |(workload, schedule, seed)| {
+            let report = search::run(&profile, seed, &workload, &schedule).report;
+            match report.violations.first() {
+                None => Ok(()),
+                Some(first) => Err(TestCaseError::fail(first.clone())),
+            }
+        });
+    match outcome {
+        Ok(()) => Ok(()),
+        Err(TestError::Abort(why)) => Err(format!("proptest aborted: {why}")),
+        Err(TestError::Fail(why, (workload, schedule, seed))) => Err(format!(
+            "{why}\nseed {seed}\nworkload {}\nschedule {}",
+            serde_json::to_string(&workload).unwrap_or_default(),
+            serde_json::to_string(&schedule).unwrap_or_default()
+        )),
+    }
+}
+
+/// The CI search for the engine's promises: broad workloads (two apps sharing names,
+/// two-field updates, prefix lists with `_` and `'`) under faults in their span at the
+/// budgets' scale, then under faults the engine claims to absorb, then a few cases run
+/// twice for determinism; every required coverage mark must have been hit.
+#[test]
+fn hardened_keeps_its_promises() {
+    let scenario = FailScenario::setup();
+    let before = Hits::now();
+    let in_span = promise_search(64, 16, |span, scale| {
+        search::faults::in_span(span, scale, 3)
+    });
+    let absorbed = in_span.and_then(|()| {
+        promise_search(12, 17, |span, scale| {
+            search::faults::absorbable(span, scale, 2)
+        })
+    });
+    let deterministic = absorbed.and_then(|()| determinism_search(2, 18));
+    let hits = Hits::now().since(&before);
+    scenario.teardown();
+    println!(
+        "coverage marks hit by the CI search:\n{}",
+        coverage::render(&hits)
+    );
+    if let Err(failure) = deterministic {
+        panic!("{failure}");
+    }
+    let missing = coverage::missing(&hits);
+    assert!(
+        missing.is_empty(),
+        "required coverage marks never hit: {missing:?}"
+    );
+}
+
+/// `cases` drawn cases, each run twice: equal traces and equal final rows.
+fn determinism_search(cases: u32, rng_seed: u64) -> Result<(), String> {
+    let profile = profile::by_name("hardened", 1)?;
+    let scale = Scale::of(&profile);
+    let strategy = search::workload::broad(3, 5).prop_flat_map(move |workload| {
+        let span = search::faults::span_ms(&workload);
+        (Just(workload), search::faults::in_span(span, scale, 2))
+    });
+    let mut runner = runner_shrinking(cases, rng_seed, 0);
+    runner
+        .run(
+            &strategy,
+            |(workload, schedule)| match search::checkers::determinism::check(
+                &profile, 5, &workload, &schedule,
+            )
+            .first()
+            {
+                None => Ok(()),
+                Some(first) => Err(TestCaseError::fail(first.to_string())),
+            },
+        )
+        .map_err(|error| error.to_string())
 }

@@ -30,6 +30,7 @@ use super::transaction::{
     self, Applied, BusyLadder, CommitFailure, Ended, Faults, Policy, Retry, Unit,
 };
 use super::write::{ApplyContext, Write, WriteOutput};
+use crate::coverage::{self, Mark};
 use crate::env::{run_blocking, timeout_at, Deadline, Env, Work};
 use crate::events::{micros, Event, Recorder};
 
@@ -140,6 +141,7 @@ impl WriteQueue {
                     remaining_us: micros(remaining),
                     needed_us: micros(needed),
                 });
+                coverage::hit(Mark::WriteRefusedForBudget);
                 return Err(StorageError::InsufficientBudget { remaining, needed });
             }
         }
@@ -171,6 +173,11 @@ impl WriteQueue {
                 let cancelled = state
                     .compare_exchange(QUEUED, CANCELLED, Ordering::AcqRel, Ordering::Acquire)
                     .is_ok();
+                coverage::hit(if cancelled {
+                    Mark::QueuedWriteCancelled
+                } else {
+                    Mark::DeadlinePassedMidCommit
+                });
                 if cancelled {
                     Err(StorageError::DeadlineExceeded {
                         operation: "queued write",
@@ -371,6 +378,7 @@ async fn commit_group(
         indexed: writer.indexed.clone(),
         retry_upgrade: writer.busy.retries_failed_upgrade(),
     };
+    let mut met_busy = false;
     loop {
         // Nothing starts past its deadline.
         let now = env.clock.now();
@@ -402,6 +410,12 @@ async fn commit_group(
                     applied,
                 });
                 counters.groups.fetch_add(1, Ordering::Relaxed);
+                if met_busy {
+                    coverage::hit(Mark::BusyRetriedThenCommitted)
+                }
+                if applied < results.iter().flatten().count() {
+                    coverage::hit(Mark::SavepointRolledBackInCommittedGroup)
+                }
                 counters.writes.fetch_add(applied as u64, Ordering::Relaxed);
                 for (p, result) in pending.iter().zip(&results) {
                     if let (Write::DocCreateIndex { field }, Some(Ok(_))) = (&p.write, result) {
@@ -426,6 +440,7 @@ async fn commit_group(
                     writes: pending.len(),
                     error: error.to_string(),
                 });
+                coverage::hit(Mark::CommitUnconfirmed);
                 for p in pending {
                     if p.state.load(Ordering::Acquire) == STARTED {
                         p.answer(Err(StorageError::OutcomeUnknown));
@@ -447,6 +462,7 @@ async fn commit_group(
             }
             Ended::Busy { lock_wait } => {
                 counters.busy.fetch_add(1, Ordering::Relaxed);
+                met_busy = true;
                 group.pending = pending;
                 let retry = ladder.after_busy(
                     &env,
@@ -461,6 +477,7 @@ async fn commit_group(
                         env.clock.sleep(delay).await
                     }
                     Retry::GiveUp { attempts } => {
+                        coverage::hit(Mark::BusyGaveUp);
                         for p in std::mem::take(&mut group.pending) {
                             if p.claim(CANCELLED) {
                                 p.answer(Err(StorageError::Busy { attempts }));

@@ -178,6 +178,7 @@ fn victim_op(rng: &Rng, app: VictimApp) -> VictimOp {
                 space,
                 verb,
                 key: KEYS[rng.below(KEYS.len() as u64) as usize].to_owned(),
+                app: None,
             })
         }
     }
@@ -205,6 +206,7 @@ pub fn strategy(max_attacks: usize, max_steps: usize) -> impl Strategy<Value = T
                 space,
                 verb,
                 key: key.to_owned(),
+                app: None,
             })
         });
     let registers = proptest::collection::vec(

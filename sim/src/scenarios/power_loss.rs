@@ -57,6 +57,7 @@ fn own_registers(rng: &Rng, steps: usize) -> Workload {
                             space: spaces[rng.below(3) as usize],
                             verb: Verb::Put,
                             key: format!("c{client}-{n}"),
+                            app: None,
                         },
                     })
                     .collect()

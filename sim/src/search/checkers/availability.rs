@@ -1,0 +1,47 @@
+//! Availability: under a schedule whose faults the engine claims to absorb (BUSY fewer
+//! times than the writer's attempts, delays adding up to a small share of the budget:
+//! [`Scale::absorbs`]), no request fails.
+//!
+//! Verifies: every request of such a run succeeded, or failed for its own sake (a 409
+//! over an existing id). Does not verify: anything under a schedule with a fault the
+//! engine does not claim to absorb (a crash, a partition, an I/O error, a long hold);
+//! there a failure may be right, and the other checkers judge it.
+
+use fazt_chaos::{Outcome, Schedule, Violation};
+
+use crate::property::Evidence;
+use crate::search::faults::Scale;
+
+/// The failures a request may meet for its own sake, not the engine's: an insert over
+/// an existing id, a ledger bump over an entry whose count is not a number.
+const OWN_FAULTS: &[&str] = &["HTTP 409", "DuplicateId", "InvalidArgument"];
+
+fn own_fault(kind: Option<&str>) -> bool {
+    kind.is_some_and(|kind| OWN_FAULTS.contains(&kind))
+}
+
+pub fn check(scale: &Scale, schedule: &Schedule, evidence: &Evidence) -> Vec<Violation> {
+    if !scale.absorbs(schedule) {
+        return Vec::new();
+    }
+    evidence
+        .answers
+        .iter()
+        .filter(|answer| answer.op.outcome != Outcome::Ok && !own_fault(answer.kind.as_deref()))
+        .map(|answer| Violation {
+            invariant: "unavailable",
+            detail: format!(
+                "request {} failed ({}) under faults the engine claims to absorb: {}",
+                answer.op.request,
+                answer.kind.as_deref().unwrap_or("?"),
+                schedule
+                    .faults
+                    .iter()
+                    .map(|f| f.action.describe())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            involved: vec![answer.op.request.clone()],
+        })
+        .collect()
+}

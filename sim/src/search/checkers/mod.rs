@@ -1,0 +1,44 @@
+//! Promise-level checkers, one per file, each saying in its header what it verifies and
+//! what it does not. They read a run's [`Evidence`]: what each client was told, the
+//! engine's trace (through [`super::events`]) and the final database.
+
+pub mod availability;
+pub mod determinism;
+pub mod fast_refusal;
+pub mod ledger;
+pub mod lists;
+pub mod liveness;
+pub mod pairs;
+pub mod vm_hygiene;
+
+use std::collections::BTreeMap;
+
+use fazt_chaos::{Schedule, Violation};
+
+use super::faults::Scale;
+use crate::profile::Profile;
+use crate::property::Evidence;
+
+/// Every checker of one run; the final rows' hash goes into `details` (the determinism
+/// checker compares it between two runs of the same case).
+pub fn all(
+    profile: &Profile,
+    schedule: &Schedule,
+    evidence: &Evidence,
+    details: &mut BTreeMap<String, u64>,
+) -> Vec<Violation> {
+    let scale = Scale::of(profile);
+    details.insert(
+        determinism::ROWS_HASH.into(),
+        determinism::rows_hash(evidence.db),
+    );
+    let mut violations = Vec::new();
+    violations.extend(availability::check(&scale, schedule, evidence));
+    violations.extend(fast_refusal::check(&scale, evidence));
+    violations.extend(vm_hygiene::check(evidence));
+    violations.extend(liveness::check(evidence));
+    violations.extend(lists::check(evidence));
+    violations.extend(ledger::check(evidence));
+    violations.extend(pairs::check(evidence));
+    violations
+}

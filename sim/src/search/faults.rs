@@ -1,0 +1,210 @@
+//! Fault schedules drawn where the requests are and as big as the budgets: within the
+//! span of the workload they go with, with slow statements, holds and CPU slowdowns up
+//! to past the request deadline, and crashes landing between a group's apply and its
+//! commit. Drawn together with the workload (one proptest value), so the shrinker
+//! works over both.
+
+use std::time::Duration;
+
+use fazt_chaos::{Action, Fault, Schedule};
+use fazt_engine::failpoints;
+use fazt_engine::storage::BusyPolicy;
+use proptest::prelude::*;
+
+use crate::env::CostModel;
+use crate::profile::Profile;
+use crate::workload::Workload;
+
+/// Virtual time one request takes, unfaulted, for a workload's span: a fixture request
+/// is about 5 ms of simulated CPU and network; 20 ms leaves room for queueing behind
+/// other clients. Faults are drawn over the span so that they meet requests.
+pub const REQUEST_MS: u64 = 20;
+
+/// The largest fault, as a multiple of the request budget (in percent): past the
+/// deadline, so that writes are still committing when it passes and executions time
+/// out.
+pub const MAGNITUDE_MAX_PERCENT: u64 = 150;
+
+/// A fault the engine claims to absorb is at most this share of the request budget
+/// (in percent): a tenth leaves the request its other nine tenths, and several requests
+/// queued behind the same hold still finish.
+pub const ABSORBED_PERCENT: u64 = 10;
+
+/// The virtual time `workload` spans: its longest client's think times and requests.
+pub fn span_ms(workload: &Workload) -> u64 {
+    workload
+        .clients
+        .iter()
+        .map(|steps| {
+            steps
+                .iter()
+                .map(|step| step.think_ms + REQUEST_MS)
+                .sum::<u64>()
+        })
+        .max()
+        .unwrap_or(0)
+        .max(1)
+}
+
+/// The scale of a profile's faults, read from its configuration.
+#[derive(Clone, Copy, Debug)]
+pub struct Scale {
+    /// The request budget.
+    pub budget_ms: u64,
+    /// Simulated cost of one JavaScript tick (a CPU slowdown is drawn in ticks).
+    pub js_tick_us: u64,
+    /// BUSY answers the writer retries past before giving up (1 under fail-fast).
+    pub busy_attempts: u32,
+}
+
+impl Scale {
+    pub fn of(profile: &Profile) -> Scale {
+        let busy_attempts = match &profile.config.storage.policy.busy {
+            BusyPolicy::Backoff { attempts, .. } => *attempts,
+            BusyPolicy::Doubling { retries, .. } => retries + 1,
+            BusyPolicy::FailFast => 1,
+        };
+        Scale {
+            budget_ms: millis(profile.config.request_timeout),
+            js_tick_us: u64::try_from(CostModel::default().js_tick.as_micros())
+                .unwrap_or(1)
+                .max(1),
+            busy_attempts,
+        }
+    }
+
+    /// The budget's `percent`, in ms (at least 2, so a range below it is never empty).
+    fn share_ms(&self, percent: u64) -> u64 {
+        (self.budget_ms * percent / 100).max(2)
+    }
+
+    /// CPU ticks costing `ms`.
+    fn ticks(&self, ms: u64) -> u64 {
+        ms * 1000 / self.js_tick_us
+    }
+
+    /// Whether the engine claims to absorb every fault of `schedule` together: BUSY
+    /// fewer times in all than the writer's attempts, and slow statements, stalls, holds
+    /// and CPU slowdowns adding up to a small share of the budget. No request may fail
+    /// under such a schedule.
+    pub fn absorbs(&self, schedule: &Schedule) -> bool {
+        let (mut busy, mut delay_ms) = (0u64, 0u64);
+        for fault in &schedule.faults {
+            match &fault.action {
+                Action::Failpoint {
+                    point,
+                    times,
+                    argument,
+                } => {
+                    let total = argument.unwrap_or(0) * u64::from(*times);
+                    match point.as_str() {
+                        failpoints::STORAGE_BUSY => busy += u64::from(*times),
+                        failpoints::STORAGE_SLOW_STATEMENT | failpoints::SERVER_SLOW_ACCEPT => {
+                            delay_ms += total
+                        }
+                        failpoints::RUNTIME_SLOW_CPU => delay_ms += total * self.js_tick_us / 1000,
+                        _ => return false,
+                    }
+                }
+                Action::Hold { ms } | Action::Latency { ms, .. } => delay_ms += ms,
+                Action::Partition { .. }
+                | Action::Crash { .. }
+                | Action::PowerLoss { .. }
+                | Action::Disk { .. } => return false,
+            }
+        }
+        busy < u64::from(self.busy_attempts) && delay_ms <= self.share_ms(ABSORBED_PERCENT)
+    }
+}
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+fn failpoint(point: &'static str, times: u32, argument: Option<u64>) -> Action {
+    Action::Failpoint {
+        point: point.to_owned(),
+        times,
+        argument,
+    }
+}
+
+/// One fault at the budgets' scale: a list, as a crash between apply and commit is two
+/// (a slow statement, and a crash while it holds the transaction open).
+fn faults(span_ms: u64, scale: Scale) -> impl Strategy<Value = Vec<Fault>> {
+    let big = scale.share_ms(MAGNITUDE_MAX_PERCENT);
+    let ticks = scale.ticks(big).max(2);
+    let at = 0..span_ms;
+    let one = prop_oneof![
+        3 => (proptest::sample::select(&[
+            failpoints::STORAGE_BEFORE_BEGIN,
+            failpoints::STORAGE_BEFORE_COMMIT,
+            failpoints::STORAGE_COMMIT_ERROR,
+            failpoints::STORAGE_IO_ERROR,
+            failpoints::RUNTIME_BEFORE_EXECUTE,
+            failpoints::SERVER_DROP_CONNECTION,
+        ][..]), 1u32..3).prop_map(|(point, times)| failpoint(point, times, None)),
+        2 => (1..=scale.busy_attempts + 1).prop_map(|times| failpoint(failpoints::STORAGE_BUSY, times, None)),
+        3 => (1..big).prop_map(|ms| failpoint(failpoints::STORAGE_SLOW_STATEMENT, 1, Some(ms))),
+        2 => (1..ticks).prop_map(|n| failpoint(failpoints::RUNTIME_SLOW_CPU, 1, Some(n))),
+        1 => (1..big).prop_map(|ms| failpoint(failpoints::SERVER_SLOW_ACCEPT, 1, Some(ms))),
+        1 => (1..big).prop_map(|ms| Action::Hold { ms }),
+        1 => (1..big / 4).prop_map(|ms| Action::Partition { ms }),
+        1 => (1u64..50).prop_map(|down_ms| Action::Crash { down_ms }),
+    ];
+    prop_oneof![
+        8 => (at.clone(), one).prop_map(|(at_ms, action)| vec![Fault { at_ms, action }]),
+        1 => (at, 2..big, 1u64..50).prop_map(|(at_ms, hold, down_ms)| vec![
+            Fault { at_ms, action: failpoint(failpoints::STORAGE_SLOW_STATEMENT, 1, Some(hold)) },
+            Fault { at_ms: at_ms + REQUEST_MS + hold / 2, action: Action::Crash { down_ms } },
+        ]),
+    ]
+}
+
+/// Schedules of up to `faults_max` faults within `span_ms`, at `scale`; at most one
+/// crash per run (a restart is then simple to read in a trace).
+pub fn in_span(span_ms: u64, scale: Scale, faults_max: usize) -> impl Strategy<Value = Schedule> {
+    proptest::collection::vec(faults(span_ms, scale), 0..=faults_max).prop_map(schedule)
+}
+
+/// Schedules of up to `faults_max` faults within `span_ms` that the engine claims to
+/// absorb ([`Scale::absorbs`]): the availability checker holds every request to them.
+pub fn absorbable(
+    span_ms: u64,
+    scale: Scale,
+    faults_max: usize,
+) -> impl Strategy<Value = Schedule> {
+    let n = faults_max.max(1) as u64;
+    let small = scale.share_ms(ABSORBED_PERCENT) / n;
+    let busy = (u64::from(scale.busy_attempts).saturating_sub(1) / n).max(1) as u32;
+    let action = prop_oneof![
+        (1..=busy).prop_map(|times| failpoint(failpoints::STORAGE_BUSY, times, None)),
+        (1..small).prop_map(|ms| failpoint(failpoints::STORAGE_SLOW_STATEMENT, 1, Some(ms))),
+        (1..scale.ticks(small).max(2)).prop_map(|n| failpoint(
+            failpoints::RUNTIME_SLOW_CPU,
+            1,
+            Some(n)
+        )),
+        (1..small).prop_map(|ms| Action::Hold { ms }),
+    ];
+    let fault = (0..span_ms, action).prop_map(|(at_ms, action)| vec![Fault { at_ms, action }]);
+    proptest::collection::vec(fault, 0..=faults_max).prop_map(schedule)
+}
+
+fn schedule(faults: Vec<Vec<Fault>>) -> Schedule {
+    let mut crashed = false;
+    let mut schedule = Schedule {
+        faults: faults
+            .into_iter()
+            .filter(|group| {
+                let crashes = group
+                    .iter()
+                    .any(|f| matches!(f.action, Action::Crash { .. }));
+                !crashes || !std::mem::replace(&mut crashed, true)
+            })
+            .flatten()
+            .collect(),
+    };
+    schedule.sort();
+    schedule
+}

@@ -1,0 +1,59 @@
+//! Broad workloads: several clients on two apps that share every key and collection
+//! name, over kv, ds and s3, with single- and two-field updates, deletes, multi-document
+//! updates that fail partway (the ledger), and prefix lists whose prefixes hold the
+//! characters a query builder must escape (`_`, `'`).
+
+use proptest::prelude::*;
+
+use crate::workload::{Operation, Space, Step, Verb, Workload, TWIN_APP};
+
+/// Keys: few, so that clients and apps meet on them; some are prefixes of others and
+/// hold `_` (a LIKE wildcard) and `'` (a SQL quote), and `b` lies just past every `a`
+/// prefix's range.
+pub const KEYS: &[&str] = &["a", "a_", "a'", "ab", "b"];
+
+/// Think times up to this many ms: requests overlap, and faults drawn over the span
+/// meet them.
+pub const THINK_MAX_MS: u64 = 40;
+
+fn operation() -> impl Strategy<Value = Operation> {
+    (
+        prop_oneof![Just(Space::Kv), Just(Space::Ds), Just(Space::S3)],
+        prop_oneof![
+            3 => Just(Verb::Get),
+            3 => Just(Verb::Put),
+            2 => Just(Verb::Update),
+            2 => Just(Verb::Pair),
+            1 => Just(Verb::Delete),
+            2 => Just(Verb::List),
+            1 => Just(Verb::Enlist),
+            1 => Just(Verb::Bump),
+        ],
+        proptest::sample::select(KEYS),
+        prop_oneof![2 => Just(None), 1 => Just(Some(TWIN_APP.to_owned()))],
+    )
+        .prop_map(|(space, verb, key, app)| {
+            // Lists are of kv and s3 (documents are read by id).
+            let space = if verb == Verb::List && space == Space::Ds {
+                Space::Kv
+            } else {
+                space
+            };
+            Operation {
+                space,
+                verb,
+                key: key.to_owned(),
+                app,
+            }
+        })
+}
+
+/// Workloads of 1–`clients_max` clients with 1–`steps_max` operations each.
+pub fn broad(clients_max: usize, steps_max: usize) -> impl Strategy<Value = Workload> {
+    let step = (0..THINK_MAX_MS, operation()).prop_map(|(think_ms, op)| Step { think_ms, op });
+    proptest::collection::vec(
+        proptest::collection::vec(step, 1..=steps_max),
+        1..=clients_max,
+    )
+    .prop_map(|clients| Workload { clients })
+}
