@@ -12,12 +12,12 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use fazt_engine::config::Config;
-use fazt_engine::env::{Clock, Env, Instant};
+use fazt_engine::env::{Clock, Env, Instant, Rng};
 
 use crate::capture::Capture;
 use crate::causes::{cause_class, Causes};
 use crate::client::HttpClient;
+use crate::disk::SimDisk;
 use crate::env::{sim_env, CostModel};
 use crate::harness;
 use crate::profile::Profile;
@@ -183,21 +183,22 @@ pub struct Observed {
     /// Virtual time the workload took.
     pub virtual_ms: u64,
     pub wall_started: std::time::Instant,
-    /// Holds the run's database file until the report is made.
-    db_dir: tempfile::TempDir,
+    /// The simulated disk holding the run's database until the report is made.
+    disk: SimDisk,
 }
 
-/// Runs `workload` on a client host against a server running `config` with `seed`.
-pub fn observe<F, Fut>(config: Config, seed: u64, workload: F) -> Observed
+/// Runs `workload` on a client host against a server running `profile` (its
+/// configuration, on its disk) with `seed`.
+pub fn observe<F, Fut>(profile: &Profile, seed: u64, workload: F) -> Observed
 where
     F: FnOnce(Recorder) -> Fut + 'static,
     Fut: Future<Output = turmoil::Result> + 'static,
 {
-    observe_on(config, seed, CostModel::default(), workload)
+    observe_on(profile, seed, CostModel::default(), workload)
 }
 
 /// [`observe`] with the server's machine costing `cost` (a slower machine: `capacity`).
-pub fn observe_on<F, Fut>(config: Config, seed: u64, cost: CostModel, workload: F) -> Observed
+pub fn observe_on<F, Fut>(profile: &Profile, seed: u64, cost: CostModel, workload: F) -> Observed
 where
     F: FnOnce(Recorder) -> Fut + 'static,
     Fut: Future<Output = turmoil::Result> + 'static,
@@ -206,7 +207,7 @@ where
         cost,
         ..Setup::default()
     };
-    observe_with(config, seed, setup, workload)
+    observe_with(profile, seed, setup, workload)
 }
 
 /// What the server host of an HTTP run is given besides its configuration.
@@ -229,20 +230,20 @@ impl Default for Setup {
 }
 
 /// [`observe`] with the server host set up as `setup` says.
-pub fn observe_with<F, Fut>(config: Config, seed: u64, setup: Setup, workload: F) -> Observed
+pub fn observe_with<F, Fut>(profile: &Profile, seed: u64, setup: Setup, workload: F) -> Observed
 where
     F: FnOnce(Recorder) -> Fut + 'static,
     Fut: Future<Output = turmoil::Result> + 'static,
 {
     let wall_started = wall_clock_start();
-    let dir = tempfile::tempdir().expect("a temp dir for the database");
+    let disk = SimDisk::new(profile.disk.clone(), Rng::seeded(seed).split("disk"));
     let capture = Capture::default();
     let host = ServerHost {
-        config,
+        config: profile.config.clone(),
         seed,
         cost: setup.cost,
-        db: dir.path().join(DB_FILE),
-        disk: None,
+        db: disk.path(DB_FILE),
+        disk: Some(disk.clone()),
         capture: capture.clone(),
         apps: setup.apps,
     };
@@ -272,17 +273,18 @@ where
         trace: capture.trace(),
         virtual_ms,
         wall_started,
-        db_dir: dir,
+        disk,
     }
 }
 
-/// The database file's name in a run's directory.
+/// The database file's name on a run's disk.
 const DB_FILE: &str = "fazt.db";
 
 impl Observed {
-    /// The run's database file, as the server left it.
+    /// The run's database file, as the server left it: a SQLite URI naming the
+    /// simulated disk, for [`fazt_engine::storage::Db::open`].
     pub fn db_path(&self) -> PathBuf {
-        self.db_dir.path().join(DB_FILE)
+        self.disk.uri(DB_FILE)
     }
 
     /// The report of `scenario`: every outcome counted with its root cause from the

@@ -117,15 +117,15 @@ pub fn run(
     tenants: &Tenants,
     bounds: &Bounds,
 ) -> Run {
-    let mut config = profile.config.clone();
-    config.runtime.timeout = DEADLINE;
+    let mut profile = profile.clone();
+    profile.config.runtime.timeout = DEADLINE;
     let setup = Setup {
         apps: vec![fixture_apps(), adversarial_apps()],
         ..Setup::default()
     };
     let shared: Shared = Rc::default();
     let (tenants_in, gathered) = (tenants.clone(), shared.clone());
-    let observed = http_run::observe_with(config, seed, setup, move |recorder| {
+    let observed = http_run::observe_with(&profile, seed, setup, move |recorder| {
         drive(recorder, tenants_in, gathered)
     });
     let stored = rows(&observed.db_path());
@@ -190,7 +190,7 @@ pub fn run(
         let failed = answers.iter().filter(|a| !a.ok).count() as u64;
         details.insert(format!("victim_{app}_failed"), failed);
     }
-    let mut run = observed.into_run(scenario, profile, seed);
+    let mut run = observed.into_run(scenario, &profile, seed);
     run.report.details.extend(details);
     run.report
         .violations

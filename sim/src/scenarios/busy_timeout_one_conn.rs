@@ -82,19 +82,15 @@ async fn phase(world: Rc<World>, name: &'static str, options: &Options) -> Vec<O
 
 pub fn run(profile: &Profile, seed: u64, options: &Options) -> Run {
     let options = options.clone();
-    let finished = storage_world::run(
-        profile.config.storage.clone(),
-        seed,
-        move |world| async move {
-            let mut outcomes = phase(world.clone(), "early", &options).await;
-            let wait = options
-                .late_phase_at
-                .saturating_sub(Duration::from_micros(world.now_us()));
-            world.sleep(wait).await;
-            outcomes.extend(phase(world, "late", &options).await);
-            outcomes
-        },
-    );
+    let finished = storage_world::run(profile, seed, move |world| async move {
+        let mut outcomes = phase(world.clone(), "early", &options).await;
+        let wait = options
+            .late_phase_at
+            .saturating_sub(Duration::from_micros(world.now_us()));
+        world.sleep(wait).await;
+        outcomes.extend(phase(world, "late", &options).await);
+        outcomes
+    });
     let mut report = finished.report("busy-timeout-one-conn", profile, seed);
     let mut failed_by_phase: BTreeMap<String, u64> = BTreeMap::new();
     finished.count_failures(&mut report, |error, outcome| {

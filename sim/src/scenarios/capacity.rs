@@ -82,30 +82,24 @@ pub fn run(profile: &Profile, seed: u64, options: &Options) -> Run {
     let options = options.clone();
     let slowdown = options.slowdown;
     let cost = CostModel::default().slowed(slowdown);
-    let observed = http_run::observe_on(
-        profile.config.clone(),
-        seed,
-        cost,
-        move |recorder| async move {
-            for (tag, users) in [("a", options.users), ("b", 2 * options.users)] {
-                let phase = format!("{users} users");
-                let until_us = recorder.now_us() + micros(options.duration);
-                let mut tasks = Vec::new();
-                for user in 0..users {
-                    let (recorder, options, phase) =
-                        (recorder.clone(), options.clone(), phase.clone());
-                    tasks.push(tokio::task::spawn_local(async move {
-                        let who = format!("{tag}{user:04}");
-                        act(&recorder, &who, &phase, until_us, &options).await;
-                    }));
-                }
-                for task in tasks {
-                    task.await?;
-                }
+    let observed = http_run::observe_on(profile, seed, cost, move |recorder| async move {
+        for (tag, users) in [("a", options.users), ("b", 2 * options.users)] {
+            let phase = format!("{users} users");
+            let until_us = recorder.now_us() + micros(options.duration);
+            let mut tasks = Vec::new();
+            for user in 0..users {
+                let (recorder, options, phase) = (recorder.clone(), options.clone(), phase.clone());
+                tasks.push(tokio::task::spawn_local(async move {
+                    let who = format!("{tag}{user:04}");
+                    act(&recorder, &who, &phase, until_us, &options).await;
+                }));
             }
-            Ok(())
-        },
-    );
+            for task in tasks {
+                task.await?;
+            }
+        }
+        Ok(())
+    });
     let failed_latency_max_us = observed
         .outcomes
         .iter()

@@ -75,7 +75,7 @@ pub const THROTTLED_WRITES: &str = "throttled writes";
 /// Runs the scenario under `profile` with `seed`.
 pub fn run(profile: &Profile, seed: u64, options: &Options) -> Run {
     let options = options.clone();
-    http_run::observe(profile.config.clone(), seed, move |recorder| async move {
+    http_run::observe(profile, seed, move |recorder| async move {
         let mut client = recorder.connect().await;
         for n in 0..options.sequential_writes {
             write(

@@ -59,47 +59,43 @@ fn document_id(n: usize) -> String {
 pub fn run(profile: &Profile, seed: u64, options: &Options) -> Run {
     let options = options.clone();
     let documents = options.documents;
-    let finished = storage_world::run(
-        profile.config.storage.clone(),
-        seed,
-        move |world| async move {
-            let setup = world.storage.scope(APP, Deadline::NONE);
-            for n in 0..options.documents {
-                let document = json!({"id": document_id(n), "n": 0});
-                setup
-                    .ds_insert("items", &document)
-                    .await
-                    .expect("setup insert");
-            }
-            let adversary = LockHolder::start(&world, options.lock_every, options.lock_hold);
-            let writers: Vec<_> = (0..options.writers)
-                .map(|writer| {
-                    let (world, options) = (world.clone(), options.clone());
-                    tokio::task::spawn_local(async move {
-                        let think = world.env.rng.split(&format!("writer-{writer}"));
-                        let mut outcomes = Vec::new();
-                        for n in 0..options.updates_per_writer {
-                            world.sleep(think.duration_up_to(options.think_max)).await;
-                            let id = document_id((writer + n) % options.documents);
-                            let scope = world
-                                .storage
-                                .scope(APP, world.env.clock.deadline_in(Duration::from_secs(5)));
-                            let (query, changes) = (json!({"id": id}), json!({"$inc": {"n": 1}}));
-                            let update = scope.ds_update("items", &query, &changes);
-                            outcomes.push(world.attempt(format!("update {id}"), update).await);
-                        }
-                        outcomes
-                    })
+    let finished = storage_world::run(profile, seed, move |world| async move {
+        let setup = world.storage.scope(APP, Deadline::NONE);
+        for n in 0..options.documents {
+            let document = json!({"id": document_id(n), "n": 0});
+            setup
+                .ds_insert("items", &document)
+                .await
+                .expect("setup insert");
+        }
+        let adversary = LockHolder::start(&world, options.lock_every, options.lock_hold);
+        let writers: Vec<_> = (0..options.writers)
+            .map(|writer| {
+                let (world, options) = (world.clone(), options.clone());
+                tokio::task::spawn_local(async move {
+                    let think = world.env.rng.split(&format!("writer-{writer}"));
+                    let mut outcomes = Vec::new();
+                    for n in 0..options.updates_per_writer {
+                        world.sleep(think.duration_up_to(options.think_max)).await;
+                        let id = document_id((writer + n) % options.documents);
+                        let scope = world
+                            .storage
+                            .scope(APP, world.env.clock.deadline_in(Duration::from_secs(5)));
+                        let (query, changes) = (json!({"id": id}), json!({"$inc": {"n": 1}}));
+                        let update = scope.ds_update("items", &query, &changes);
+                        outcomes.push(world.attempt(format!("update {id}"), update).await);
+                    }
+                    outcomes
                 })
-                .collect();
-            let mut outcomes = Vec::new();
-            for writer in writers {
-                outcomes.extend(writer.await.expect("a writer ends"));
-            }
-            adversary.stop().await;
-            outcomes
-        },
-    );
+            })
+            .collect();
+        let mut outcomes = Vec::new();
+        for writer in writers {
+            outcomes.extend(writer.await.expect("a writer ends"));
+        }
+        adversary.stop().await;
+        outcomes
+    });
     let mut report = finished.report("deferred-upgrade", profile, seed);
     report.violations = check_counters(&finished, documents);
     finished.count_failures(&mut report, |error, outcome| {

@@ -50,56 +50,51 @@ const APP: &str = "ghosts";
 
 pub fn run(profile: &Profile, seed: u64, options: &Options) -> Run {
     let options = options.clone();
-    let finished = storage_world::run(
-        profile.config.storage.clone(),
-        seed,
-        move |world| async move {
-            // Inserted concurrently, so that they commit in a few groups.
-            let inserts: Vec<_> = (0..options.writers)
-                .flat_map(|writer| (0..options.documents_per_writer).map(move |n| (writer, n)))
-                .map(|(writer, n)| {
-                    let setup = world.storage.scope(APP, Deadline::NONE);
-                    let world = world.clone();
-                    tokio::task::spawn_local(async move {
-                        let document =
-                            json!({"id": format!("w{writer:02}-{n:03}"), "group": writer});
-                        // Legacy write paths refuse concurrent writers: try again.
-                        while let Err(error) = setup.ds_insert("items", &document).await {
-                            assert!(error.retryable(), "setup insert: {error}");
-                            world.sleep(Duration::from_millis(1)).await;
-                        }
-                    })
+    let finished = storage_world::run(profile, seed, move |world| async move {
+        // Inserted concurrently, so that they commit in a few groups.
+        let inserts: Vec<_> = (0..options.writers)
+            .flat_map(|writer| (0..options.documents_per_writer).map(move |n| (writer, n)))
+            .map(|(writer, n)| {
+                let setup = world.storage.scope(APP, Deadline::NONE);
+                let world = world.clone();
+                tokio::task::spawn_local(async move {
+                    let document = json!({"id": format!("w{writer:02}-{n:03}"), "group": writer});
+                    // Legacy write paths refuse concurrent writers: try again.
+                    while let Err(error) = setup.ds_insert("items", &document).await {
+                        assert!(error.retryable(), "setup insert: {error}");
+                        world.sleep(Duration::from_millis(1)).await;
+                    }
                 })
-                .collect();
-            for insert in inserts {
-                insert.await.expect("a setup insert ends");
-            }
-            let jitter = world.env.rng.split("start-jitter");
-            let writers: Vec<_> = (0..options.writers)
-                .map(|writer| {
-                    let world = world.clone();
-                    let start = jitter.duration_up_to(Duration::from_millis(5));
-                    tokio::task::spawn_local(async move {
-                        world.sleep(start).await;
-                        let scope = world
-                            .storage
-                            .scope(APP, world.env.clock.deadline_in(options.budget));
-                        let query = json!({"group": writer});
-                        let changes = json!({"$set": {"owner": format!("w{writer:02}")}});
-                        let update = scope.ds_update("items", &query, &changes);
-                        world.attempt(format!("w{writer:02}"), update).await
-                    })
+            })
+            .collect();
+        for insert in inserts {
+            insert.await.expect("a setup insert ends");
+        }
+        let jitter = world.env.rng.split("start-jitter");
+        let writers: Vec<_> = (0..options.writers)
+            .map(|writer| {
+                let world = world.clone();
+                let start = jitter.duration_up_to(Duration::from_millis(5));
+                tokio::task::spawn_local(async move {
+                    world.sleep(start).await;
+                    let scope = world
+                        .storage
+                        .scope(APP, world.env.clock.deadline_in(options.budget));
+                    let query = json!({"group": writer});
+                    let changes = json!({"$set": {"owner": format!("w{writer:02}")}});
+                    let update = scope.ds_update("items", &query, &changes);
+                    world.attempt(format!("w{writer:02}"), update).await
                 })
-                .collect();
-            let mut outcomes = Vec::new();
-            for writer in writers {
-                outcomes.push(writer.await.expect("a writer ends"));
-            }
-            // Let every write that is still committing finish before the check.
-            world.sleep(Duration::from_secs(1)).await;
-            outcomes
-        },
-    );
+            })
+            .collect();
+        let mut outcomes = Vec::new();
+        for writer in writers {
+            outcomes.push(writer.await.expect("a writer ends"));
+        }
+        // Let every write that is still committing finish before the check.
+        world.sleep(Duration::from_secs(1)).await;
+        outcomes
+    });
     let landed = landed_writes(&finished);
     let mut report = finished.report("ghost-writes", profile, seed);
     let mut ghosts = Vec::new();

@@ -63,11 +63,11 @@ impl Default for Options {
 
 /// Runs the scenario under `profile` with `seed`.
 pub fn run(profile: &Profile, seed: u64, options: &Options) -> Run {
-    let mut config = profile.config.clone();
-    config.runtime.timeout = options.deadline;
+    let mut profile = profile.clone();
+    profile.config.runtime.timeout = options.deadline;
     let pool: Rc<RefCell<Option<serde_json::Value>>> = Rc::default();
     let (options, pool_out) = (options.clone(), pool.clone());
-    let observed = http_run::observe(config, seed, move |recorder| async move {
+    let observed = http_run::observe(&profile, seed, move |recorder| async move {
         let mut clients = Vec::new();
         for client in 0..options.clients {
             clients.push(tokio::task::spawn_local(send_mix(
@@ -87,7 +87,7 @@ pub fn run(profile: &Profile, seed: u64, options: &Options) -> Run {
         .iter()
         .map(ToString::to_string)
         .collect();
-    let mut run = observed.into_run("interrupt-storm", profile, seed);
+    let mut run = observed.into_run("interrupt-storm", &profile, seed);
     match pool.borrow().as_ref().map(|runtime| &runtime["pool"]) {
         Some(pool) => {
             let figure = |name: &str| pool[name].as_u64().unwrap_or(0);

@@ -25,7 +25,7 @@ impl Default for Options {
 /// Runs the scenario under `profile` with `seed`.
 pub fn run(profile: &Profile, seed: u64, options: &Options) -> Run {
     let requests = options.requests;
-    http_run::observe(profile.config.clone(), seed, move |recorder| async move {
+    http_run::observe(profile, seed, move |recorder| async move {
         let mut client = recorder.connect().await;
         for n in 0..requests {
             let request = Request {

@@ -45,41 +45,37 @@ impl Default for Options {
 
 pub fn run(profile: &Profile, seed: u64, options: &Options) -> Run {
     let options = options.clone();
-    let finished = storage_world::run(
-        profile.config.storage.clone(),
-        seed,
-        move |world| async move {
-            let adversary = tokio::task::spawn_local({
+    let finished = storage_world::run(profile, seed, move |world| async move {
+        let adversary = tokio::task::spawn_local({
+            let world = world.clone();
+            async move { world.hold_lock(options.lock_hold).await }
+        });
+        let arrivals = world.env.rng.split("arrivals");
+        let writes: Vec<_> = (0..options.writes)
+            .map(|n| {
                 let world = world.clone();
-                async move { world.hold_lock(options.lock_hold).await }
-            });
-            let arrivals = world.env.rng.split("arrivals");
-            let writes: Vec<_> = (0..options.writes)
-                .map(|n| {
-                    let world = world.clone();
-                    let arrival = arrivals.duration_up_to(options.arrivals_within);
-                    tokio::task::spawn_local(async move {
-                        world.sleep(arrival).await;
-                        let deadline = world.env.clock.deadline_in(options.budget_left);
-                        let scope = world.storage.scope("burst", deadline);
-                        let key = format!("k{n:04}");
-                        world
-                            .attempt(key.clone(), scope.kv_set(&key, &json!(n), None))
-                            .await
-                    })
+                let arrival = arrivals.duration_up_to(options.arrivals_within);
+                tokio::task::spawn_local(async move {
+                    world.sleep(arrival).await;
+                    let deadline = world.env.clock.deadline_in(options.budget_left);
+                    let scope = world.storage.scope("burst", deadline);
+                    let key = format!("k{n:04}");
+                    world
+                        .attempt(key.clone(), scope.kv_set(&key, &json!(n), None))
+                        .await
                 })
-                .collect();
-            let mut outcomes = Vec::new();
-            for write in writes {
-                outcomes.push(write.await.expect("a write task ends"));
-            }
-            adversary
-                .await
-                .expect("the adversary ends")
-                .expect("the adversary's lock");
-            outcomes
-        },
-    );
+            })
+            .collect();
+        let mut outcomes = Vec::new();
+        for write in writes {
+            outcomes.push(write.await.expect("a write task ends"));
+        }
+        adversary
+            .await
+            .expect("the adversary ends")
+            .expect("the adversary's lock");
+        outcomes
+    });
     let mut report = finished.report("queue-admission", profile, seed);
     let last_commit_us = finished
         .outcomes

@@ -10,11 +10,12 @@ use std::path::PathBuf;
 use std::rc::Rc;
 use std::time::Duration;
 
-use fazt_engine::env::{Env, Instant};
-use fazt_engine::storage::{Db, Storage, StorageConfig, StorageError};
+use fazt_engine::env::{Env, Instant, Rng};
+use fazt_engine::storage::{Db, Storage, StorageError};
 
 use crate::capture::Capture;
-use crate::env::sim_env;
+use crate::disk::SimDisk;
+use crate::env::{sim_env_on, CostModel};
 use crate::harness;
 use crate::profile::Profile;
 use crate::report::{wall_clock_ms_since, wall_clock_start, Report};
@@ -26,6 +27,8 @@ use fazt_engine::events::Event as EngineEvent;
 pub struct World {
     pub env: Env,
     pub storage: Storage,
+    /// The database as a SQLite URI on the run's simulated disk, for connections of
+    /// the scenario's own.
     pub path: PathBuf,
     capture: Capture,
     origin: Instant,
@@ -51,15 +54,16 @@ pub struct Finished {
     pub trace: Trace,
     pub virtual_ms: u64,
     pub details: BTreeMap<String, u64>,
-    /// Holds the database file until the scenario has checked it.
-    pub dir: tempfile::TempDir,
+    /// The simulated disk holding the database until the scenario has checked it.
+    disk: SimDisk,
     /// When the run started in real time, for the report's wall time.
     wall_started: std::time::Instant,
 }
 
 impl Finished {
+    /// The database as a SQLite URI on the run's simulated disk.
     pub fn db_path(&self) -> PathBuf {
-        self.dir.path().join("fazt.db")
+        self.disk.uri(DB_FILE)
     }
 
     /// `scenario`'s report over this run's outcomes: their latencies, the run's trace
@@ -207,28 +211,35 @@ impl LockHolder {
 /// What the host hands back: outcomes, virtual ms, storage counters.
 type Observed = (Vec<Outcome>, u64, BTreeMap<String, u64>);
 
-/// Runs `workload` against storage opened with `config`, in a simulation seeded with
-/// `seed`; shuts the storage down after it.
-pub fn run<F, Fut>(config: StorageConfig, seed: u64, workload: F) -> Finished
+/// The database file's name on a run's disk.
+const DB_FILE: &str = "fazt.db";
+
+/// Runs `workload` against storage opened with `profile`'s storage configuration on
+/// its disk, in a simulation seeded with `seed`; shuts the storage down after it.
+pub fn run<F, Fut>(profile: &Profile, seed: u64, workload: F) -> Finished
 where
     F: FnOnce(Rc<World>) -> Fut + 'static,
     Fut: Future<Output = Vec<Outcome>> + 'static,
 {
     let wall_started = wall_clock_start();
-    let dir = tempfile::tempdir().expect("a temp dir for the database");
-    let path = dir.path().join("fazt.db");
+    let config = profile.config.storage.clone();
+    let disk = SimDisk::new(profile.disk.clone(), Rng::seeded(seed).split("disk"));
     let capture = Capture::default();
     let result: Rc<RefCell<Option<Observed>>> = Rc::default();
     let mut sim = harness::build(seed);
-    let (out, host_capture) = (result.clone(), capture.clone());
+    let (out, host_capture, host_disk) = (result.clone(), capture.clone(), disk.clone());
     sim.client("storage", async move {
-        let env = host_capture.attach(sim_env(seed));
+        let env = host_capture.attach(sim_env_on(
+            seed,
+            CostModel::default(),
+            Some(host_disk.clone()),
+        ));
         let origin = env.clock.now();
-        let storage = Storage::open(&path, env.clone(), config).await?;
+        let storage = Storage::open(&host_disk.path(DB_FILE), env.clone(), config).await?;
         let world = Rc::new(World {
             env,
             storage: storage.clone(),
-            path,
+            path: host_disk.uri(DB_FILE),
             capture: host_capture,
             origin,
         });
@@ -238,6 +249,7 @@ where
         storage.shutdown().await;
         let details = BTreeMap::from([
             ("groups_committed".to_owned(), stats.groups_committed),
+            ("writes_committed".to_owned(), stats.writes_committed),
             ("writer_busy".to_owned(), stats.writer_busy),
         ]);
         *out.borrow_mut() = Some((outcomes, virtual_ms, details));
@@ -250,7 +262,7 @@ where
         trace: capture.trace(),
         virtual_ms,
         details,
-        dir,
+        disk,
         wall_started,
     }
 }

@@ -116,39 +116,35 @@ pub fn run(profile: &Profile, seed: u64, options: &Options) -> Run {
     let options = options.clone();
     let result: Rc<std::cell::RefCell<Vec<RequestOutcome>>> = Rc::default();
     let out = result.clone();
-    let finished = storage_world::run(
-        profile.config.storage.clone(),
-        seed,
-        move |world| async move {
-            let adversary = tokio::task::spawn_local({
-                let (world, options) = (world.clone(), options.clone());
-                async move {
-                    world.sleep(options.lock_from).await;
-                    world.hold_lock(options.lock_hold).await
-                }
-            });
-            let jitter = world.env.rng.split("arrivals");
-            let requests: Vec<_> = (0..options.requests)
-                .map(|n| {
-                    let (world, options) = (world.clone(), options.clone());
-                    let late = jitter.duration_up_to(Duration::from_millis(50));
-                    tokio::task::spawn_local(async move {
-                        world.sleep(options.arrival_every * n as u32 + late).await;
-                        request(world, n, budget, &options).await
-                    })
-                })
-                .collect();
-            for request in requests {
-                let outcome = request.await.expect("a request ends");
-                out.borrow_mut().push(outcome);
+    let finished = storage_world::run(profile, seed, move |world| async move {
+        let adversary = tokio::task::spawn_local({
+            let (world, options) = (world.clone(), options.clone());
+            async move {
+                world.sleep(options.lock_from).await;
+                world.hold_lock(options.lock_hold).await
             }
-            adversary
-                .await
-                .expect("the adversary ends")
-                .expect("the adversary's lock");
-            Vec::new()
-        },
-    );
+        });
+        let jitter = world.env.rng.split("arrivals");
+        let requests: Vec<_> = (0..options.requests)
+            .map(|n| {
+                let (world, options) = (world.clone(), options.clone());
+                let late = jitter.duration_up_to(Duration::from_millis(50));
+                tokio::task::spawn_local(async move {
+                    world.sleep(options.arrival_every * n as u32 + late).await;
+                    request(world, n, budget, &options).await
+                })
+            })
+            .collect();
+        for request in requests {
+            let outcome = request.await.expect("a request ends");
+            out.borrow_mut().push(outcome);
+        }
+        adversary
+            .await
+            .expect("the adversary ends")
+            .expect("the adversary's lock");
+        Vec::new()
+    });
     let outcomes = result.borrow();
     let latencies: Vec<u64> = outcomes.iter().map(|o| o.ended_us - o.started_us).collect();
     let mut report = finished.report_with_latencies("timeout-hierarchy", profile, seed, &latencies);

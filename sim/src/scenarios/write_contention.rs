@@ -11,21 +11,14 @@
 //!
 //! Checked after the run: every acknowledged write is in the database file.
 
-use std::cell::RefCell;
-use std::collections::BTreeMap;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
-use fazt_engine::env::{Clock, Env, Instant};
-use fazt_engine::storage::{Db, Storage, StorageError};
+use fazt_engine::storage::{Db, StorageError};
 use serde_json::json;
 
-use crate::env::sim_env;
-use crate::harness;
+use super::storage_world::{self, LockHolder, Outcome, World};
 use crate::profile::Profile;
-use crate::report::{wall_clock_ms_since, wall_clock_start, Report};
 use crate::scenarios::Run;
 use crate::trace::{Trace, What};
 
@@ -60,181 +53,57 @@ impl Default for Options {
     }
 }
 
-/// What the client host observed: outcomes, trace, virtual time, writer counters.
-type Observed = (Vec<Outcome>, Trace, u64, BTreeMap<String, u64>);
-
-/// What one write came to.
-struct Outcome {
-    key: String,
-    started_us: u64,
-    latency_us: u64,
-    error: Option<StorageError>,
-}
-
 /// Runs the scenario under `profile` with `seed`.
 pub fn run(profile: &Profile, seed: u64, options: &Options) -> Run {
-    let wall = wall_clock_start();
-    let dir = tempfile::tempdir().expect("a temp dir for the database");
-    let path = dir.path().join("fazt.db");
-    let result: Rc<RefCell<Option<Observed>>> = Rc::default();
-
-    let mut sim = harness::build(seed);
-    let (out, config, options) = (
-        result.clone(),
-        profile.config.storage.clone(),
-        options.clone(),
-    );
-    sim.client("writers", async move {
-        let env = sim_env(seed);
-        let clock = env.clock.clone();
-        let origin = clock.now();
-        let trace = Rc::new(RefCell::new(Trace::default()));
-        let storage = Storage::open(&path, env.clone(), config).await?;
-        let done = Arc::new(AtomicBool::new(false));
-        let adversary = tokio::task::spawn_local(hold_the_lock(
-            path.clone(),
-            clock.clone(),
-            origin,
-            options.clone(),
-            trace.clone(),
-            done.clone(),
-        ));
+    let options = options.clone();
+    let finished = storage_world::run(profile, seed, move |world| async move {
+        let adversary = LockHolder::start(&world, options.lock_every, options.lock_hold);
         let mut writers = Vec::new();
         for writer in 0..options.writers {
             writers.push(tokio::task::spawn_local(write_back_to_back(
                 writer,
-                storage.clone(),
-                env.clone(),
-                origin,
+                world.clone(),
                 options.clone(),
-                trace.clone(),
             )));
         }
         let mut outcomes = Vec::new();
         for writer in writers {
-            outcomes.extend(writer.await?);
+            outcomes.extend(writer.await.expect("a writer ends"));
         }
-        let virtual_ms = micros_since(clock.as_ref(), origin) / 1000;
-        done.store(true, Ordering::Relaxed);
-        adversary.await??;
-        let stats = storage.stats();
-        storage.shutdown().await;
-        let details = BTreeMap::from([
-            ("groups_committed".to_owned(), stats.groups_committed),
-            ("writes_committed".to_owned(), stats.writes_committed),
-            ("writer_busy".to_owned(), stats.writer_busy),
-        ]);
-        let trace = trace.borrow().clone();
-        *out.borrow_mut() = Some((outcomes, trace, virtual_ms, details));
-        Ok(())
+        adversary.stop().await;
+        outcomes
     });
-    sim.run().expect("the simulation runs to completion");
-
-    let (outcomes, trace, virtual_ms, details) =
-        result.borrow_mut().take().expect("the client reported");
-    let violations = check_acknowledged_writes_present(&dir.path().join("fazt.db"), &outcomes);
-    let latencies: Vec<u64> = outcomes.iter().map(|o| o.latency_us).collect();
-    let mut report = Report::new(
-        "write-contention",
-        profile,
-        seed,
-        &trace,
-        &latencies,
-        virtual_ms,
-    );
-    report.details = details;
-    report.violations = violations;
-    for outcome in &outcomes {
-        let failure = outcome
-            .error
-            .as_ref()
-            .map(|error| (error.kind(), root_cause(error, outcome, &trace)));
-        report.count(failure);
-    }
-    report.wall_ms = wall_clock_ms_since(wall);
-    Run { report, trace }
-}
-
-fn micros_since(clock: &dyn Clock, origin: Instant) -> u64 {
-    u64::try_from(clock.now().saturating_duration_since(origin).as_micros()).unwrap_or(u64::MAX)
+    let mut report = finished.report("write-contention", profile, seed);
+    report.violations = check_acknowledged_writes_present(&finished.db_path(), &finished.outcomes);
+    finished.count_failures(&mut report, |error, outcome| {
+        root_cause(error, outcome, &finished.trace)
+    });
+    finished.into_run(report)
 }
 
 /// One writer: kv and ds writes with think times, each with its own deadline.
-async fn write_back_to_back(
-    writer: usize,
-    storage: Storage,
-    env: Env,
-    origin: Instant,
-    options: Options,
-    trace: Rc<RefCell<Trace>>,
-) -> Vec<Outcome> {
-    let clock = env.clock.as_ref();
-    let think = env.rng.split(&format!("writer-{writer}"));
+async fn write_back_to_back(writer: usize, world: Rc<World>, options: Options) -> Vec<Outcome> {
+    let clock = world.env.clock.as_ref();
+    let think = world.env.rng.split(&format!("writer-{writer}"));
     let mut outcomes = Vec::new();
     for n in 0..options.writes_per_writer {
         clock.sleep(think.duration_up_to(options.think_max)).await;
         let key = format!("w{writer:03}-{n}");
-        let scope = storage.scope(APP, clock.deadline_in(options.request_budget));
-        let started_us = micros_since(clock, origin);
-        let result = if n % 2 == 0 {
-            scope
-                .kv_set(&key, &json!({"writer": writer, "n": n}), None)
-                .await
+        let scope = world
+            .storage
+            .scope(APP, clock.deadline_in(options.request_budget));
+        let outcome = if n % 2 == 0 {
+            let value = json!({"writer": writer, "n": n});
+            let write = scope.kv_set(&key, &value, None);
+            world.attempt(key.clone(), write).await
         } else {
             let document = json!({"id": key, "writer": writer, "session": format!("s{writer}")});
-            scope.ds_insert("items", &document).await.map(drop)
+            let write = scope.ds_insert("items", &document);
+            world.attempt(key.clone(), write).await
         };
-        let ended_us = micros_since(clock, origin);
-        let what = match &result {
-            Ok(()) => format!("{key} ok"),
-            Err(error) => format!("{key} failed {}", error.kind()),
-        };
-        trace
-            .borrow_mut()
-            .note(ended_us, format!("writer-{writer}"), what);
-        outcomes.push(Outcome {
-            key,
-            started_us,
-            latency_us: ended_us - started_us,
-            error: result.err(),
-        });
+        outcomes.push(outcome);
     }
     outcomes
-}
-
-/// The adversary: a second connection that takes the write lock periodically.
-async fn hold_the_lock(
-    path: std::path::PathBuf,
-    clock: Arc<dyn Clock>,
-    origin: Instant,
-    options: Options,
-    trace: Rc<RefCell<Trace>>,
-    done: Arc<AtomicBool>,
-) -> Result<(), StorageError> {
-    let db = Db::open(&path)?;
-    while !done.load(Ordering::Relaxed) {
-        clock.sleep(options.lock_every - options.lock_hold).await;
-        if db.conn().execute_batch("BEGIN IMMEDIATE").is_err() {
-            continue; // the engine's writer holds it now; try next round
-        }
-        trace.borrow_mut().record(
-            micros_since(clock.as_ref(), origin),
-            What::AdversaryLock { taken: true },
-        );
-        db.conn().execute(
-            "INSERT INTO app_kv (app_id, key, value, created_at, updated_at)
-             VALUES ('adversary', 'tick', '0', 0, 0)
-             ON CONFLICT (app_id, key) DO UPDATE SET updated_at = updated_at + 1",
-            [],
-        )?;
-        clock.sleep(options.lock_hold).await;
-        db.conn().execute_batch("COMMIT")?;
-        trace.borrow_mut().record(
-            micros_since(clock.as_ref(), origin),
-            What::AdversaryLock { taken: false },
-        );
-    }
-    Ok(())
 }
 
 /// The cause of a failed write, from the trace: for SQLITE_BUSY, who held the write
@@ -243,7 +112,7 @@ fn root_cause(error: &StorageError, outcome: &Outcome, trace: &Trace) -> String 
     let StorageError::Busy { .. } = error else {
         return error.kind().to_owned();
     };
-    let (start, end) = (outcome.started_us, outcome.started_us + outcome.latency_us);
+    let (start, end) = (outcome.started_us, outcome.ended_us);
     let mut taken_at = None;
     for event in &trace.events {
         match event.what {
@@ -290,7 +159,12 @@ fn check_acknowledged_writes_present(path: &std::path::Path, outcomes: &[Outcome
     };
     outcomes
         .iter()
-        .filter(|o| o.error.is_none() && !present(&o.key))
-        .map(|o| format!("acknowledged write {} is missing from the database", o.key))
+        .filter(|o| o.error.is_none() && !present(&o.label))
+        .map(|o| {
+            format!(
+                "acknowledged write {} is missing from the database",
+                o.label
+            )
+        })
         .collect()
 }
