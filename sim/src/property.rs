@@ -33,6 +33,31 @@ use crate::workload::{Operation, Space, Verb, Workload, APP, TWIN_APP};
 /// longer than any profile's request budget.
 pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(15);
 
+/// Violations for every failure of `report` whose cause names none of `outages`
+/// (nor a connection refused before the server listened): in a run whose only faults
+/// are those outages, a failure they do not explain is a gap in the causes or a
+/// failure the engine should not have had.
+pub fn unexplained_failures(report: &Report, outages: &[&str]) -> Vec<String> {
+    let explained = |cause: &String| {
+        cause.ends_with(NOT_LISTENING)
+            || cause == lost_writes::LOST_AT_POWER_LOSS
+            || outages.iter().any(|outage| cause.contains(outage))
+    };
+    report
+        .causes
+        .iter()
+        .filter(|(cause, _)| !explained(cause))
+        .map(|(cause, n)| {
+            format!("unexplained-failure: {n} failed with no outage in effect: {cause}")
+        })
+        .collect()
+}
+
+/// The error kind of a request whose connection was refused.
+pub const NOT_CONNECTED: &str = "NotConnected";
+/// The cause of a refused connection with no fault in effect.
+pub const NOT_LISTENING: &str = "server not listening";
+
 /// One operation as its client observed it.
 #[derive(Clone, Debug)]
 pub struct Answer {
@@ -43,6 +68,9 @@ pub struct Answer {
     pub kind: Option<String>,
     /// The JSON body of the answer (`null` when there was none).
     pub body: Value,
+    /// When the connection it went over was opened (µs): a crash between then and the
+    /// answer breaks the exchange, even one sent after the server came back.
+    pub connected_us: u64,
 }
 
 /// What a run left for the checkers beyond the history: read before its files go.
@@ -108,12 +136,15 @@ pub fn run_checked(
                 u64::try_from(clock.now().saturating_duration_since(origin).as_micros())
                     .unwrap_or(u64::MAX)
             };
-            let mut connection: Option<HttpClient> = None;
+            let (mut connection, mut connected_us): (Option<HttpClient>, u64) = (None, 0);
             for (n, step) in steps.iter().enumerate() {
                 clock.sleep(Duration::from_millis(step.think_ms)).await;
                 let request = format!("c{index}-{n}");
                 let invoked = now_us();
                 capture.note_at(invoked, name.as_str(), format!("send {request}"));
+                if connection.is_none() {
+                    connected_us = invoked;
+                }
                 let answer = timeout_at(
                     clock.as_ref(),
                     clock.deadline_in(CLIENT_TIMEOUT),
@@ -122,7 +153,8 @@ pub fn run_checked(
                 .await
                 .unwrap_or(Exchange::Unanswered);
                 let completed = now_us();
-                let answer = observe(&step.op, &request, &name, invoked, completed, answer);
+                let mut answer = observe(&step.op, &request, &name, invoked, completed, answer);
+                answer.connected_us = connected_us;
                 if !matches!(answer.op.outcome, Outcome::Ok) {
                     connection = None;
                 }
@@ -174,7 +206,13 @@ pub fn run_checked(
         .flat_map(|v| v.involved.iter().map(String::as_str))
         .collect();
     let (faults, engine) = (FaultWindows::new(&trace), Causes::new(&trace));
-    for Answer { op, kind, .. } in observed.iter() {
+    for Answer {
+        op,
+        kind,
+        connected_us,
+        ..
+    } in observed.iter()
+    {
         let (kind, what) = match (&op.outcome, kind) {
             // A 409 is the app's answer to an insert over an existing id.
             (Outcome::Ok, _) if lost.allowed.contains(&op.request) => {
@@ -201,8 +239,11 @@ pub fn run_checked(
         // tokio's clock, which trails the engine's events by up to one timer tick.
         let tick_us = TIMER_RESOLUTION.as_micros() as u64;
         // Otherwise, what the engine's trace says (a stale interrupt, ...).
-        let cause = match faults.during(op.invoked_us, op.completed_us + tick_us) {
+        let cause = match faults.during(*connected_us, op.completed_us + tick_us) {
             Some(fault) => format!("{what} ({fault})"),
+            // Refused at connect with no fault in effect: nothing listened yet (a
+            // client that started while the server was still deploying its apps).
+            None if kind == NOT_CONNECTED => format!("{what}: {NOT_LISTENING}"),
             None => match engine.root_cause(&op.request, kind) {
                 root if root == kind || root.ends_with("(no execution)") => what.to_owned(),
                 root => format!("{what}: {root}"),
@@ -287,7 +328,7 @@ fn observe(
             };
             (outcome, Some(kind), Value::Null)
         }
-        Exchange::NeverConnected => (Outcome::Failed, Some("NotConnected".into()), Value::Null),
+        Exchange::NeverConnected => (Outcome::Failed, Some(NOT_CONNECTED.into()), Value::Null),
         Exchange::Unanswered => (Outcome::Unknown, Some("NoAnswer".into()), Value::Null),
     };
     let kind_of_op = match (operation.space, operation.verb) {
@@ -317,6 +358,7 @@ fn observe(
         operation: operation.clone(),
         kind,
         body: raw,
+        connected_us: invoked_us,
     }
 }
 

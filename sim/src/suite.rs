@@ -41,6 +41,9 @@ pub struct CellResult {
     pub report: Report,
     pub expectation: &'static str,
     pub verdict: Result<(), String>,
+    /// The durability the cell set instead of its profile's, when it set one (cells
+    /// of one scenario and profile that differ only in it).
+    pub durability: Option<Durability>,
 }
 
 impl Cell {
@@ -620,6 +623,7 @@ pub fn run_corpus() -> Result<Vec<CellResult>, String> {
             verdict: regression::verdict(&case, &legacy, &hardened),
             report: legacy,
             expectation: "breaks its stored invariants under its profile, none under hardened",
+            durability: None,
         });
     }
     Ok(results)
@@ -650,6 +654,7 @@ pub fn run_cell(cell: &Cell) -> Result<CellResult, String> {
         report,
         expectation: cell.expectation,
         verdict,
+        durability: cell.durability,
     })
 }
 

@@ -48,6 +48,8 @@ pub fn run(profile: &Profile, seed: u64, sizes: &Sizes) -> Run {
     });
     let mut run = property::run(profile, seed, &workload, &schedule);
     run.report.scenario = "crash-restart".into();
+    let unexplained = property::unexplained_failures(&run.report, &["server crash at"]);
+    run.report.violations.extend(unexplained);
     let restarts = run
         .trace
         .events

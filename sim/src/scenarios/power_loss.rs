@@ -40,6 +40,8 @@ pub fn run(profile: &Profile, seed: u64, sizes: &Sizes) -> Run {
     });
     let mut run = property::run(profile, seed, &workload, &schedule);
     run.report.scenario = "power-loss".into();
+    let unexplained = property::unexplained_failures(&run.report, &["power loss at"]);
+    run.report.violations.extend(unexplained);
     run
 }
 
