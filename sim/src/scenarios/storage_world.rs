@@ -129,7 +129,7 @@ impl World {
 
     /// Records a note of `actor` now.
     pub fn note(&self, actor: &str, text: impl Into<String>) {
-        self.capture.note_at(self.now_us(), actor, text);
+        self.capture.note_at(self.now_us(), actor, text.into());
     }
 
     pub async fn sleep(&self, duration: Duration) {
