@@ -6,6 +6,7 @@
 
 use fazt_chaos::Action;
 use fazt_engine::events::Event as EngineEvent;
+use fazt_engine::storage::StorageError;
 use serde::Serialize;
 
 /// One event, with its virtual time in microseconds since the run started.
@@ -51,8 +52,27 @@ pub enum Said {
         says: String,
         failure: Option<String>,
     },
+    /// The actor's operation `label`, begun at `started_us`, ended now: ok, or
+    /// failed with error kind `failure` (workloads calling storage directly).
+    Attempted {
+        label: String,
+        started_us: u64,
+        failure: Option<String>,
+    },
     /// Anything else.
     Other(String),
+}
+
+impl Said {
+    /// The note of a storage operation `label` begun at `started_us` that ended with
+    /// `result`.
+    pub fn attempted<T>(label: String, started_us: u64, result: &Result<T, StorageError>) -> Said {
+        Said::Attempted {
+            label,
+            started_us,
+            failure: result.as_ref().err().map(|error| error.kind().to_owned()),
+        }
+    }
 }
 
 impl std::fmt::Display for Said {
@@ -60,6 +80,16 @@ impl std::fmt::Display for Said {
         match self {
             Said::Sent { request } => write!(f, "send {request}"),
             Said::Answered { request, says, .. } => write!(f, "answer {request} {says}"),
+            Said::Attempted {
+                label,
+                failure: None,
+                ..
+            } => write!(f, "{label} ok"),
+            Said::Attempted {
+                label,
+                failure: Some(kind),
+                ..
+            } => write!(f, "{label} failed {kind}"),
             Said::Other(text) => f.write_str(text),
         }
     }

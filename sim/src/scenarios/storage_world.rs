@@ -19,7 +19,7 @@ use crate::harness;
 use crate::profile::Profile;
 use crate::report::{wall_clock_ms_since, wall_clock_start, Report};
 use crate::scenarios::Run;
-use crate::trace::{Trace, What};
+use crate::trace::{Said, Trace, What};
 use fazt_engine::events::Event as EngineEvent;
 
 /// The storage under test and the run's clock and trace.
@@ -145,11 +145,8 @@ impl World {
         let started_us = self.now_us();
         let result = operation.await;
         let ended_us = self.now_us();
-        let what = match &result {
-            Ok(_) => format!("{label} ok"),
-            Err(error) => format!("{label} failed {}", error.kind()),
-        };
-        self.capture.note_at(ended_us, "workload", what);
+        let attempted = Said::attempted(label.clone(), started_us, &result);
+        self.capture.note_at(ended_us, "workload", attempted);
         Outcome {
             label,
             started_us,

@@ -27,7 +27,7 @@ use crate::harness;
 use crate::profile::Profile;
 use crate::report::{wall_clock_ms_since, wall_clock_start, Report};
 use crate::scenarios::Run;
-use crate::trace::{Trace, What};
+use crate::trace::{Said, Trace, What};
 
 pub const SUMMARY: &str =
     "200 concurrent writers while another connection holds the write lock 10 ms in every 40 ms";
@@ -185,13 +185,10 @@ async fn write_back_to_back(
             scope.ds_insert("items", &document).await.map(drop)
         };
         let ended_us = micros_since(clock, origin);
-        let what = match &result {
-            Ok(()) => format!("{key} ok"),
-            Err(error) => format!("{key} failed {}", error.kind()),
-        };
+        let attempted = Said::attempted(key.clone(), started_us, &result);
         trace
             .borrow_mut()
-            .note(ended_us, format!("writer-{writer}"), what);
+            .note(ended_us, format!("writer-{writer}"), attempted);
         outcomes.push(Outcome {
             key,
             started_us,

@@ -1,6 +1,7 @@
 //! The clients' tracks: one per client (or workload, adversary) with each request from
-//! its sending to its answer; a failed request carries its error kind and root cause
-//! ([`crate::causes`]) and is marked with an instant; other notes are instants.
+//! its sending to its answer, each operation of a workload calling storage directly;
+//! a failed request carries its error kind and root cause ([`crate::causes`]) and is
+//! marked with an instant; other notes are instants.
 
 use std::collections::BTreeMap;
 
@@ -56,6 +57,18 @@ impl Clients {
                 }
                 let key = (actor.to_owned(), request.clone());
                 self.requests.end(timeline, &key, at, &args);
+            }
+            Said::Attempted {
+                label,
+                started_us,
+                failure,
+            } => {
+                if let Some(kind) = failure {
+                    let failed = format!("failed: {kind}");
+                    timeline.instant(track, failed, at, json!({ "operation": label }));
+                }
+                let args = json!({ "failed": failure });
+                timeline.span(track, label.as_str(), *started_us, at, args);
             }
             Said::Other(text) => timeline.instant(track, text.as_str(), at, json!({})),
         }
