@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use fazt_engine::env::{Clock, Env, Instant};
 use fazt_engine::events::{Event as EngineEvent, Record, Recorder};
 
-use crate::trace::{Trace, What};
+use crate::trace::{Said, Trace, What};
 
 /// Where events go, and the clock that stamps them (set once the simulated host has
 /// made its environment).
@@ -65,7 +65,7 @@ impl Capture {
     }
 
     /// Records a note of `actor` at `at_us`.
-    pub fn note_at(&self, at_us: u64, actor: impl Into<String>, text: impl Into<String>) {
+    pub fn note_at(&self, at_us: u64, actor: impl Into<String>, text: impl Into<Said>) {
         self.trace.lock().expect("trace").note(at_us, actor, text);
     }
 

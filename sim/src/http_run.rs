@@ -24,7 +24,7 @@ use crate::profile::Profile;
 use crate::report::{wall_clock_ms_since, wall_clock_start, Phase, Report};
 use crate::scenarios::Run;
 use crate::server_host::{fixture_apps, ServerHost, ADMIN_TOKEN, DOMAIN, PORT};
-use crate::trace::Trace;
+use crate::trace::{Said, Trace};
 
 /// What one request came to.
 #[derive(Clone, Debug)]
@@ -94,8 +94,10 @@ impl Recorder {
     ) -> (u16, Bytes) {
         let host = format!("{}.{DOMAIN}", request.app);
         let started = self.now_us();
-        self.capture
-            .note_at(started, "client", format!("send {}", request.id));
+        let sent = Said::Sent {
+            request: request.id.to_owned(),
+        };
+        self.capture.note_at(started, "client", sent);
         let answer = client
             .send_with_headers(
                 request.method,
@@ -119,11 +121,12 @@ impl Recorder {
             }
             Err(_) => (0, Some("ConnectionError".to_owned()), Bytes::new()),
         };
-        self.capture.note_at(
-            answered,
-            "client",
-            format!("answer {} status={status}", request.id),
-        );
+        let said = Said::Answered {
+            request: request.id.to_owned(),
+            says: format!("status={status}"),
+            failure: kind.clone(),
+        };
+        self.capture.note_at(answered, "client", said);
         self.outcomes.borrow_mut().push(Outcome {
             phase: phase.to_owned(),
             request_id: request.id.to_owned(),

@@ -15,6 +15,7 @@
 //! | [`causes`] | root causes of failed requests, derived from the trace |
 //! | [`cause_groups`] | a sweep's causes grouped by kind (told × fault), with example seeds |
 //! | [`trace`], [`report`] | the event trace and its hash; the report of a run |
+//! | [`timeline`] | a run's trace as a Chrome trace-event timeline (Perfetto): `fazt-sim run --timeline` |
 //! | [`faults`] | applying a fault schedule to a running simulation |
 //! | [`regression`] | the stored corpus of minimal failing cases, replayed by tests and the suite |
 //! | [`adversary`] | a hostile tenant beside victims: the corpus, the workload, the tenancy invariants checked |
@@ -42,5 +43,6 @@ pub mod search;
 pub mod server_host;
 pub mod suite;
 pub mod sweep;
+pub mod timeline;
 pub mod trace;
 pub mod workload;

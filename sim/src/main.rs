@@ -48,6 +48,10 @@ enum Command {
         /// Write the event trace to FILE as JSON lines.
         #[arg(long, value_name = "FILE")]
         trace: Option<std::path::PathBuf>,
+        /// Write the run as a Chrome trace-event timeline to FILE, for Perfetto
+        /// (ui.perfetto.dev) or chrome://tracing.
+        #[arg(long, value_name = "FILE")]
+        timeline: Option<std::path::PathBuf>,
         /// Apply the fault schedule in FILE (JSON, see fazt-chaos) instead of the
         /// scenario's own faults.
         #[arg(long, value_name = "FILE")]
@@ -144,6 +148,7 @@ fn main() -> ExitCode {
             slowdown,
             json,
             trace,
+            timeline,
             schedule,
             save_schedule,
             machine,
@@ -175,10 +180,17 @@ fn main() -> ExitCode {
             };
             let run = scenario.execute(&profile, seed, &sizes);
             eprintln!("seed {seed}; replay: {}", run.report.replay_command());
-            if let Some(path) = trace {
-                if let Err(error) = std::fs::write(&path, run.trace.to_json_lines()) {
+            let outputs: [(_, _, &dyn Fn() -> String); 2] = [
+                (trace, "trace", &|| run.trace.to_json_lines()),
+                (timeline, "timeline", &|| {
+                    fazt_sim::timeline::chrome(&run.trace).to_string()
+                }),
+            ];
+            for (path, what, contents) in outputs {
+                let Some(path) = path else { continue };
+                if let Err(error) = std::fs::write(&path, contents()) {
                     eprintln!(
-                        "error: cannot write the trace to {}: {error}",
+                        "error: cannot write the {what} to {}: {error}",
                         path.display()
                     );
                     return ExitCode::from(2);

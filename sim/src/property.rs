@@ -26,7 +26,7 @@ use crate::profile::Profile;
 use crate::report::{wall_clock_ms_since, wall_clock_start, Report};
 use crate::scenarios::Run;
 use crate::server_host::{fixture_apps, ServerHost, DOMAIN, PORT};
-use crate::trace::{Trace, What};
+use crate::trace::{Said, Trace, What};
 use crate::workload::{Operation, Space, Verb, Workload, APP, TWIN_APP};
 
 /// How long a client waits for an answer before it counts the outcome as unknown:
@@ -141,7 +141,10 @@ pub fn run_checked(
                 clock.sleep(Duration::from_millis(step.think_ms)).await;
                 let request = format!("c{index}-{n}");
                 let invoked = now_us();
-                capture.note_at(invoked, name.as_str(), format!("send {request}"));
+                let sent = Said::Sent {
+                    request: request.clone(),
+                };
+                capture.note_at(invoked, name.as_str(), sent);
                 if connection.is_none() {
                     connected_us = invoked;
                 }
@@ -158,11 +161,12 @@ pub fn run_checked(
                 if !matches!(answer.op.outcome, Outcome::Ok) {
                     connection = None;
                 }
-                capture.note_at(
-                    completed,
-                    name.as_str(),
-                    format!("answer {request} {:?}", answer.op.outcome),
-                );
+                let answered = Said::Answered {
+                    request,
+                    says: format!("{:?}", answer.op.outcome),
+                    failure: answer.kind.clone(),
+                };
+                capture.note_at(completed, name.as_str(), answered);
                 out.borrow_mut().push(answer);
             }
             Ok(())

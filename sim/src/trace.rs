@@ -6,6 +6,7 @@
 
 use fazt_chaos::Action;
 use fazt_engine::events::Event as EngineEvent;
+use fazt_engine::storage::StorageError;
 use serde::Serialize;
 
 /// One event, with its virtual time in microseconds since the run started.
@@ -34,7 +35,82 @@ pub enum What {
     AdversaryLock { taken: bool },
     /// A client, workload or adversary of the run did something (for people reading
     /// the trace and for the run's own bookkeeping).
-    Note { actor: String, text: String },
+    Note { actor: String, text: Said },
+}
+
+/// What a note says: a client's request and its answer, typed for the timeline and
+/// checkers, or free text. Serialized as the text people read (`send c0-1`,
+/// `answer c0-1 Ok`), so the trace's bytes and hash do not depend on the typing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Said {
+    /// The actor sent `request`.
+    Sent { request: String },
+    /// The actor got its answer to `request`: `says` as the trace shows it
+    /// (`status=200`, `Ok`), `failure` the error kind it saw when the request failed.
+    Answered {
+        request: String,
+        says: String,
+        failure: Option<String>,
+    },
+    /// The actor's operation `label`, begun at `started_us`, ended now: ok, or
+    /// failed with error kind `failure` (workloads calling storage directly).
+    Attempted {
+        label: String,
+        started_us: u64,
+        failure: Option<String>,
+    },
+    /// Anything else.
+    Other(String),
+}
+
+impl Said {
+    /// The note of a storage operation `label` begun at `started_us` that ended with
+    /// `result`.
+    pub fn attempted<T>(label: String, started_us: u64, result: &Result<T, StorageError>) -> Said {
+        Said::Attempted {
+            label,
+            started_us,
+            failure: result.as_ref().err().map(|error| error.kind().to_owned()),
+        }
+    }
+}
+
+impl std::fmt::Display for Said {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Said::Sent { request } => write!(f, "send {request}"),
+            Said::Answered { request, says, .. } => write!(f, "answer {request} {says}"),
+            Said::Attempted {
+                label,
+                failure: None,
+                ..
+            } => write!(f, "{label} ok"),
+            Said::Attempted {
+                label,
+                failure: Some(kind),
+                ..
+            } => write!(f, "{label} failed {kind}"),
+            Said::Other(text) => f.write_str(text),
+        }
+    }
+}
+
+impl Serialize for Said {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl From<String> for Said {
+    fn from(text: String) -> Said {
+        Said::Other(text)
+    }
+}
+
+impl From<&str> for Said {
+    fn from(text: &str) -> Said {
+        Said::Other(text.to_owned())
+    }
 }
 
 /// How a timed fault ended.
@@ -67,7 +143,7 @@ impl Event {
 
     /// Whether this is a note of `actor` saying exactly `text`.
     pub fn is_note(&self, of: &str, says: &str) -> bool {
-        matches!(&self.what, What::Note { actor, text } if actor == of && text == says)
+        matches!(&self.what, What::Note { actor, text } if actor == of && text.to_string() == says)
     }
 }
 
@@ -88,7 +164,7 @@ impl Trace {
     }
 
     /// Records a note of `actor`.
-    pub fn note(&mut self, at_us: u64, actor: impl Into<String>, text: impl Into<String>) {
+    pub fn note(&mut self, at_us: u64, actor: impl Into<String>, text: impl Into<Said>) {
         self.record(
             at_us,
             What::Note {

@@ -1,6 +1,7 @@
 //! The `fazt-sim` binary: a run's fault schedule saved with `--save-schedule` replays
 //! to the same trace with `--schedule`; a slower machine (`--slowdown`) is part of the
-//! replay command, and an impossible one is refused.
+//! replay command, and an impossible one is refused; `--timeline` writes a valid
+//! Chrome trace-event file.
 
 use std::process::Command;
 
@@ -98,4 +99,66 @@ fn a_slower_machine_is_in_the_replay_command_and_zero_is_refused() {
         "{}",
         String::from_utf8_lossy(&zero.stderr)
     );
+}
+
+/// The `--timeline` file of `args`' run, checked against the trace-event format, and
+/// the run's JSON report.
+fn timeline_of(args: &[&str]) -> (serde_json::Value, serde_json::Value) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("timeline.json");
+    let output = fazt_sim(
+        &[
+            &["run"],
+            args,
+            &["--json", "--timeline", file.to_str().unwrap()],
+        ]
+        .concat(),
+    );
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("a JSON report");
+    let text = std::fs::read_to_string(&file).expect("the timeline is written");
+    fazt_engine::events::chrome::validate(&text).expect("a valid trace-event file");
+    (serde_json::from_str(&text).unwrap(), report)
+}
+
+#[test]
+fn a_failing_run_s_timeline_flags_each_failed_request_with_its_cause() {
+    let (timeline, report) = timeline_of(&["momentum-seq", "--profile", "fazt-0.10.5"]);
+    let events = timeline["traceEvents"].as_array().unwrap();
+    let failed_requests: Vec<&serde_json::Value> = events
+        .iter()
+        .filter(|e| e["cat"] == "clients" && e["ph"] == "X" && e["args"]["failed"].is_string())
+        .collect();
+    assert!(report["failed"].as_u64().unwrap() > 0, "{report}");
+    assert_eq!(
+        failed_requests.len() as u64,
+        report["failed"].as_u64().unwrap()
+    );
+    assert!(failed_requests.iter().all(|e| e["args"]["cause"]
+        .as_str()
+        .unwrap()
+        .contains("stale-interrupt")));
+    let threads: Vec<&str> = events
+        .iter()
+        .filter(|e| e["name"] == "thread_name")
+        .filter_map(|e| e["args"]["name"].as_str())
+        .collect();
+    assert!(
+        threads.contains(&"client") && threads.contains(&"vm 0"),
+        "{threads:?}"
+    );
+    let interrupts = events
+        .iter()
+        .filter(|e| e["name"] == "interrupt left on the pooled VM")
+        .count();
+    assert!(interrupts > 0);
+}
+
+#[test]
+fn a_crash_cuts_the_spans_in_progress_and_the_timeline_stays_valid() {
+    let (timeline, _) = timeline_of(&["crash-restart", "--seed", "7"]);
+    let events = timeline["traceEvents"].as_array().unwrap();
+    assert!(events.iter().any(|e| e["name"] == "down" && e["ph"] == "X"));
+    assert!(events
+        .iter()
+        .any(|e| e["cat"] == "storage" && e["ph"] == "X"));
 }

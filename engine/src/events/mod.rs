@@ -7,13 +7,14 @@
 //! them as values, so its root causes and invariants match on variants instead of
 //! parsing text: renaming a field fails to compile rather than silently breaking them.
 
+pub mod chrome;
 mod recorder;
 
 pub use recorder::{current_execution, serving, Record, Recorder, TracingRecorder};
 
 use serde::Serialize;
 
-use crate::runtime::WatcherEnd;
+use crate::runtime::{Operation, WatcherEnd};
 
 /// One thing that happened inside the engine. Ids are the engine's own: `execution`
 /// counts executions from 1, `vm` is the pool's VM id, `conn` a storage connection's
@@ -52,7 +53,10 @@ pub enum Event {
     /// The pool dropped idle `vm`.
     VmEvicted { vm: u64 },
     /// `execution` suspended on the storage call `operation`.
-    StorageCall { execution: u64, operation: String },
+    StorageCall {
+        execution: u64,
+        operation: Operation,
+    },
     /// The storage call of `execution` answered after `took_us` virtual microseconds.
     StorageAnswer {
         execution: u64,

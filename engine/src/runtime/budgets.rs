@@ -3,6 +3,7 @@
 //! these bound what leaves it, counted while converting and refused before the host
 //! allocates (json_read.rs measures strings in the VM's heap before copying them).
 
+use super::operation::Operation;
 use crate::storage::Limits;
 
 /// The response (status, headers and body) as JSON text. Larger responses fail with
@@ -37,9 +38,9 @@ pub const NAME_BYTES_MAX: usize = 4 << 10;
 /// or document otherwise) plus [`STORAGE_ARGUMENTS_OVERHEAD_BYTES`]. Larger arguments
 /// are refused (`ValueTooLarge`) before the host copies them; arguments within it are
 /// still checked exactly by the storage layer.
-pub fn storage_arguments_max(limits: &Limits, operation: &str) -> usize {
+pub fn storage_arguments_max(limits: &Limits, operation: Operation) -> usize {
     let stored = match operation {
-        "s3.put" => limits.blob_bytes_max,
+        Operation::S3Put => limits.blob_bytes_max,
         _ => limits.value_bytes_max,
     };
     stored.saturating_add(STORAGE_ARGUMENTS_OVERHEAD_BYTES)
@@ -57,8 +58,8 @@ mod tests {
     #[test]
     fn blobs_get_the_blob_limit() {
         let limits = Limits::default();
-        assert!(storage_arguments_max(&limits, "s3.put") > limits.blob_bytes_max);
-        assert!(storage_arguments_max(&limits, "kv.set") > limits.value_bytes_max);
-        assert!(storage_arguments_max(&limits, "kv.set") < limits.blob_bytes_max);
+        assert!(storage_arguments_max(&limits, Operation::S3Put) > limits.blob_bytes_max);
+        assert!(storage_arguments_max(&limits, Operation::KvSet) > limits.value_bytes_max);
+        assert!(storage_arguments_max(&limits, Operation::KvSet) < limits.blob_bytes_max);
     }
 }

@@ -175,7 +175,7 @@ pub async fn run(
                 finished.storage_calls += 1;
                 env.recorder.emit(Event::StorageCall {
                     execution: job.execution,
-                    operation: operation.clone(),
+                    operation,
                 });
                 let started = clock.now();
                 let answer = match &job.scope {
@@ -184,7 +184,7 @@ pub async fn run(
                     Some(scope) => {
                         events::serving(
                             job.execution,
-                            storage_call::perform(scope, &operation, arguments),
+                            storage_call::perform(scope, operation, arguments),
                         )
                         .await
                     }
@@ -192,7 +192,7 @@ pub async fn run(
                         "this execution has no storage".into(),
                     )),
                 };
-                if storage_call::is_write(&operation) {
+                if operation.is_write() {
                     finished.writes.record(&answer);
                 }
                 let took = clock.now().saturating_duration_since(started);

@@ -5,6 +5,7 @@
 use serde_json::Value;
 
 use super::json_read::FromJs;
+use super::operation::Operation;
 use crate::storage::{FindOptions, Scope, StorageError};
 
 fn invalid(message: impl Into<String>) -> StorageError {
@@ -26,41 +27,26 @@ fn json(value: impl serde::Serialize) -> Result<Option<String>, StorageError> {
     Ok(Some(serde_json::to_string(&value)?))
 }
 
-/// True for the operations that change stored data.
-pub fn is_write(operation: &str) -> bool {
-    matches!(
-        operation,
-        "kv.set"
-            | "kv.delete"
-            | "ds.insert"
-            | "ds.update"
-            | "ds.delete"
-            | "ds.deleteOldest"
-            | "s3.put"
-            | "s3.putBytes"
-            | "s3.delete"
-    )
-}
-
 /// How many arguments each operation needs, and upstream fazt's message when fewer
 /// are given (`internal/storage/bindings.go`: it counts arguments, so an explicit
 /// `undefined` counts). A call short of arguments changes nothing.
-fn arity(operation: &str) -> (usize, &'static str) {
+fn arity(operation: Operation) -> (usize, &'static str) {
+    use Operation::*;
     match operation {
-        "kv.set" => (2, "kv.set requires key and value"),
-        "kv.get" => (1, "kv.get requires a key"),
-        "kv.delete" => (1, "kv.delete requires a key"),
-        "ds.insert" => (2, "ds.insert requires collection and document"),
-        "ds.find" => (1, "ds.find requires collection"),
-        "ds.findOne" => (2, "ds.findOne requires collection and query"),
-        "ds.count" => (1, "ds.count requires collection"),
-        "ds.update" => (3, "ds.update requires collection, query, and changes"),
-        "ds.delete" => (2, "ds.delete requires collection and query"),
-        "ds.deleteOldest" => (2, "ds.deleteOldest requires collection and keepCount"),
-        "s3.put" | "s3.putBytes" => (2, "s3.put requires path and data"),
-        "s3.get" => (1, "s3.get requires a path"),
-        "s3.delete" => (1, "s3.delete requires a path"),
-        _ => (0, ""),
+        KvSet => (2, "kv.set requires key and value"),
+        KvGet => (1, "kv.get requires a key"),
+        KvDelete => (1, "kv.delete requires a key"),
+        DsInsert => (2, "ds.insert requires collection and document"),
+        DsFind => (1, "ds.find requires collection"),
+        DsFindOne => (2, "ds.findOne requires collection and query"),
+        DsCount => (1, "ds.count requires collection"),
+        DsUpdate => (3, "ds.update requires collection, query, and changes"),
+        DsDelete => (2, "ds.delete requires collection and query"),
+        DsDeleteOldest => (2, "ds.deleteOldest requires collection and keepCount"),
+        S3Put | S3PutBytes => (2, "s3.put requires path and data"),
+        S3Get => (1, "s3.get requires a path"),
+        S3Delete => (1, "s3.delete requires a path"),
+        KvList | S3List => (0, ""),
     }
 }
 
@@ -102,7 +88,7 @@ fn prefix(arguments: &[Value], index: usize) -> Result<String, StorageError> {
 /// Performs `operation` (`kv.get`, `ds.find`, ...) with `arguments` on `scope`.
 pub async fn perform(
     scope: &Scope,
-    operation: &str,
+    operation: Operation,
     arguments: FromJs,
 ) -> Result<Option<String>, StorageError> {
     let arguments: Vec<Value> = match arguments.into_value() {
@@ -117,21 +103,22 @@ pub async fn perform(
     if args.len() < needed {
         return Err(invalid(message));
     }
+    use Operation::*;
     match operation {
-        "kv.get" => match scope.kv_get(&string(args, 0, "key")?).await? {
+        KvGet => match scope.kv_get(&string(args, 0, "key")?).await? {
             Some(value) => json(value),
             None => Ok(None),
         },
-        "kv.set" => {
+        KvSet => {
             let ttl = crate::storage::kv_ttl_ms(&optional(args, 2))?;
             scope
                 .kv_set(&string(args, 0, "key")?, &optional(args, 1), ttl)
                 .await?;
             Ok(None)
         }
-        "kv.delete" => json(scope.kv_delete(&string(args, 0, "key")?).await?),
-        "kv.list" => json(scope.kv_list(&prefix(args, 0)?).await?),
-        "ds.insert" => {
+        KvDelete => json(scope.kv_delete(&string(args, 0, "key")?).await?),
+        KvList => json(scope.kv_list(&prefix(args, 0)?).await?),
+        DsInsert => {
             let document = object(args, 1, "ds.insert requires a document object")?;
             json(
                 scope
@@ -139,7 +126,7 @@ pub async fn perform(
                     .await?,
             )
         }
-        "ds.find" => {
+        DsFind => {
             let options = FindOptions::parse(&optional(args, 2))?;
             json(
                 scope
@@ -151,7 +138,7 @@ pub async fn perform(
                     .await?,
             )
         }
-        "ds.findOne" => {
+        DsFindOne => {
             let selector = match optional(args, 1) {
                 id @ Value::String(_) => id,
                 _ => object(args, 1, "ds.findOne requires query object or string ID")?,
@@ -162,18 +149,18 @@ pub async fn perform(
                     .await?,
             )
         }
-        "ds.count" => json(
+        DsCount => json(
             scope
                 .ds_count(&string(args, 0, "collection")?, &optional(args, 1))
                 .await?,
         ),
-        "ds.update" => {
+        DsUpdate => {
             let collection = string(args, 0, "collection")?;
             let query = object(args, 1, "ds.update requires a query object")?;
             let changes = object(args, 2, "ds.update requires a changes object")?;
             json(scope.ds_update(&collection, &query, &changes).await?)
         }
-        "ds.delete" => {
+        DsDelete => {
             let query = object(args, 1, "ds.delete requires a query object")?;
             json(
                 scope
@@ -181,7 +168,7 @@ pub async fn perform(
                     .await?,
             )
         }
-        "ds.deleteOldest" => {
+        DsDeleteOldest => {
             let keep = optional(args, 1)
                 .as_u64()
                 .ok_or_else(|| invalid("keep must be a non-negative integer"))?;
@@ -191,10 +178,10 @@ pub async fn perform(
                     .await?,
             )
         }
-        "s3.put" | "s3.putBytes" => {
+        S3Put | S3PutBytes => {
             let data = match (operation, optional(args, 1)) {
                 // One character per byte (prelude.js).
-                ("s3.putBytes", Value::String(text)) => text
+                (S3PutBytes, Value::String(text)) => text
                     .chars()
                     .map(|c| u8::try_from(c).map_err(|_| invalid("s3.put: malformed bytes")))
                     .collect::<Result<Vec<u8>, _>>()?,
@@ -210,13 +197,12 @@ pub async fn perform(
                 .await?;
             Ok(None)
         }
-        "s3.get" => match scope.s3_get(&blob_path(args, 0, "path")?).await? {
+        S3Get => match scope.s3_get(&blob_path(args, 0, "path")?).await? {
             Some(blob) => json(blob_answer(blob)),
             None => json(Value::Null),
         },
-        "s3.delete" => json(scope.s3_delete(&blob_path(args, 0, "path")?).await?),
-        "s3.list" => json(scope.s3_list(&normalize(prefix(args, 0)?)).await?),
-        other => Err(invalid(format!("unknown storage operation {other:?}"))),
+        S3Delete => json(scope.s3_delete(&blob_path(args, 0, "path")?).await?),
+        S3List => json(scope.s3_list(&normalize(prefix(args, 0)?)).await?),
     }
 }
 

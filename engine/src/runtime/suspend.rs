@@ -7,13 +7,14 @@ use std::cell::Cell;
 use corosensei::Yielder;
 
 use super::json_read::FromJs;
+use super::operation::Operation;
 use crate::storage::StorageError;
 
 /// Why an execution stopped running.
 pub enum Suspend {
-    /// A storage call, as an operation name and its arguments (a JSON array).
+    /// A storage call: the operation and its arguments (a JSON array).
     Storage {
-        operation: String,
+        operation: Operation,
         arguments: FromJs,
     },
     /// A fuel tick: a time slice of CPU used, others may run now.

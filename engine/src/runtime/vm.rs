@@ -14,9 +14,10 @@ use super::compile::ScriptCache;
 use super::contract::{AppCode, LogEntry, LogLevel};
 use super::globals::GlobalBaseline;
 use super::json_read::{bounded_string, read, Bounded, FromJs, Intrinsics, ReadError};
+use super::operation::Operation;
 use super::suspend::{suspend, Resume, Suspend};
 use crate::env::{Clock, Instant, Rng};
-use crate::storage::Limits;
+use crate::storage::{Limits, StorageError};
 
 /// Limits of one VM.
 #[derive(Clone, Debug)]
@@ -340,12 +341,19 @@ fn host_object<'js>(
         Function::new(
             ctx.clone(),
             move |ctx: Ctx<'js>,
-                  operation: String,
+                  name: String,
                   arguments: Value<'js>|
                   -> rquickjs::Result<Option<String>> {
+                let Some(operation) = Operation::parse(&name) else {
+                    let unknown = StorageError::InvalidArgument(format!(
+                        "unknown storage operation {name:?}"
+                    ));
+                    let (message, kind) = (unknown.to_string(), unknown.kind());
+                    return Err(storage_error(&ctx, &message, false, kind)?);
+                };
                 let limit = s
                     .with_slot(|slot| {
-                        budgets::storage_arguments_max(&slot.storage_limits, &operation)
+                        budgets::storage_arguments_max(&slot.storage_limits, operation)
                     })
                     .unwrap_or(0);
                 let arguments = match read(&ctx, arguments, &intrinsics, limit) {

@@ -8,6 +8,7 @@
 //! | `GET /api/apps` | deployed apps |
 //! | `GET /api/_debug/runtime` | VM pool, admission gate, storage numbers |
 //! | `GET /api/_debug/traces?limit=N` | recent requests with their time breakdown |
+//! | `GET /api/_debug/traces?format=chrome` | the same as a Chrome trace-event timeline (Perfetto) |
 //! | `GET /api/system/capacity` | measured facts of this process (`capacity.rs`) |
 //! | `GET /metrics` | Prometheus text (`metrics.rs`) |
 //! | `GET, POST, DELETE /api/envvars` | app environment variables (`env_vars.rs`) |
@@ -23,6 +24,7 @@ use super::env_vars;
 use super::errors::ApiError;
 use super::metrics::Gauges;
 use super::state::Server;
+use super::traces_timeline;
 use super::upload;
 use crate::env::Instant;
 use crate::storage::StorageStats;
@@ -57,7 +59,7 @@ where
             &json!({ "apps": server.app_ids() }),
         )),
         (true, _, "/api/_debug/runtime") => Ok(runtime(server).await),
-        (true, _, "/api/_debug/traces") => Ok(traces(server, parts)),
+        (true, _, "/api/_debug/traces") => traces(server, parts),
         (true, _, "/api/system/capacity") => Ok(capacity(server).await),
         (true, _, "/metrics") => Ok(metrics(server).await),
         _ => Err(ApiError::not_found(format!(
@@ -134,17 +136,28 @@ async fn runtime(server: &Server) -> Response<Body> {
     )
 }
 
-fn traces(server: &Server, parts: &Parts) -> Response<Body> {
+fn traces(server: &Server, parts: &Parts) -> Result<Response<Body>, ApiError> {
     let query = parse_query(parts.uri.query());
     let limit = query
         .get("limit")
         .and_then(|limit| limit.parse::<usize>().ok())
         .unwrap_or(TRACES_DEFAULT)
         .min(server.traces.capacity());
-    json_response(
-        StatusCode::OK,
-        &json!({ "capacity": server.traces.capacity(), "traces": server.traces.recent(limit) }),
-    )
+    let recent = server.traces.recent(limit);
+    match query.get("format").map(String::as_str) {
+        Some("chrome") => Ok(json_response(
+            StatusCode::OK,
+            &traces_timeline::chrome(&recent),
+        )),
+        None | Some("json") => Ok(json_response(
+            StatusCode::OK,
+            &json!({ "capacity": server.traces.capacity(), "traces": recent }),
+        )),
+        Some(other) => Err(ApiError::bad_request(
+            "BadFormat",
+            format!("format must be json or chrome, not {other:?}"),
+        )),
+    }
 }
 
 async fn capacity(server: &Server) -> Response<Body> {

@@ -67,6 +67,7 @@ where
     let request = handler_request(parts, &body, request_id).await?;
     let clock = server.env.clock.as_ref();
     let queued = clock.now();
+    trace.read_us = micros(queued.saturating_duration_since(arrived));
     let admitted = server.admission.enter(&code.id, clock).await;
     trace.admission_us = micros(clock.now().saturating_duration_since(queued));
     let _slot = match admitted {
@@ -94,6 +95,7 @@ where
             Err(error) => RequestOutcome::Error(error.kind.name().to_owned()),
         },
     });
+    trace.vm = report.vm;
     trace.vm_wait_us = micros(report.vm_wait);
     trace.execute_us = micros(report.total.saturating_sub(report.vm_wait));
     trace.storage_us = micros(report.storage);

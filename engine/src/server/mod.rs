@@ -52,6 +52,7 @@ mod state;
 mod static_files;
 mod timer;
 mod traces;
+mod traces_timeline;
 mod upload;
 
 pub use apps::Deployed;

@@ -24,10 +24,15 @@ pub struct Trace {
     /// Wall-clock milliseconds at the request's arrival.
     pub at_ms: i64,
     pub duration_us: u64,
+    /// Reading the request's head and body, before the admission gate (handler
+    /// requests).
+    pub read_us: u64,
     /// Waiting for an execution slot (the admission gate).
     pub admission_us: u64,
     /// Waiting for a VM inside a worker.
     pub vm_wait_us: u64,
+    /// The VM that ran the handler.
+    pub vm: Option<u64>,
     /// Running the handler, storage waits included.
     pub execute_us: u64,
     /// Waiting on storage calls.

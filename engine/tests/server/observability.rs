@@ -5,7 +5,7 @@ use http::{Request, StatusCode};
 use http_body_util::Full;
 use serde_json::json;
 
-use crate::support::{fixture_names, TestServer, DOMAIN, TOKEN};
+use crate::support::{fixture_names, Client, TestServer, DOMAIN, TOKEN};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn client_request_ids_are_reused_when_sane() {
@@ -46,20 +46,7 @@ async fn debug_capacity_and_metrics_endpoints() {
     let server = TestServer::start().await;
     let client = server.client();
     let host = format!("momentum.{DOMAIN}");
-    let created = client
-        .send(
-            Request::post("/api/tasks")
-                .header("host", &host)
-                .header("content-type", "application/json")
-                .header("x-request-id", "the-write")
-                .body(Full::new(Bytes::from(
-                    json!({"session": "m", "text": "t"}).to_string(),
-                )))
-                .unwrap(),
-        )
-        .await
-        .unwrap();
-    assert_eq!(created.status, StatusCode::CREATED);
+    create_task(&client, "the-write").await;
     client.get(&host, "/").await;
     client.get("nowhere.test", "/").await;
 
@@ -152,4 +139,53 @@ async fn debug_capacity_and_metrics_endpoints() {
     }
     let apps = format!("fazt_apps {}", fixture_names().len());
     assert!(text.contains(&apps), "missing {apps:?} in\n{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_traces_open_as_a_chrome_timeline() {
+    let server = TestServer::start().await;
+    let client = server.client();
+    create_task(&client, "a-write").await;
+    client.get("nowhere.test", "/").await;
+
+    let timeline = client
+        .admin("GET", "/api/_debug/traces?format=chrome", Some(TOKEN))
+        .await;
+    assert_eq!(timeline.status, StatusCode::OK);
+    let text = timeline.json().to_string();
+    let checked = fazt_engine::events::chrome::validate(&text).expect("a valid trace-event file");
+    assert!(
+        checked.threads.iter().any(|t| t == "momentum"),
+        "{checked:?}"
+    );
+    assert!(
+        checked.threads.iter().any(|t| t.starts_with("vm ")),
+        "{checked:?}"
+    );
+    // The write's span with its phases nested, the failed request flagged.
+    assert!(checked.spans >= 4, "{checked:?}");
+    assert!(text.contains("\"failed: "), "{text}");
+
+    let refused = client
+        .admin("GET", "/api/_debug/traces?format=xml", Some(TOKEN))
+        .await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+}
+
+/// `POST /api/tasks` to momentum as request `id`, which must create the task.
+async fn create_task(client: &Client, id: &str) {
+    let created = client
+        .send(
+            Request::post("/api/tasks")
+                .header("host", format!("momentum.{DOMAIN}"))
+                .header("content-type", "application/json")
+                .header("x-request-id", id)
+                .body(Full::new(Bytes::from(
+                    json!({"session": "m", "text": "t"}).to_string(),
+                )))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(created.status, StatusCode::CREATED);
 }

@@ -15,7 +15,7 @@ use fazt_engine::env::Rng;
 use crate::profile::Profile;
 use crate::property;
 use crate::scenarios::{Run, Sizes};
-use crate::trace::What;
+use crate::trace::{Said, What};
 use crate::workload::{Verb, Workload};
 
 pub const SUMMARY: &str =
@@ -78,12 +78,16 @@ fn reads_served_while_writes_fail(run: &Run, workload: &Workload) -> u64 {
         .events
         .iter()
         .filter_map(|event| {
-            let What::Note { text, .. } = &event.what else {
+            let What::Note {
+                text: Said::Answered {
+                    request, failure, ..
+                },
+                ..
+            } = &event.what
+            else {
                 return None;
             };
-            let rest = text.strip_prefix("answer ")?;
-            let (request, outcome) = rest.split_once(' ')?;
-            Some((event.at_us, verb(request)?, outcome == "Ok"))
+            Some((event.at_us, verb(request)?, failure.is_none()))
         })
         .collect();
     let failed_writes: Vec<u64> = answers

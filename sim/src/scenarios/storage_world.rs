@@ -20,7 +20,7 @@ use crate::harness;
 use crate::profile::Profile;
 use crate::report::{wall_clock_ms_since, wall_clock_start, Report};
 use crate::scenarios::Run;
-use crate::trace::{Trace, What};
+use crate::trace::{Said, Trace, What};
 use fazt_engine::events::Event as EngineEvent;
 
 /// The storage under test and the run's clock and trace.
@@ -133,7 +133,7 @@ impl World {
 
     /// Records a note of `actor` now.
     pub fn note(&self, actor: &str, text: impl Into<String>) {
-        self.capture.note_at(self.now_us(), actor, text);
+        self.capture.note_at(self.now_us(), actor, text.into());
     }
 
     pub async fn sleep(&self, duration: Duration) {
@@ -149,11 +149,8 @@ impl World {
         let started_us = self.now_us();
         let result = operation.await;
         let ended_us = self.now_us();
-        let what = match &result {
-            Ok(_) => format!("{label} ok"),
-            Err(error) => format!("{label} failed {}", error.kind()),
-        };
-        self.capture.note_at(ended_us, "workload", what);
+        let attempted = Said::attempted(label.clone(), started_us, &result);
+        self.capture.note_at(ended_us, "workload", attempted);
         Outcome {
             label,
             started_us,
