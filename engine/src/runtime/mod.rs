@@ -284,15 +284,7 @@ impl Runtime {
             app: app.clone(),
             request: request.clone(),
             deadline,
-            scope: self
-                .storage
-                .as_ref()
-                .map(|storage| storage.scope(&app.id, deadline)),
-            storage_limits: self
-                .storage
-                .as_ref()
-                .map(|storage| storage.limits().clone())
-                .unwrap_or_default(),
+            storage: self.storage.clone(),
         };
         let (finished, stack) = execution::run(&mut lease.vm, lease.stack, job, &self.env).await;
         lease.stack = stack;

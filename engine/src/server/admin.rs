@@ -24,7 +24,7 @@ use super::errors::ApiError;
 use super::metrics::Gauges;
 use super::state::Server;
 use super::upload;
-use crate::env::Instant;
+use super::arrival::{Arrival, DEPLOY_PATH};
 use crate::storage::StorageStats;
 
 /// Traces returned when `limit` is not given.
@@ -35,7 +35,7 @@ pub async fn handle<B>(
     server: &Server,
     parts: &Parts,
     body: B,
-    arrived: Instant,
+    arrival: Arrival,
 ) -> Result<Response<Body>, ApiError>
 where
     B: hyper::body::Body<Data = Bytes>,
@@ -50,8 +50,8 @@ where
         return Err(ApiError::unauthorized());
     }
     match (read, parts.method == Method::POST, path) {
-        (_, _, "/api/envvars") => env_vars::handle(server, parts, body, arrived).await,
-        (_, true, "/api/deploy") => upload::deploy(server, parts, body, arrived).await,
+        (_, _, "/api/envvars") => env_vars::handle(server, parts, body, arrival).await,
+        (_, true, DEPLOY_PATH) => upload::deploy(server, parts, body, arrival).await,
         (true, _, "/api/apps") => Ok(json_response(
             StatusCode::OK,
             &json!({ "apps": server.app_ids() }),

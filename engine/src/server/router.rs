@@ -12,6 +12,7 @@ use http::request::Parts;
 use http::{header, HeaderName, HeaderValue, Request, Response, StatusCode};
 use tracing::Instrument;
 
+use super::arrival::Arrival;
 use super::body::Body;
 use super::config::ServerConfig;
 use super::connections::Pool;
@@ -96,10 +97,11 @@ where
         )),
         Decision::Allowed => {
             let route = host::route(&parts, &server.config.domain);
+            let arrival = Arrival::new(arrived, &route, &parts, &server.config);
             if pool == Pool::Reserved && route != Route::Admin {
                 Err(connections_full(server))
             } else {
-                dispatch(server, route, &parts, body, request_id, arrived, &mut trace).await
+                dispatch(server, route, &parts, body, request_id, arrival, &mut trace).await
             }
         }
     };
@@ -151,7 +153,7 @@ async fn dispatch<B>(
     parts: &Parts,
     body: B,
     request_id: &str,
-    arrived: Instant,
+    arrival: Arrival,
     trace: &mut Trace,
 ) -> Result<Response<Body>, ApiError>
 where
@@ -159,7 +161,7 @@ where
     B::Error: std::error::Error + Send + Sync + 'static,
 {
     let app_name = match route {
-        Route::Admin => return admin::handle(server, parts, body, arrived).await,
+        Route::Admin => return admin::handle(server, parts, body, arrival).await,
         Route::Missing => {
             return Err(ApiError::bad_request(
                 "MissingHost",
@@ -191,7 +193,7 @@ where
                 format!("app {:?} has no api/main.js", app.id),
             ));
         };
-        return handler::run(server, code, parts, body, request_id, arrived, trace).await;
+        return handler::run(server, code, parts, body, request_id, arrival, trace).await;
     }
     static_files::serve(&app, parts, server.config.spa_fallback)
 }

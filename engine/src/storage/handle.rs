@@ -23,7 +23,7 @@ use super::error::{Result, StorageError};
 use super::kv::{self, KvEntry};
 use super::limits::{check_collection, Limits};
 use super::policy::{
-    BackgroundWrites, BusyPolicy, DeadlinePolicy, RequestLogWrites, StoragePolicy, WritePath,
+    BackgroundWrites, BusyPolicy, CallDeadline, RequestLogWrites, StoragePolicy, WritePath,
 };
 use super::query::{FieldPath, Filter};
 use super::readers::ReaderPool;
@@ -140,7 +140,6 @@ impl Storage {
                     depth: queue_depth,
                     batch_max,
                     admission: policy.admission,
-                    deadline: policy.deadline,
                 };
                 let (queue, writer_task) = writer::start(writer, options, shutdown_signal.clone());
                 tasks.push(tokio::spawn(writer_task));
@@ -197,13 +196,9 @@ impl Storage {
         &self.shared.config.limits
     }
 
-    /// One app's storage, bounded by one request's `deadline` (ignored under
-    /// [`DeadlinePolicy::Ignore`]).
+    /// One app's storage, bounded by one request's `deadline` (as the
+    /// [`super::DeadlinePolicy`] honours it: every call does).
     pub fn scope(&self, app_id: &str, deadline: Deadline) -> Scope {
-        let deadline = match self.shared.config.policy.deadline {
-            DeadlinePolicy::Propagate | DeadlinePolicy::AbandonAtDeadline => deadline,
-            DeadlinePolicy::Ignore => Deadline::NONE,
-        };
         Scope {
             storage: self.clone(),
             app: Arc::from(app_id),
@@ -323,25 +318,31 @@ impl Storage {
         Ok(deleted == WriteOutput::Existed(true))
     }
 
+    /// `deadline` as this storage's [`super::DeadlinePolicy`] honours it: every read and write
+    /// enters here.
+    fn honour(&self, deadline: Deadline) -> CallDeadline {
+        self.shared.config.policy.deadline.honour(deadline)
+    }
+
     async fn read<T, F>(&self, deadline: Deadline, read: F) -> Result<T>
     where
         T: Send + 'static,
         F: Fn(&mut Db) -> Result<T> + Send + Sync + 'static,
     {
-        let shared = &self.shared;
+        let (shared, deadline) = (&self.shared, self.honour(deadline));
         shared
             .readers
-            .read(&shared.env, &shared.config.policy.busy, deadline, read)
+            .read(&shared.env, &shared.config.policy.busy, deadline.until, read)
             .await
     }
 
     async fn write(&self, write: Write, deadline: Deadline) -> Result<WriteOutput> {
-        let shared = &self.shared;
+        let (shared, deadline) = (&self.shared, self.honour(deadline));
         match &shared.writes {
             Writes::Queue(queue) => queue.submit(&shared.env, write, deadline).await,
             Writes::Direct(direct) => {
                 direct
-                    .submit(&shared.env, &shared.config.policy.busy, write, deadline)
+                    .submit(&shared.env, &shared.config.policy.busy, write, deadline.until)
                     .await
             }
         }
