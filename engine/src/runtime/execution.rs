@@ -27,7 +27,7 @@ use crate::failpoints;
 use crate::storage::{Storage, StorageError};
 
 /// What to execute.
-pub struct Job {
+pub struct Invocation {
     /// The execution's number, for trace events.
     pub execution: u64,
     pub app: Arc<AppCode>,
@@ -86,7 +86,7 @@ struct Thrown {
 pub async fn run(
     vm: &mut Vm,
     stack: DefaultStack,
-    job: Job,
+    job: Invocation,
     env: &Env,
 ) -> (Finished, DefaultStack) {
     let mut finished = Finished {

@@ -54,7 +54,7 @@ use std::time::Duration;
 use crate::env::{Deadline, Env};
 use crate::events::Event;
 use crate::storage::Storage;
-use execution::Job;
+use execution::Invocation;
 use legacy_watchdog::{HandlerRun, Watcher};
 use pool::VmPool;
 
@@ -279,7 +279,7 @@ impl Runtime {
             )),
             Watchdog::Deadline => None,
         };
-        let job = Job {
+        let job = Invocation {
             execution,
             app: app.clone(),
             request: request.clone(),

@@ -17,6 +17,7 @@ use http::request::Parts;
 use http::{header, Method, Response, StatusCode};
 use serde_json::json;
 
+use super::arrival::{Arrival, DEPLOY_PATH};
 use super::body::{json_response, parse_query, text_response, Body};
 use super::capacity::{self, Capacity};
 use super::env_vars;
@@ -24,7 +25,6 @@ use super::errors::ApiError;
 use super::metrics::Gauges;
 use super::state::Server;
 use super::upload;
-use super::arrival::{Arrival, DEPLOY_PATH};
 use crate::storage::StorageStats;
 
 /// Traces returned when `limit` is not given.

@@ -28,8 +28,9 @@ impl Arrival {
     /// 32 MiB from an admin); every other request's is
     /// [`ServerConfig::request_timeout`].
     pub fn new(at: Instant, route: &Route, parts: &Parts, config: &ServerConfig) -> Arrival {
-        let upload =
-            *route == Route::Admin && parts.method == Method::POST && parts.uri.path() == DEPLOY_PATH;
+        let upload = *route == Route::Admin
+            && parts.method == Method::POST
+            && parts.uri.path() == DEPLOY_PATH;
         let budget = if upload {
             config.deploy.upload_timeout
         } else {
@@ -79,7 +80,11 @@ mod tests {
             (Method::POST, DEPLOY_PATH, Route::App("momentum".into())),
         ] {
             let other = arrival(method, path, &route);
-            assert_eq!(budget(&other), config.request_timeout, "{path} on {route:?}");
+            assert_eq!(
+                budget(&other),
+                config.request_timeout,
+                "{path} on {route:?}"
+            );
         }
     }
 }

@@ -17,11 +17,11 @@ use http::{Method, Response, StatusCode};
 use serde::Deserialize;
 use serde_json::json;
 
+use super::arrival::Arrival;
 use super::body::{json_response, parse_query, read_limited, Body, Timing};
 use super::deploy::check_site_name;
 use super::errors::ApiError;
 use super::state::Server;
-use super::arrival::Arrival;
 
 /// Longest variable name, as upstream (`validateEnvVarName`).
 const NAME_CHARS_MAX: usize = 128;

@@ -15,7 +15,7 @@ use super::arrival::Arrival;
 use super::body::{parse_query, read_limited, Body, Timing};
 use super::errors::ApiError;
 use super::state::Server;
-use super::traces::{micros, Trace};
+use super::traces::{micros, RequestTrace};
 use super::{cookies, form, host, request_id};
 use crate::events::{Event, RequestOutcome};
 use crate::runtime::{AppCode, HandlerRequest, HandlerResponse, LogLevel};
@@ -44,7 +44,7 @@ pub async fn run<B>(
     body: B,
     request_id: &str,
     arrival: Arrival,
-    trace: &mut Trace,
+    trace: &mut RequestTrace,
 ) -> Result<Response<Body>, ApiError>
 where
     B: hyper::body::Body<Data = Bytes>,
@@ -82,7 +82,10 @@ where
         }
     };
     let app_id = code.id.clone();
-    let execution = server.workers.execute(code, request, arrival.deadline).await;
+    let execution = server
+        .workers
+        .execute(code, request, arrival.deadline)
+        .await;
     let report = &execution.report;
     server.env.recorder.emit(Event::Request {
         request_id: request_id.to_owned(),

@@ -26,8 +26,8 @@
 mod admin;
 mod admin_token;
 mod admission;
-mod arrival;
 mod apps;
+mod arrival;
 mod body;
 mod capacity;
 mod config;
@@ -67,4 +67,4 @@ pub use site_dir::read_apps_dir;
 pub use start::{termination_signal, StartOptions};
 pub use state::{Server, ServerError};
 pub use timer::ClockTimer;
-pub use traces::Trace;
+pub use traces::RequestTrace;

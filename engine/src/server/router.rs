@@ -21,7 +21,7 @@ use super::handler::{self, is_api_path};
 use super::host::{self, Route};
 use super::rate_limit::Decision;
 use super::state::Server;
-use super::traces::{micros, Trace};
+use super::traces::{micros, RequestTrace};
 use super::{admin, request_id, static_files};
 use crate::env::Instant;
 use crate::storage::{AnalyticsEvent, RequestLogEntry};
@@ -74,7 +74,7 @@ where
 {
     let clock = server.env.clock.as_ref();
     let (parts, body) = request.into_parts();
-    let mut trace = Trace::new(
+    let mut trace = RequestTrace::new(
         request_id,
         parts.method.as_str(),
         parts.uri.path(),
@@ -154,7 +154,7 @@ async fn dispatch<B>(
     body: B,
     request_id: &str,
     arrival: Arrival,
-    trace: &mut Trace,
+    trace: &mut RequestTrace,
 ) -> Result<Response<Body>, ApiError>
 where
     B: hyper::body::Body<Data = Bytes>,

@@ -9,11 +9,11 @@ use http::request::Parts;
 use http::{header, StatusCode};
 use serde_json::json;
 
+use super::arrival::Arrival;
 use super::body::{json_response, read_limited, Body, Timing};
 use super::deploy::{check_site_name, unpack_zip, DeployError};
 use super::errors::ApiError;
 use super::state::Server;
-use super::arrival::Arrival;
 use crate::env::{run_blocking, Work};
 
 /// Longest `site_name` field read.
