@@ -6,6 +6,7 @@
 //! | --- | --- |
 //! | [`config`] | profiles: `hardened` and the legacy presets, as sets of policies |
 //! | [`failpoints`] | where faults can be injected (the simulator's seeded schedules arm them) |
+//! | [`engine`] | the one assembly: storage → execution workers → server ([`Engine::build`]) |
 //! | [`coverage`] | named marks at the rare states the simulator's search must reach |
 //! | [`env`] | the seams (Clock, Rng, Executor, Recorder) through which the engine meets the world |
 //! | [`events`] | the typed trace events the engine emits through the Recorder seam |
@@ -22,9 +23,12 @@
 
 pub mod config;
 pub mod coverage;
+pub mod engine;
 pub mod env;
 pub mod events;
 pub mod failpoints;
 pub mod runtime;
 pub mod server;
 pub mod storage;
+
+pub use engine::{BuildError, Engine, EngineConfig, ExecutionThreads};

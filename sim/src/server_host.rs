@@ -6,10 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use fazt_engine::config::Config;
-use fazt_engine::env::{Deadline, Env};
-use fazt_engine::runtime::Workers;
-use fazt_engine::server::{read_apps_dir, serve, DeployLimits, Server, ServerConfig};
-use fazt_engine::storage::Storage;
+use fazt_engine::env::Deadline;
+use fazt_engine::server::{read_apps_dir, serve, DeployLimits, ServerConfig};
+use fazt_engine::{Engine, EngineConfig, ExecutionThreads};
 
 use crate::capture::Capture;
 use crate::disk::SimDisk;
@@ -54,13 +53,14 @@ pub struct ServerHost {
 }
 
 impl ServerHost {
-    /// Opens the storage and builds the server on it.
-    async fn start(&self, env: &Env) -> anyhow::Result<Arc<Server>> {
-        let storage = Storage::open(&self.db, env.clone(), self.config.storage.clone()).await?;
-        let workers = Workers::local(env, Some(storage.clone()), &self.config.runtime)?;
-        let mut config = ServerConfig::new(DOMAIN, ADMIN_TOKEN);
-        config.request_timeout = self.config.request_timeout;
-        Ok(Server::new(env.clone(), storage, workers, config).await?)
+    /// What [`Engine::build`] assembles: one execution worker on the sim thread.
+    fn engine_config(&self) -> EngineConfig {
+        EngineConfig {
+            db: self.db.clone(),
+            profile: self.config.clone(),
+            server: ServerConfig::new(DOMAIN, ADMIN_TOKEN),
+            threads: ExecutionThreads::Local,
+        }
     }
 
     /// Runs the server until the simulation ends.
@@ -69,9 +69,10 @@ impl ServerHost {
             sim_env_on(self.seed, self.cost, self.disk.clone()).for_component("server-host"),
         );
         // A fault schedule may fail the start-up's reads too: retry, as an operator would.
+        let config = self.engine_config();
         let mut attempt = 1;
         let server = loop {
-            match self.start(&env).await {
+            match Engine::build(&env, &config).await {
                 Err(_) if attempt < DEPLOY_ATTEMPTS => attempt += 1,
                 started => break started?,
             }

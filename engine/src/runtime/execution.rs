@@ -24,20 +24,19 @@ use super::WriteEffects;
 use crate::env::{Deadline, Env, Work};
 use crate::events::{self, Event};
 use crate::failpoints;
-use crate::storage::{Limits, Scope, StorageError};
+use crate::storage::{Storage, StorageError};
 
 /// What to execute.
-pub struct Job {
+pub struct Invocation {
     /// The execution's number, for trace events.
     pub execution: u64,
     pub app: Arc<AppCode>,
     /// The `request` global.
     pub request: HandlerRequest,
+    /// When the execution is stopped; its storage calls run under it too.
     pub deadline: Deadline,
-    /// Storage for the app under the request's deadline (`None`: storage calls fail).
-    pub scope: Option<Scope>,
-    /// The storage layer's limits, which bound storage arguments.
-    pub storage_limits: Limits,
+    /// The storage the app's calls go to (`None`: storage calls fail).
+    pub storage: Option<Storage>,
 }
 
 /// How an execution went.
@@ -87,7 +86,7 @@ struct Thrown {
 pub async fn run(
     vm: &mut Vm,
     stack: DefaultStack,
-    job: Job,
+    job: Invocation,
     env: &Env,
 ) -> (Finished, DefaultStack) {
     let mut finished = Finished {
@@ -127,11 +126,12 @@ pub async fn run(
     }
     vm.executions += 1;
     let clock = env.clock.as_ref();
-    *vm.state.slot.borrow_mut() = Some(Slot::new(
-        clock.now(),
-        job.app.clone(),
-        job.storage_limits.clone(),
-    ));
+    let scope = (job.storage.as_ref()).map(|storage| storage.scope(&job.app.id, job.deadline));
+    // The storage layer's limits bound storage arguments before they leave JavaScript.
+    let storage_limits = (job.storage.as_ref())
+        .map(|storage| storage.limits().clone())
+        .unwrap_or_default();
+    *vm.state.slot.borrow_mut() = Some(Slot::new(clock.now(), job.app.clone(), storage_limits));
     env.executor
         .charge(Work {
             js_executions: 1,
@@ -178,7 +178,7 @@ pub async fn run(
                     operation,
                 });
                 let started = clock.now();
-                let answer = match &job.scope {
+                let answer = match &scope {
                     // Served as `job.execution`: the storage layer's own events carry
                     // its id, so a trace can tell whose write held a lock.
                     Some(scope) => {

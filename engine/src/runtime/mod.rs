@@ -56,7 +56,7 @@ use std::time::Duration;
 use crate::env::{Deadline, Env};
 use crate::events::Event;
 use crate::storage::Storage;
-use execution::Job;
+use execution::Invocation;
 use legacy_watchdog::{HandlerRun, Watcher};
 use pool::VmPool;
 
@@ -281,20 +281,12 @@ impl Runtime {
             )),
             Watchdog::Deadline => None,
         };
-        let job = Job {
+        let job = Invocation {
             execution,
             app: app.clone(),
             request: request.clone(),
             deadline,
-            scope: self
-                .storage
-                .as_ref()
-                .map(|storage| storage.scope(&app.id, deadline)),
-            storage_limits: self
-                .storage
-                .as_ref()
-                .map(|storage| storage.limits().clone())
-                .unwrap_or_default(),
+            storage: self.storage.clone(),
         };
         let (finished, stack) = execution::run(&mut lease.vm, lease.stack, job, &self.env).await;
         lease.stack = stack;

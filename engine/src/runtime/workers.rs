@@ -19,7 +19,7 @@ use crate::env::{Deadline, Env};
 use crate::storage::Storage;
 
 /// A request for one worker.
-enum Work {
+enum Command {
     Execute {
         app: Arc<AppCode>,
         request: HandlerRequest,
@@ -31,7 +31,7 @@ enum Work {
 
 /// Execution threads, fed round-robin.
 pub struct Workers {
-    queues: Vec<mpsc::UnboundedSender<Work>>,
+    queues: Vec<mpsc::UnboundedSender<Command>>,
     next: AtomicUsize,
 }
 
@@ -89,7 +89,7 @@ impl Workers {
     ) -> Execution {
         let (reply, answer) = oneshot::channel();
         let index = self.next.fetch_add(1, Ordering::Relaxed) % self.queues.len();
-        let work = Work::Execute {
+        let work = Command::Execute {
             app,
             request,
             deadline,
@@ -107,7 +107,7 @@ impl Workers {
         for queue in &self.queues {
             let (reply, answer) = oneshot::channel();
             queue
-                .send(Work::Metrics(reply))
+                .send(Command::Metrics(reply))
                 .expect("workers live as long as `Workers`");
             total += &answer.await.expect("a worker answers");
         }
@@ -119,7 +119,7 @@ fn serve(
     env: Env,
     storage: Option<Storage>,
     config: RuntimeConfig,
-    work: mpsc::UnboundedReceiver<Work>,
+    work: mpsc::UnboundedReceiver<Command>,
     started: std::sync::mpsc::Sender<Result<(), ExecutionError>>,
 ) {
     let tokio = tokio::runtime::Builder::new_current_thread()
@@ -140,10 +140,10 @@ fn serve(
     });
 }
 
-async fn serve_loop(runtime: std::rc::Rc<Runtime>, mut work: mpsc::UnboundedReceiver<Work>) {
+async fn serve_loop(runtime: std::rc::Rc<Runtime>, mut work: mpsc::UnboundedReceiver<Command>) {
     while let Some(item) = work.recv().await {
         match item {
-            Work::Execute {
+            Command::Execute {
                 app,
                 request,
                 deadline,
@@ -155,7 +155,7 @@ async fn serve_loop(runtime: std::rc::Rc<Runtime>, mut work: mpsc::UnboundedRece
                     let _ = reply.send(execution);
                 });
             }
-            Work::Metrics(reply) => {
+            Command::Metrics(reply) => {
                 let _ = reply.send(runtime.metrics());
             }
         }

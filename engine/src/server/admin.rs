@@ -18,6 +18,7 @@ use http::request::Parts;
 use http::{header, Method, Response, StatusCode};
 use serde_json::json;
 
+use super::arrival::{Arrival, DEPLOY_PATH};
 use super::body::{json_response, parse_query, text_response, Body};
 use super::capacity::{self, Capacity};
 use super::env_vars;
@@ -26,7 +27,6 @@ use super::metrics::Gauges;
 use super::state::Server;
 use super::traces_timeline;
 use super::upload;
-use crate::env::Instant;
 use crate::storage::StorageStats;
 
 /// Traces returned when `limit` is not given.
@@ -37,7 +37,7 @@ pub async fn handle<B>(
     server: &Server,
     parts: &Parts,
     body: B,
-    arrived: Instant,
+    arrival: Arrival,
 ) -> Result<Response<Body>, ApiError>
 where
     B: hyper::body::Body<Data = Bytes>,
@@ -52,8 +52,8 @@ where
         return Err(ApiError::unauthorized());
     }
     match (read, parts.method == Method::POST, path) {
-        (_, _, "/api/envvars") => env_vars::handle(server, parts, body, arrived).await,
-        (_, true, "/api/deploy") => upload::deploy(server, parts, body, arrived).await,
+        (_, _, "/api/envvars") => env_vars::handle(server, parts, body, arrival).await,
+        (_, true, DEPLOY_PATH) => upload::deploy(server, parts, body, arrival).await,
         (true, _, "/api/apps") => Ok(json_response(
             StatusCode::OK,
             &json!({ "apps": server.app_ids() }),

@@ -17,11 +17,11 @@ use http::{Method, Response, StatusCode};
 use serde::Deserialize;
 use serde_json::json;
 
+use super::arrival::Arrival;
 use super::body::{json_response, parse_query, read_limited, Body, Timing};
 use super::deploy::check_site_name;
 use super::errors::ApiError;
 use super::state::Server;
-use crate::env::Instant;
 
 /// Longest variable name, as upstream (`validateEnvVarName`).
 const NAME_CHARS_MAX: usize = 128;
@@ -58,14 +58,14 @@ pub async fn handle<B>(
     server: &Server,
     parts: &Parts,
     body: B,
-    arrived: Instant,
+    arrival: Arrival,
 ) -> Result<Response<Body>, ApiError>
 where
     B: hyper::body::Body<Data = Bytes>,
     B::Error: std::error::Error + Send + Sync + 'static,
 {
     let query = parse_query(parts.uri.query());
-    let deadline = server.env.clock.deadline_in(server.config.request_timeout);
+    let deadline = arrival.deadline;
     let storage_error = |error| ApiError::from_storage(&error, server.config.retry_after_secs);
     let done = || json_response(StatusCode::OK, &json!({ "data": {} }));
     match parts.method {
@@ -85,7 +85,7 @@ where
         Method::POST => {
             let timing = Timing {
                 clock: server.env.clock.as_ref(),
-                started: arrived,
+                started: arrival.at,
                 pace: server.config.body_pace.clone(),
             };
             let body = read_limited(

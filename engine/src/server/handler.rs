@@ -11,12 +11,12 @@ use http::{header, HeaderMap, HeaderName, HeaderValue, Response, StatusCode};
 use serde_json::Value;
 
 use super::admission::Refused;
+use super::arrival::Arrival;
 use super::body::{parse_query, read_limited, Body, Timing};
 use super::errors::ApiError;
 use super::state::Server;
-use super::traces::{micros, Trace};
+use super::traces::{micros, RequestTrace};
 use super::{cookies, form, host, request_id};
-use crate::env::{Deadline, Instant};
 use crate::events::{Event, RequestOutcome};
 use crate::runtime::{AppCode, HandlerRequest, HandlerResponse, LogLevel};
 
@@ -35,16 +35,16 @@ pub fn is_api_path(path: &str) -> bool {
     path == "/api" || path.starts_with("/api/")
 }
 
-/// Runs `code`'s handler for the request, within the request's budget counted from
-/// `arrived`. Records where the time went in `trace`.
+/// Runs `code`'s handler for the request, by its `arrival`'s deadline. Records where
+/// the time went in `trace`.
 pub async fn run<B>(
     server: &Server,
     code: Arc<AppCode>,
     parts: &Parts,
     body: B,
     request_id: &str,
-    arrived: Instant,
-    trace: &mut Trace,
+    arrival: Arrival,
+    trace: &mut RequestTrace,
 ) -> Result<Response<Body>, ApiError>
 where
     B: hyper::body::Body<Data = Bytes>,
@@ -53,7 +53,7 @@ where
     let config = &server.config;
     let timing = Timing {
         clock: server.env.clock.as_ref(),
-        started: arrived,
+        started: arrival.at,
         pace: config.body_pace.clone(),
     };
     let body = read_limited(
@@ -82,9 +82,11 @@ where
             return Err(overloaded(server, refused));
         }
     };
-    let deadline = Deadline::at(arrived + config.request_timeout);
     let app_id = code.id.clone();
-    let execution = server.workers.execute(code, request, deadline).await;
+    let execution = server
+        .workers
+        .execute(code, request, arrival.deadline)
+        .await;
     let report = &execution.report;
     server.env.recorder.emit(Event::Request {
         request_id: request_id.to_owned(),

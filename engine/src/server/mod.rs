@@ -7,7 +7,7 @@
 //! | --- | --- |
 //! | `net.rs`, `timer.rs` | the Net seam ([`Listener`], tokio's TCP listener) and hyper's timer on the Clock |
 //! | `lifecycle.rs`, `connections.rs` | [`serve`]: accept within the connection limits (per address, reserved for admin), one task per connection, graceful drain, storage shutdown |
-//! | `router.rs` | one request: request id, rate limit, Host routing, common headers, trace, log |
+//! | `router.rs`, `arrival.rs` | one request: request id, rate limit, Host routing, the deadline born at arrival, common headers, trace, log |
 //! | `host.rs` | which app (or the admin API) a `Host` names |
 //! | `request_id.rs`, `rate_limit.rs` | `X-Request-ID` reuse or generation; per-IP token buckets |
 //! | `apps.rs` | the registry: each app's files and `AppCode` cached in memory, refreshed on deploy |
@@ -27,6 +27,7 @@ mod admin;
 mod admin_token;
 mod admission;
 mod apps;
+mod arrival;
 mod body;
 mod capacity;
 mod config;
@@ -67,4 +68,4 @@ pub use site_dir::read_apps_dir;
 pub use start::{termination_signal, StartOptions};
 pub use state::{Server, ServerError};
 pub use timer::ClockTimer;
-pub use traces::Trace;
+pub use traces::RequestTrace;

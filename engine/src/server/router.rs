@@ -12,6 +12,7 @@ use http::request::Parts;
 use http::{header, HeaderName, HeaderValue, Request, Response, StatusCode};
 use tracing::Instrument;
 
+use super::arrival::Arrival;
 use super::body::Body;
 use super::config::ServerConfig;
 use super::connections::Pool;
@@ -20,7 +21,7 @@ use super::handler::{self, is_api_path};
 use super::host::{self, Route};
 use super::rate_limit::Decision;
 use super::state::Server;
-use super::traces::{micros, Trace};
+use super::traces::{micros, RequestTrace};
 use super::{admin, request_id, static_files};
 use crate::env::Instant;
 use crate::storage::{AnalyticsEvent, RequestLogEntry};
@@ -73,7 +74,7 @@ where
 {
     let clock = server.env.clock.as_ref();
     let (parts, body) = request.into_parts();
-    let mut trace = Trace::new(
+    let mut trace = RequestTrace::new(
         request_id,
         parts.method.as_str(),
         parts.uri.path(),
@@ -96,10 +97,11 @@ where
         )),
         Decision::Allowed => {
             let route = host::route(&parts, &server.config.domain);
+            let arrival = Arrival::new(arrived, &route, &parts, &server.config);
             if pool == Pool::Reserved && route != Route::Admin {
                 Err(connections_full(server))
             } else {
-                dispatch(server, route, &parts, body, request_id, arrived, &mut trace).await
+                dispatch(server, route, &parts, body, request_id, arrival, &mut trace).await
             }
         }
     };
@@ -151,15 +153,15 @@ async fn dispatch<B>(
     parts: &Parts,
     body: B,
     request_id: &str,
-    arrived: Instant,
-    trace: &mut Trace,
+    arrival: Arrival,
+    trace: &mut RequestTrace,
 ) -> Result<Response<Body>, ApiError>
 where
     B: hyper::body::Body<Data = Bytes>,
     B::Error: std::error::Error + Send + Sync + 'static,
 {
     let app_name = match route {
-        Route::Admin => return admin::handle(server, parts, body, arrived).await,
+        Route::Admin => return admin::handle(server, parts, body, arrival).await,
         Route::Missing => {
             return Err(ApiError::bad_request(
                 "MissingHost",
@@ -191,7 +193,7 @@ where
                 format!("app {:?} has no api/main.js", app.id),
             ));
         };
-        return handler::run(server, code, parts, body, request_id, arrived, trace).await;
+        return handler::run(server, code, parts, body, request_id, arrival, trace).await;
     }
     static_files::serve(&app, parts, server.config.spa_fallback)
 }

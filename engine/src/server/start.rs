@@ -1,7 +1,8 @@
-//! `fazt server start` in the real environment: open the database, start one execution
-//! worker per core, load `--apps`, bind TCP, serve until SIGTERM/SIGINT, shut down
-//! cleanly. The simulator does not come here: it builds a [`Server`] itself and calls
-//! [`serve`] with its own listener and shutdown.
+//! `fazt server start` in the real environment: build the engine ([`Engine::build`]:
+//! the database, one execution worker per core, the server), load `--apps`, bind TCP,
+//! serve until SIGTERM/SIGINT, shut down cleanly. The simulator does not come here: it
+//! builds through the same [`Engine::build`] and calls [`serve`] with its own listener
+//! and shutdown.
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -12,11 +13,10 @@ use super::admin_token::generate_token;
 use super::config::ServerConfig;
 use super::lifecycle::serve;
 use super::site_dir::read_apps_dir;
-use super::state::Server;
 use crate::config::Config;
+use crate::engine::{Engine, EngineConfig, ExecutionThreads};
 use crate::env::{Deadline, Env};
-use crate::runtime::Workers;
-use crate::storage::{Durability, Storage};
+use crate::storage::Durability;
 
 /// What `fazt server start` was asked for.
 #[derive(Clone, Debug)]
@@ -71,21 +71,20 @@ pub async fn run(options: StartOptions, env: Env) -> anyhow::Result<()> {
     if let Some(durability) = options.durability {
         engine.storage.policy.durability = durability;
     }
-    let storage = Storage::open(&options.db, env.clone(), engine.storage.clone())
-        .await
-        .with_context(|| format!("opening the database {}", options.db.display()))?;
-    let threads = options.workers.unwrap_or(cpus);
-    let workers = Workers::start(&env, Some(storage.clone()), &engine.runtime, threads)
-        .context("starting the execution workers")?;
-    let mut config = ServerConfig::new(&options.domain, token);
-    config.request_timeout = engine.request_timeout;
-    config.app_concurrency = options.app_concurrency;
-    config.connections_per_address_max = options.connections_per_address_max;
+    let mut server = ServerConfig::new(&options.domain, token);
+    server.app_concurrency = options.app_concurrency;
+    server.connections_per_address_max = options.connections_per_address_max;
     if let Some(per_second) = options.rate_limit {
-        config.rate_limit.per_second = per_second;
-        config.rate_limit.burst = per_second.saturating_mul(2);
+        server.rate_limit.per_second = per_second;
+        server.rate_limit.burst = per_second.saturating_mul(2);
     }
-    let server = Server::new(env.clone(), storage.clone(), workers, config).await?;
+    let config = EngineConfig {
+        db: options.db.clone(),
+        profile: engine.clone(),
+        server,
+        threads: ExecutionThreads::Threads(options.workers.unwrap_or(cpus)),
+    };
+    let server = Engine::build(&env, &config).await?;
     if let Some(dir) = &options.apps {
         let apps = read_apps_dir(dir, &server.config().deploy)
             .with_context(|| format!("reading the apps in {}", dir.display()))?;

@@ -23,8 +23,8 @@ pub enum ServerError {
 }
 
 /// One server's shared state. Built once, then handed (in an `Arc`) to
-/// [`super::serve`]; the simulator builds it the same way with its own `Env` and
-/// `Workers::local`.
+/// [`super::serve`]; both the real server and the simulator build it through
+/// [`crate::Engine::build`].
 pub struct Server {
     pub(super) env: Env,
     pub(super) config: ServerConfig,

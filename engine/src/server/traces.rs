@@ -10,10 +10,11 @@ use serde::Serialize;
 /// Longest path kept in a trace.
 const PATH_CHARS_MAX: usize = 256;
 
-/// One finished request. Durations in microseconds.
+/// Where one finished request's time went, for `/api/_debug/traces` (not the
+/// simulator's run trace, `fazt_sim::trace::Trace`). Durations in microseconds.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Trace {
+pub struct RequestTrace {
     pub id: String,
     /// The app, when the Host named a deployed one.
     pub app: Option<String>,
@@ -42,14 +43,14 @@ pub struct Trace {
     pub error: Option<String>,
 }
 
-impl Trace {
-    pub fn new(id: &str, method: &str, path: &str, at_ms: i64) -> Trace {
-        Trace {
+impl RequestTrace {
+    pub fn new(id: &str, method: &str, path: &str, at_ms: i64) -> RequestTrace {
+        RequestTrace {
             id: id.to_owned(),
             method: method.to_owned(),
             path: path.chars().take(PATH_CHARS_MAX).collect(),
             at_ms,
-            ..Trace::default()
+            ..RequestTrace::default()
         }
     }
 }
@@ -62,7 +63,7 @@ pub fn micros(duration: Duration) -> u64 {
 /// The last `capacity` traces.
 pub struct TraceRing {
     capacity: usize,
-    traces: Mutex<VecDeque<Trace>>,
+    traces: Mutex<VecDeque<RequestTrace>>,
 }
 
 impl TraceRing {
@@ -78,7 +79,7 @@ impl TraceRing {
     }
 
     /// Adds `trace`, dropping the oldest when full.
-    pub fn push(&self, trace: Trace) {
+    pub fn push(&self, trace: RequestTrace) {
         let mut traces = self.traces.lock().expect("trace ring");
         if traces.len() == self.capacity {
             traces.pop_front();
@@ -87,7 +88,7 @@ impl TraceRing {
     }
 
     /// Up to `limit` traces, newest first.
-    pub fn recent(&self, limit: usize) -> Vec<Trace> {
+    pub fn recent(&self, limit: usize) -> Vec<RequestTrace> {
         let traces = self.traces.lock().expect("trace ring");
         traces.iter().rev().take(limit).cloned().collect()
     }
@@ -101,13 +102,15 @@ mod tests {
     fn the_ring_keeps_the_newest() {
         let ring = TraceRing::new(3);
         for n in 0..5 {
-            ring.push(Trace::new(&n.to_string(), "GET", "/", 0));
+            ring.push(RequestTrace::new(&n.to_string(), "GET", "/", 0));
         }
         let ids: Vec<String> = ring.recent(10).into_iter().map(|t| t.id).collect();
         assert_eq!(ids, ["4", "3", "2"]);
         assert_eq!(ring.recent(1).len(), 1);
         assert_eq!(
-            Trace::new("x", "GET", &"p".repeat(1000), 0).path.len(),
+            RequestTrace::new("x", "GET", &"p".repeat(1000), 0)
+                .path
+                .len(),
             PATH_CHARS_MAX
         );
     }

@@ -9,11 +9,12 @@ use http::request::Parts;
 use http::{header, StatusCode};
 use serde_json::json;
 
+use super::arrival::Arrival;
 use super::body::{json_response, read_limited, Body, Timing};
 use super::deploy::{check_site_name, unpack_zip, DeployError};
 use super::errors::ApiError;
 use super::state::Server;
-use crate::env::{run_blocking, Instant, Work};
+use crate::env::{run_blocking, Work};
 
 /// Longest `site_name` field read.
 const SITE_NAME_BYTES_MAX: u64 = 256;
@@ -27,7 +28,7 @@ pub async fn deploy<B>(
     server: &Server,
     parts: &Parts,
     body: B,
-    arrived: Instant,
+    arrival: Arrival,
 ) -> Result<http::Response<Body>, ApiError>
 where
     B: hyper::body::Body<Data = Bytes>,
@@ -47,7 +48,7 @@ where
         })?;
     let timing = Timing {
         clock: server.env.clock.as_ref(),
-        started: arrived,
+        started: arrival.at,
         pace: server.config.body_pace.with_timeout(limits.upload_timeout),
     };
     let upload = read_limited(
@@ -70,9 +71,8 @@ where
         tracing::warn!(site, %error, "deploy refused");
         refused(&error)
     })?;
-    let deadline = server.env.clock.deadline_in(server.config.request_timeout);
     let deployed = server
-        .deploy(&site, files, deadline)
+        .deploy(&site, files, arrival.deadline)
         .await
         .map_err(|error| ApiError::from_storage(&error, server.config.retry_after_secs))?;
     let mut answer = serde_json::to_value(&deployed).expect("a deploy report serializes");

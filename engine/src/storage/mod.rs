@@ -2,7 +2,11 @@
 //!
 //! | file | what lives there |
 //! | --- | --- |
-//! | `handle.rs` | [`Storage`] (open, scope, shutdown) and [`Scope`], the async API |
+//! | `handle.rs` | [`Storage`]: the shared handle, stats, shutdown, the read/write entry where deadlines are honoured |
+//! | `open.rs` | opening: connections, the write path, the background tasks |
+//! | `scope.rs` | [`Scope`]: one app's kv / ds / s3 API under one request's deadline |
+//! | `server_api.rs` | the server's own calls: sites, files, env vars, the usage check |
+//! | `background.rs` | background writes: analytics flush, kv sweep, request-log rows |
 //! | `writer.rs` | the write queue and group commit on the single writer connection |
 //! | `direct_writes.rs` | fazt's legacy write path: pooled connections, DEFERRED transactions |
 //! | `busy_timeout.rs` | fazt's `PRAGMA busy_timeout` (one connection, or all), modelled on the Clock |
@@ -20,6 +24,7 @@
 //! | `limits.rs`, `error.rs` | bounds on input, and the error type |
 
 mod analytics;
+mod background;
 mod busy_timeout;
 mod changes;
 mod connection;
@@ -33,6 +38,7 @@ mod estimate;
 mod handle;
 mod kv;
 mod limits;
+mod open;
 mod policy;
 mod query;
 mod readers;
@@ -40,6 +46,8 @@ mod request_log;
 mod retry;
 mod s3;
 mod schema;
+mod scope;
+mod server_api;
 mod site;
 mod transaction;
 mod usage;
@@ -53,7 +61,7 @@ pub use ds::{FindOptions, Order, Page};
 pub use durability::Durability;
 pub use env_vars::EnvVarName;
 pub use error::{is_caller_error_kind, Result, StorageError};
-pub use handle::{Scope, Storage, StorageConfig, StorageStats};
+pub use handle::{Storage, StorageConfig, StorageStats};
 pub use kv::{ttl_ms as kv_ttl_ms, KvEntry};
 pub use limits::{Limits, KV_TTL_MAX_MS, SQLITE_VARIABLES_MAX};
 pub use policy::{
@@ -62,5 +70,6 @@ pub use policy::{
 };
 pub use request_log::RequestLogEntry;
 pub use s3::{sha256_hex, Blob, BlobMeta, DEFAULT_MIME};
+pub use scope::Scope;
 pub use site::{Site, SiteFile};
 pub use usage::UsageMismatch;

@@ -8,6 +8,7 @@
 use std::time::Duration;
 
 use super::durability::Durability;
+use crate::env::Deadline;
 
 /// The storage configuration of one server.
 #[derive(Clone, Debug)]
@@ -201,6 +202,38 @@ pub enum DeadlinePolicy {
     Ignore,
 }
 
+/// A caller's deadline as the storage layer honours it under its [`DeadlinePolicy`]:
+/// made by [`DeadlinePolicy::honour`], the one place that reads the policy, when a call
+/// enters the storage layer; the read and write paths then obey it without asking.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CallDeadline {
+    /// When storage gives up on the call: the caller's deadline, or none.
+    pub until: Deadline,
+    /// A caller whose deadline passes while its write is already committing is told it
+    /// failed (a ghost write, fazt 0.10.10) instead of that its outcome is unknown.
+    pub abandon_mid_commit: bool,
+}
+
+impl DeadlinePolicy {
+    /// How storage treats a call whose caller must be answered by `deadline`.
+    pub fn honour(self, deadline: Deadline) -> CallDeadline {
+        match self {
+            DeadlinePolicy::Propagate => CallDeadline {
+                until: deadline,
+                abandon_mid_commit: false,
+            },
+            DeadlinePolicy::AbandonAtDeadline => CallDeadline {
+                until: deadline,
+                abandon_mid_commit: true,
+            },
+            DeadlinePolicy::Ignore => CallDeadline {
+                until: Deadline::NONE,
+                abandon_mid_commit: false,
+            },
+        }
+    }
+}
+
 /// Which writes the queue refuses up front for lack of time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum QueueAdmission {
@@ -262,5 +295,41 @@ impl Default for AnalyticsFlush {
             flush_interval: Duration::from_secs(30),
             flush_events: 1000,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::env::{Clock, RealClock};
+
+    /// The policy is read in one place: what each variant makes of a caller's deadline.
+    #[test]
+    fn each_deadline_policy_honours_a_deadline_its_own_way() {
+        let deadline = Deadline::at(RealClock::new().now() + Duration::from_secs(1));
+        let honoured = |policy: DeadlinePolicy| policy.honour(deadline);
+        assert_eq!(
+            honoured(DeadlinePolicy::Propagate),
+            CallDeadline {
+                until: deadline,
+                abandon_mid_commit: false
+            }
+        );
+        assert_eq!(
+            honoured(DeadlinePolicy::AbandonAtDeadline),
+            CallDeadline {
+                until: deadline,
+                abandon_mid_commit: true
+            }
+        );
+        assert_eq!(
+            honoured(DeadlinePolicy::Ignore),
+            CallDeadline {
+                until: Deadline::NONE,
+                abandon_mid_commit: false
+            }
+        );
     }
 }

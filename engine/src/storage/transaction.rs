@@ -123,7 +123,7 @@ pub async fn attempt<U: Unit>(
         .faults
         .fired_with_ms(recorder, failpoints::STORAGE_SLOW_STATEMENT);
     recorder.emit(unit.started());
-    let (unit, ended) = job(env, db, unit, policy, Job::Apply).await;
+    let (unit, ended) = job(env, db, unit, policy, Phase::Apply).await;
     match ended {
         Ended::Committed(Step::Open(output)) => {
             // A slow statement: the transaction stays open, holding the write lock,
@@ -134,7 +134,7 @@ pub async fn attempt<U: Unit>(
             if let Some(event) = unit.committing() {
                 recorder.emit(event);
             }
-            let (unit, ended) = job(env, db, unit, policy, Job::Commit(output)).await;
+            let (unit, ended) = job(env, db, unit, policy, Phase::Commit(output)).await;
             (unit, ended.map(Step::into_done))
         }
         other => (unit, other.map(Step::into_done)),
@@ -147,7 +147,7 @@ pub async fn attempt<U: Unit>(
 /// meets this one as it would on a real machine; the real executor, where it passes
 /// during the job, pays a thread hand-off per transaction for the engine not asking
 /// which one it runs on.
-enum Job<O> {
+enum Phase<O> {
     /// BEGIN and the writes, leaving the transaction open.
     Apply,
     /// COMMIT of the transaction left open by `Apply`.
@@ -185,15 +185,17 @@ async fn job<U: Unit>(
     db: &Arc<Mutex<Db>>,
     mut unit: U,
     policy: Policy,
-    part: Job<U::Output>,
+    part: Phase<U::Output>,
 ) -> (U, Ended<Step<U::Output>>) {
     let (db, recorder) = (db.clone(), env.recorder.clone());
     run_blocking(env.executor.as_ref(), move || {
         let mut db = db.lock().expect("writer connection");
         let before = db.work();
         let ended = match part {
-            Job::Commit(output) => commit(&mut db, &recorder, policy).map(|()| Step::Done(output)),
-            Job::Apply => match begin(&mut db, &recorder, policy) {
+            Phase::Commit(output) => {
+                commit(&mut db, &recorder, policy).map(|()| Step::Done(output))
+            }
+            Phase::Apply => match begin(&mut db, &recorder, policy) {
                 Some(ended) => ended.map(Step::Open),
                 None => match unit.apply(&mut db, &recorder) {
                     Applied::Open(output) => Ended::Committed(Step::Open(output)),

@@ -8,7 +8,7 @@
 //! A queued write is `QUEUED` until the writer's transaction has begun and claims it
 //! (`STARTED`), or until its caller gives up first (`CANCELLED`, never applied). A caller
 //! whose deadline passes after the claim is told the outcome is unknown (under
-//! [`DeadlinePolicy::AbandonAtDeadline`], fazt 0.10.10, that it failed: a ghost write).
+//! [`super::DeadlinePolicy::AbandonAtDeadline`], fazt 0.10.10, that it failed: a ghost write).
 //!
 //! Legacy variants act here too: admission by fazt's rule ([`QueueAdmission`]),
 //! DEFERRED transactions ([`BeginMode`]), and the writer connection's modelled busy
@@ -25,7 +25,7 @@ use super::connection::Db;
 use super::error::{Result, StorageError};
 use super::estimate::Estimate;
 use super::limits::Limits;
-use super::policy::{BeginMode, BusyPolicy, DeadlinePolicy, QueueAdmission};
+use super::policy::{BeginMode, BusyPolicy, CallDeadline, QueueAdmission};
 use super::transaction::{
     self, Applied, BusyLadder, CommitFailure, Ended, Faults, Policy, Retry, Unit,
 };
@@ -84,7 +84,6 @@ pub struct QueueOptions {
     pub depth: usize,
     pub batch_max: usize,
     pub admission: QueueAdmission,
-    pub deadline: DeadlinePolicy,
 }
 
 /// The sending side, shared by every caller.
@@ -93,7 +92,6 @@ pub struct WriteQueue {
     depth: usize,
     batch_max: usize,
     admission: QueueAdmission,
-    deadline: DeadlinePolicy,
     /// Observed time from a group's start to its commit.
     group_estimate: Arc<Estimate>,
     counters: Arc<WriterCounters>,
@@ -113,9 +111,9 @@ impl WriteQueue {
         self.depth
     }
 
-    /// Queues `write` and waits for its commit, within `deadline`.
-    pub async fn submit(&self, env: &Env, write: Write, deadline: Deadline) -> Result<WriteOutput> {
-        let clock = env.clock.as_ref();
+    /// Queues `write` and waits for its commit, within `call`'s deadline.
+    pub async fn submit(&self, env: &Env, write: Write, call: CallDeadline) -> Result<WriteOutput> {
+        let (clock, deadline) = (env.clock.as_ref(), call.until);
         let now = clock.now();
         if deadline.is_past(now) {
             return Err(StorageError::DeadlineExceeded {
@@ -182,7 +180,7 @@ impl WriteQueue {
                     Err(StorageError::DeadlineExceeded {
                         operation: "queued write",
                     })
-                } else if self.deadline == DeadlinePolicy::AbandonAtDeadline {
+                } else if call.abandon_mid_commit {
                     // fazt's `case <-ctx.Done(): return ctx.Err()`: the write goes on.
                     env.recorder.emit(Event::WriteAbandoned);
                     Err(StorageError::DeadlineExceeded {
@@ -224,7 +222,6 @@ pub fn start(
         depth: depth.max(1),
         batch_max: batch_max.max(1),
         admission: options.admission,
-        deadline: options.deadline,
         group_estimate: group_estimate.clone(),
         counters: counters.clone(),
     };

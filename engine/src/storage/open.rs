@@ -1,0 +1,163 @@
+//! Opening the storage: the connections (writer, extra writers, readers) on the Env's
+//! disk, the write path the policy chooses, and the background tasks.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+
+use tokio::sync::watch;
+
+use super::analytics::EventBuffer;
+use super::busy_timeout::ConnectionBusyTimeout;
+use super::connection::Db;
+use super::direct_writes::{DirectWriters, Faults};
+use super::durability::Durability;
+use super::error::Result;
+use super::handle::{Shared, Storage, StorageConfig, Writes};
+use super::policy::{BackgroundWrites, RequestLogWrites, WritePath};
+use super::readers::ReaderPool;
+use super::schema::DOC_INDEX_LIST;
+use super::writer::{self, QueueOptions, Writer};
+use crate::env::{run_blocking, Disk, Env, Work};
+
+impl Storage {
+    /// Opens (creating and migrating if needed) the database at `path` and starts the
+    /// writer, the kv sweep and the analytics flush on the current tokio runtime.
+    pub async fn open(path: &Path, env: Env, config: StorageConfig) -> Result<Storage> {
+        let policy = &config.policy;
+        let bypassing = policy.background == BackgroundWrites::BypassQueue
+            || policy.request_log == RequestLogWrites::PerRequest(BackgroundWrites::BypassQueue);
+        let bypass_connections = match (&policy.write_path, bypassing) {
+            (WritePath::GroupCommit { .. }, true) => 1,
+            _ => 0,
+        };
+        let extra_writers = match policy.write_path {
+            WritePath::GroupCommit { .. } => bypass_connections,
+            WritePath::DirectPool { connections } => connections.max(1) - 1,
+        };
+        config.limits.validate()?;
+        let opening = Opening {
+            path: path.to_owned(),
+            readers: config.policy.readers.max(1),
+            extra_writers,
+            checkpoint_pages: config.policy.checkpoint_pages,
+            durability: config.policy.durability,
+            app_quota_bytes: config.limits.app_quota_bytes,
+            disk: env.disk.clone(),
+        };
+        let (mut writer_dbs, reader_dbs, indexes) =
+            run_blocking(env.executor.as_ref(), move || {
+                (open_connections(&opening), Work::default())
+            })
+            .await?;
+        let indexed = Arc::new(RwLock::new(indexes));
+        let (shutdown, shutdown_signal) = watch::channel(false);
+        let mut tasks = Vec::new();
+        let (policy, opened_at) = (&config.policy, env.clock.now());
+        let mut bypass = None;
+        let writes = match policy.write_path {
+            WritePath::GroupCommit {
+                queue_depth,
+                batch_max,
+            } => {
+                let writer = Writer {
+                    env: env.for_component("storage-writer"),
+                    db: Arc::new(Mutex::new(writer_dbs.remove(0))),
+                    begin: policy.begin,
+                    busy: policy.busy.clone(),
+                    busy_timeout: ConnectionBusyTimeout::new(policy.busy_timeout, 0, opened_at),
+                    limits: config.limits.clone(),
+                    indexed: indexed.clone(),
+                };
+                let options = QueueOptions {
+                    depth: queue_depth,
+                    batch_max,
+                    admission: policy.admission,
+                };
+                let (queue, writer_task) = writer::start(writer, options, shutdown_signal.clone());
+                tasks.push(tokio::spawn(writer_task));
+                if !writer_dbs.is_empty() {
+                    bypass = Some(DirectWriters::new(
+                        writer_dbs,
+                        policy.busy_timeout,
+                        Faults::Ignored,
+                        1,
+                        opened_at,
+                        config.limits.clone(),
+                        indexed.clone(),
+                    ));
+                }
+                Writes::Queue(queue)
+            }
+            WritePath::DirectPool { .. } => Writes::Direct(DirectWriters::new(
+                writer_dbs,
+                policy.busy_timeout,
+                Faults::Armed,
+                0,
+                opened_at,
+                config.limits.clone(),
+                indexed.clone(),
+            )),
+        };
+        let storage = Storage {
+            shared: Arc::new(Shared {
+                ids: env.rng.split("storage-ids"),
+                readers: ReaderPool::new(reader_dbs),
+                env: env.for_component("storage"),
+                config,
+                writes,
+                bypass,
+                analytics: EventBuffer::default(),
+                indexed,
+                shutdown,
+                tasks: Mutex::new(Vec::new()),
+            }),
+        };
+        tasks.push(tokio::spawn(
+            storage.clone().sweep_expired_kv(shutdown_signal.clone()),
+        ));
+        tasks.push(tokio::spawn(
+            storage.clone().flush_analytics(shutdown_signal),
+        ));
+        *storage.shared.tasks.lock().expect("task list") = tasks;
+        Ok(storage)
+    }
+}
+
+/// What [`open_connections`] opens.
+struct Opening {
+    path: PathBuf,
+    readers: usize,
+    extra_writers: usize,
+    checkpoint_pages: u32,
+    durability: Durability,
+    app_quota_bytes: u64,
+    disk: Disk,
+}
+
+/// The writer (migrated) and `extra_writers` more writer connections, each checkpointing
+/// past `checkpoint_pages`, syncing as `durability` says and enforcing the app quota,
+/// the readers, and the expression indexes, all on the Env's disk.
+fn open_connections(opening: &Opening) -> Result<(Vec<Db>, Vec<Db>, BTreeSet<String>)> {
+    let (path, disk) = (opening.path.as_path(), &opening.disk);
+    let mut writer = Db::open_on(path, disk)?;
+    writer.migrate()?;
+    let indexes = writer
+        .conn()
+        .prepare(DOC_INDEX_LIST)?
+        .query_map([], |row| row.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut writers = vec![writer];
+    for _ in 0..opening.extra_writers {
+        writers.push(Db::open_on(path, disk)?);
+    }
+    for writer in &writers {
+        writer.checkpoint_after(opening.checkpoint_pages)?;
+        writer.set_durability(opening.durability)?;
+        writer.enforce_app_quota(opening.app_quota_bytes)?;
+    }
+    let readers = (0..opening.readers)
+        .map(|_| Db::open_on(path, disk))
+        .collect::<Result<_>>()?;
+    Ok((writers, readers, indexes))
+}
