@@ -67,7 +67,7 @@ where
     let request = handler_request(parts, &body, request_id).await?;
     let clock = server.env.clock.as_ref();
     let queued = clock.now();
-    trace.read_us = micros(queued.saturating_duration_since(arrived));
+    trace.read_us = micros(queued.saturating_duration_since(arrival.at));
     let admitted = server.admission.enter(&code.id, clock).await;
     trace.admission_us = micros(clock.now().saturating_duration_since(queued));
     let _slot = match admitted {

@@ -5,11 +5,11 @@
 
 use serde_json::{json, Value};
 
-use super::traces::Trace;
+use super::traces::RequestTrace;
 use crate::events::chrome::Timeline;
 
 /// `traces` (any order) as Chrome trace-event JSON, on their arrival's wall clock.
-pub fn chrome(traces: &[Trace]) -> Value {
+pub fn chrome(traces: &[RequestTrace]) -> Value {
     let mut timeline = Timeline::new();
     for trace in traces {
         let start = u64::try_from(trace.at_ms).unwrap_or(0).saturating_mul(1000);
@@ -67,7 +67,7 @@ mod tests {
 
     #[test]
     fn requests_nest_their_phases_and_failures_are_flagged() {
-        let request = |id: &str, at_ms: i64, error: Option<&str>| Trace {
+        let request = |id: &str, at_ms: i64, error: Option<&str>| RequestTrace {
             app: Some("shop".into()),
             duration_us: 4_000,
             read_us: 100,
@@ -76,7 +76,7 @@ mod tests {
             execute_us: 2_500,
             vm: Some(1),
             error: error.map(str::to_owned),
-            ..Trace::new(id, "GET", "/api/x", at_ms)
+            ..RequestTrace::new(id, "GET", "/api/x", at_ms)
         };
         let json = chrome(&[
             request("a", 10, None),
