@@ -196,10 +196,10 @@ pub fn queued_behind_groups(lifetime: &[Event]) -> Vec<QueuedBehind> {
                 group = None;
                 waiting.clear();
             }
-            EngineEvent::GroupCommitted { .. } | EngineEvent::CommitUnconfirmed { .. } => {
-                if group.take().is_some() {
-                    behind.append(&mut waiting);
-                }
+            EngineEvent::GroupCommitted { .. } | EngineEvent::CommitUnconfirmed { .. }
+                if group.take().is_some() =>
+            {
+                behind.append(&mut waiting);
             }
             EngineEvent::WriteQueued { .. } => {
                 let queued = event.execution().and_then(|execution| {
