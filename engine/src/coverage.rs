@@ -15,6 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// Every mark, by the state it records.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Mark {
+    // Hit by the engine (`hit`): states no typed event records.
     /// A group met SQLITE_BUSY, backed off, and then committed.
     BusyRetriedThenCommitted,
     /// A group met SQLITE_BUSY more often than its retry limit and failed its writes.
@@ -25,6 +26,8 @@ pub enum Mark {
     QueuedWriteCancelled,
     /// One write's savepoint was rolled back inside a group that then committed.
     SavepointRolledBackInCommittedGroup,
+    // Read by the simulator from a run's typed events (`fazt_sim::search::coverage`),
+    // which record these states: the engine need not mark them.
     /// `COMMIT` failed after it may have reached the disk: the group's outcome is unknown.
     CommitUnconfirmed,
     /// The write queue refused a write up front: its budget could not cover the wait.
@@ -33,8 +36,8 @@ pub enum Mark {
     VmDiscardedAfterTimeout,
     /// The admission gate refused a request (slots busy or the app at its cap).
     AdmissionRefused,
-    /// The server crashed while a group was applied and not yet committed (marked by the
-    /// simulator, which alone sees the crash).
+    /// The server crashed while a group was applied and not yet committed (the
+    /// simulator alone sees the crash).
     CrashBetweenApplyAndCommit,
 }
 

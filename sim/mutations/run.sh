@@ -6,9 +6,12 @@
 #   sim/mutations/run.sh [PATCH...]            # in a scratch copy (a first build is long)
 #   sim/mutations/run.sh --in-place [PATCH...] # in this clean checkout, reverted after each
 #
-# Scratch mode copies the tree to $MUTANTS_DIR (default /tmp/fazt-mutants) and builds in
-# $MUTANTS_DIR/target unless CARGO_TARGET_DIR is set. Logs go to $MUTANTS_DIR/logs.
+# Both build in $CARGO_TARGET_DIR, which must be set (an existing target dir: a build
+# from scratch in a new one is long and fills the disk). Scratch mode copies the tree to
+# $MUTANTS_DIR (default /tmp/fazt-mutants); logs go to $MUTANTS_DIR/logs.
 set -euo pipefail
+: "${CARGO_TARGET_DIR:?set CARGO_TARGET_DIR to an existing target dir}"
+export CARGO_TARGET_DIR
 here=$(cd "$(dirname "$0")/../.." && pwd)
 scratch=${MUTANTS_DIR:-/tmp/fazt-mutants}
 in_place=false
@@ -23,7 +26,6 @@ else
   tree=$scratch/src
   mkdir -p "$tree"
   rsync -a --delete --exclude target --exclude .git "$here"/ "$tree"/
-  export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$scratch/target}
 fi
 caught=0 missed=0 unviable=0
 for patch in "${patches[@]}"; do

@@ -176,7 +176,6 @@ pub fn run_checked(
         .expect("the simulation runs to completion");
 
     let trace = capture.trace();
-    crate::search::coverage::mark_from_trace(&trace);
     let observed = observed.borrow();
     let ops: Vec<Op> = observed.iter().map(|answer| answer.op.clone()).collect();
     let mut violations = Vec::new();

@@ -33,7 +33,9 @@ pub fn run(
     let mut reports = Vec::new();
     for seed in seeds {
         bar.set_message(format!("seed {seed}"));
-        reports.push(scenario.execute(profile, seed, sizes).report);
+        let run = scenario.execute(profile, seed, sizes);
+        coverage::mark_from_trace(&run.trace);
+        reports.push(run.report);
         bar.inc(1);
     }
     bar.finish_and_clear();

@@ -212,15 +212,18 @@ fn schedules_over(
         others => (1u64..100).prop_map(|ms| Action::Hold { ms }),
         others => (1u64..100).prop_map(|ms| Action::Partition { ms }),
         others => (1u64..50).prop_map(|down_ms| Action::Crash { down_ms }),
+        others => (1u64..50).prop_map(|down_ms| Action::PowerLoss { down_ms }),
+        others => (proptest::sample::select(&fazt_chaos::DiskFault::ALL[..]), 1u32..4)
+            .prop_map(|(disk, times)| Action::Disk { disk, times }),
     ];
     proptest::collection::vec((0..duration_ms, action), 0..=faults_max).prop_map(|faults| {
         let mut crashed = false;
         let mut schedule = Schedule {
             faults: faults
                 .into_iter()
-                // One crash per run keeps the restart logic simple to read in traces.
+                // One restart per run keeps the restart logic simple to read in traces.
                 .filter(|(_, action)| {
-                    !matches!(action, Action::Crash { .. })
+                    !matches!(action, Action::Crash { .. } | Action::PowerLoss { .. })
                         || !std::mem::replace(&mut crashed, true)
                 })
                 .map(|(at_ms, action)| Fault { at_ms, action })

@@ -308,7 +308,7 @@ fn promise_search<S: Strategy<Value = Schedule>>(
 fn hardened_keeps_its_promises() {
     let scenario = FailScenario::setup();
     let before = Hits::now();
-    let in_span = promise_search(64, 16, |span, scale| {
+    let in_span = promise_search(192, 16, |span, scale| {
         search::faults::in_span(span, scale, 3)
     });
     let absorbed = in_span.and_then(|()| {

@@ -139,6 +139,42 @@ async fn a_budget_below_the_expected_wait_is_refused_up_front() {
     storage.shutdown().await;
 }
 
+/// The estimate learns a group's time only when it finishes; a group still running
+/// counts as at least its elapsed time, so a write that arrives while a group has
+/// already outlasted the write's whole budget is refused up front, not queued behind it
+/// to wait out its deadline.
+#[tokio::test(start_paused = true)]
+async fn a_write_behind_a_group_that_outlasted_its_budget_is_refused_up_front() {
+    let env = slow_env();
+    let (dir, storage) = open(&env, StorageConfig::default()).await;
+    let unbounded = storage.scope("a", Deadline::NONE);
+    unbounded.kv_set("warm", &json!(0), None).await.unwrap(); // the writer learns ~50 ms
+                                                              // Another connection holds the write lock: the next group backs off, running.
+    let other = fazt_engine::storage::Db::open(&dir.path().join("x.db")).unwrap();
+    other.conn().execute_batch("BEGIN IMMEDIATE").unwrap();
+    let one = json!(1);
+    let held = unbounded.kv_set("held", &one, None);
+    let late = async {
+        env.clock.sleep(Duration::from_millis(100)).await;
+        let before = env.clock.now();
+        let result = storage
+            .scope("a", within(&env, 80))
+            .kv_set("late", &json!(2), None)
+            .await;
+        (result, env.clock.now().saturating_duration_since(before))
+    };
+    let (_held, (late, waited)) = tokio::join!(held, late);
+    let error = late.unwrap_err();
+    assert!(
+        matches!(error, StorageError::InsufficientBudget { .. }),
+        "{error}"
+    );
+    assert_eq!(waited, Duration::ZERO, "refused without waiting");
+    other.conn().execute_batch("ROLLBACK").unwrap();
+    assert_eq!(unbounded.kv_get("late").await.unwrap(), None);
+    storage.shutdown().await;
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_profile_that_ignores_deadlines_outlives_them() {
     let env = slow_env();

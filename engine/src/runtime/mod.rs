@@ -323,9 +323,6 @@ impl Runtime {
             vm,
             discarded: !healthy,
         });
-        if timed_out && !healthy {
-            crate::coverage::hit(crate::coverage::Mark::VmDiscardedAfterTimeout)
-        }
         self.pool.release(&app.id, lease, healthy);
         report.total = clock.now().saturating_duration_since(started);
         report.storage = finished.storage_time;

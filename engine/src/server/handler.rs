@@ -78,7 +78,6 @@ where
                 waited_us: trace.admission_us,
                 cause: refused.cause(),
             });
-            crate::coverage::hit(crate::coverage::Mark::AdmissionRefused);
             return Err(overloaded(server, refused));
         }
     };

@@ -238,7 +238,8 @@ impl DeadlinePolicy {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum QueueAdmission {
     /// Refused when the time left is less than the observed group time × the groups
-    /// ahead plus one. The hardened default.
+    /// ahead plus one, a group still running counting as at least its elapsed time.
+    /// The hardened default.
     Estimate,
     /// fazt 0.10.10 (§4.8): refused unless the time left ≥ writes waiting × `per_write`
     /// + `base`, however fast the queue drains.

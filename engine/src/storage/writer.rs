@@ -92,7 +92,8 @@ pub struct WriteQueue {
     depth: usize,
     batch_max: usize,
     admission: QueueAdmission,
-    /// Observed time from a group's start to its commit.
+    /// Observed time from a group's start to its commit; a group still running counts
+    /// as at least its elapsed time.
     group_estimate: Arc<Estimate>,
     counters: Arc<WriterCounters>,
 }
@@ -126,7 +127,7 @@ impl WriteQueue {
                 // Our group commits after the groups ahead of us, and then takes one more.
                 QueueAdmission::Estimate => {
                     let groups = u32::try_from(waiting / self.batch_max + 1).unwrap_or(u32::MAX);
-                    self.group_estimate.get().saturating_mul(groups)
+                    self.group_estimate.at(now).saturating_mul(groups)
                 }
                 QueueAdmission::PerQueuedWrite { per_write, base } => per_write
                     .saturating_mul(u32::try_from(waiting).unwrap_or(u32::MAX))
@@ -139,7 +140,6 @@ impl WriteQueue {
                     remaining_us: micros(remaining),
                     needed_us: micros(needed),
                 });
-                coverage::hit(Mark::WriteRefusedForBudget);
                 return Err(StorageError::InsufficientBudget { remaining, needed });
             }
         }
@@ -266,9 +266,9 @@ async fn run(
                 Err(_) => break,
             }
         }
-        let started = writer.env.clock.now();
+        estimate.start(writer.env.clock.now());
         commit_group(&mut writer, &db, &counters, std::mem::take(&mut batch)).await;
-        estimate.observe(writer.env.clock.now().saturating_duration_since(started));
+        estimate.finish(writer.env.clock.now());
     }
     let db = db.clone();
     let checkpoint = run_blocking(writer.env.executor.as_ref(), move || {
@@ -437,7 +437,6 @@ async fn commit_group(
                     writes: pending.len(),
                     error: error.to_string(),
                 });
-                coverage::hit(Mark::CommitUnconfirmed);
                 for p in pending {
                     if p.state.load(Ordering::Acquire) == STARTED {
                         p.answer(Err(StorageError::OutcomeUnknown));

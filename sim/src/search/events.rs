@@ -1,7 +1,10 @@
 //! The one place the search reads the engine's trace: each reader turns typed events
 //! into the facts its checker needs.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use fazt_chaos::Action;
+use fazt_engine::coverage::Mark;
 use fazt_engine::events::Event as EngineEvent;
 use fazt_engine::failpoints;
 
@@ -118,4 +121,99 @@ pub fn network_faulted(trace: &Trace) -> Vec<(u64, u64)> {
             Some((event.at_us, event.at_us + ms * 1000))
         })
         .collect()
+}
+
+/// The coverage marks a trace's typed events record: the states the engine reports as
+/// events anyway, so it need not mark them itself (issue 17).
+pub fn marks(trace: &Trace) -> Vec<Mark> {
+    let mut marks = Vec::new();
+    if crashed_between_apply_and_commit(trace) {
+        marks.push(Mark::CrashBetweenApplyAndCommit);
+    }
+    for lifetime in lifetimes(trace) {
+        let mut timed_out = BTreeSet::new();
+        for event in lifetime.iter().filter_map(Event::engine) {
+            match event {
+                EngineEvent::CommitUnconfirmed { .. } => marks.push(Mark::CommitUnconfirmed),
+                EngineEvent::WriteRefused { .. } => marks.push(Mark::WriteRefusedForBudget),
+                EngineEvent::RequestRefused { .. } => marks.push(Mark::AdmissionRefused),
+                EngineEvent::ExecutionFailed {
+                    execution, kind, ..
+                } if kind == TIMEOUT => {
+                    timed_out.insert(*execution);
+                }
+                EngineEvent::VmReturn {
+                    execution,
+                    discarded: true,
+                    ..
+                } if timed_out.contains(execution) => marks.push(Mark::VmDiscardedAfterTimeout),
+                _ => {}
+            }
+        }
+    }
+    marks
+}
+
+/// The error kind of a timed-out execution.
+const TIMEOUT: &str = "TimeoutError";
+
+/// A write that entered the queue while a group was running, which then committed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QueuedBehind {
+    pub execution: u64,
+    /// When the execution took its VM: its deadline is at most its budget after.
+    pub checkout_us: u64,
+    /// When the execution made the storage call: the write was submitted no earlier.
+    pub call_us: u64,
+    /// When the running group started.
+    pub group_started_us: u64,
+}
+
+/// The writes of executions queued behind a running group that started before their
+/// storage call and later committed (or failed to confirm its commit). Groups that met
+/// SQLITE_BUSY, or ended without an event (a failure before `COMMIT`), are left out:
+/// their retries and their successors are not told apart by the trace.
+pub fn queued_behind_groups(lifetime: &[Event]) -> Vec<QueuedBehind> {
+    let (mut checkouts, mut calls) = (BTreeMap::new(), BTreeMap::new());
+    let mut group: Option<u64> = None;
+    let (mut waiting, mut behind) = (Vec::new(), Vec::new());
+    for event in lifetime {
+        let Some(engine) = event.engine() else {
+            continue;
+        };
+        match engine {
+            EngineEvent::VmCheckout { execution, .. } => {
+                checkouts.entry(*execution).or_insert(event.at_us);
+            }
+            EngineEvent::StorageCall { execution, .. } => {
+                calls.insert(*execution, event.at_us);
+            }
+            EngineEvent::GroupStarted { .. } => {
+                group = Some(event.at_us);
+                waiting.clear();
+            }
+            EngineEvent::WriterBusy { .. } => {
+                group = None;
+                waiting.clear();
+            }
+            EngineEvent::GroupCommitted { .. } | EngineEvent::CommitUnconfirmed { .. }
+                if group.take().is_some() =>
+            {
+                behind.append(&mut waiting);
+            }
+            EngineEvent::WriteQueued { .. } => {
+                let queued = event.execution().and_then(|execution| {
+                    Some(QueuedBehind {
+                        execution,
+                        checkout_us: *checkouts.get(&execution)?,
+                        call_us: *calls.get(&execution)?,
+                        group_started_us: group?,
+                    })
+                });
+                waiting.extend(queued.filter(|q| q.group_started_us <= q.call_us));
+            }
+            _ => {}
+        }
+    }
+    behind
 }

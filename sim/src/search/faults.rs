@@ -1,12 +1,13 @@
 //! Fault schedules drawn where the requests are and as big as the budgets: within the
 //! span of the workload they go with, with slow statements, holds and CPU slowdowns up
-//! to past the request deadline, and crashes landing between a group's apply and its
-//! commit. Drawn together with the workload (one proptest value), so the shrinker
+//! to past the request deadline, crashes landing between a group's apply and its
+//! commit, power losses, and disk faults (failed reads, writes and syncs, a full disk,
+//! slow syncs). Drawn together with the workload (one proptest value), so the shrinker
 //! works over both.
 
 use std::time::Duration;
 
-use fazt_chaos::{Action, Fault, Schedule};
+use fazt_chaos::{Action, DiskFault, Fault, Schedule};
 use fazt_engine::failpoints;
 use fazt_engine::storage::BusyPolicy;
 use proptest::prelude::*;
@@ -24,6 +25,15 @@ pub const REQUEST_MS: u64 = 20;
 /// deadline, so that writes are still committing when it passes and executions time
 /// out.
 pub const MAGNITUDE_MAX_PERCENT: u64 = 150;
+
+/// A disk fault fires on at most this many disk operations: a few failed reads, writes
+/// or syncs in a row, as a flaky disk gives, against the handful of operations a
+/// group's commit makes (more only repeats the same failure).
+pub const DISK_TIMES_MAX: u32 = 4;
+
+/// The longest downtime after a crash or a power loss, in ms: the restart is what
+/// matters (recovery, lost unsynced writes), not how long clients wait for it.
+pub const DOWN_MS_MAX: u64 = 50;
 
 /// A fault the engine claims to absorb is at most this share of the request budget
 /// (in percent): a tenth leaves the request its other nine tenths, and several requests
@@ -51,6 +61,9 @@ pub fn span_ms(workload: &Workload) -> u64 {
 pub struct Scale {
     /// The request budget.
     pub budget_ms: u64,
+    /// An execution's budget: the request's, cut to the runtime's timeout. A storage
+    /// call's deadline is at most this long after its execution took its VM.
+    pub execution_ms: u64,
     /// Simulated cost of one JavaScript tick (a CPU slowdown is drawn in ticks).
     pub js_tick_us: u64,
     /// BUSY answers the writer retries past before giving up (1 under fail-fast).
@@ -66,6 +79,12 @@ impl Scale {
         };
         Scale {
             budget_ms: millis(profile.config.request_timeout),
+            execution_ms: millis(
+                profile
+                    .config
+                    .request_timeout
+                    .min(profile.config.runtime.timeout),
+            ),
             js_tick_us: u64::try_from(CostModel::default().js_tick.as_micros())
                 .unwrap_or(1)
                 .max(1),
@@ -150,11 +169,14 @@ fn faults(span_ms: u64, scale: Scale) -> impl Strategy<Value = Vec<Fault>> {
         1 => (1..big).prop_map(|ms| failpoint(failpoints::SERVER_SLOW_ACCEPT, 1, Some(ms))),
         1 => (1..big).prop_map(|ms| Action::Hold { ms }),
         1 => (1..big / 4).prop_map(|ms| Action::Partition { ms }),
-        1 => (1u64..50).prop_map(|down_ms| Action::Crash { down_ms }),
+        1 => (1..DOWN_MS_MAX).prop_map(|down_ms| Action::Crash { down_ms }),
+        1 => (1..DOWN_MS_MAX).prop_map(|down_ms| Action::PowerLoss { down_ms }),
+        2 => (proptest::sample::select(&DiskFault::ALL[..]), 1..=DISK_TIMES_MAX)
+            .prop_map(|(disk, times)| Action::Disk { disk, times }),
     ];
     prop_oneof![
         8 => (at.clone(), one).prop_map(|(at_ms, action)| vec![Fault { at_ms, action }]),
-        1 => (at, 2..big, 1u64..50).prop_map(|(at_ms, hold, down_ms)| vec![
+        1 => (at, 2..big, 1..DOWN_MS_MAX).prop_map(|(at_ms, hold, down_ms)| vec![
             Fault { at_ms, action: failpoint(failpoints::STORAGE_SLOW_STATEMENT, 1, Some(hold)) },
             Fault { at_ms: at_ms + REQUEST_MS + hold / 2, action: Action::Crash { down_ms } },
         ]),
@@ -162,7 +184,7 @@ fn faults(span_ms: u64, scale: Scale) -> impl Strategy<Value = Vec<Fault>> {
 }
 
 /// Schedules of up to `faults_max` faults within `span_ms`, at `scale`; at most one
-/// crash per run (a restart is then simple to read in a trace).
+/// crash or power loss per run (a restart is then simple to read in a trace).
 pub fn in_span(span_ms: u64, scale: Scale, faults_max: usize) -> impl Strategy<Value = Schedule> {
     proptest::collection::vec(faults(span_ms, scale), 0..=faults_max).prop_map(schedule)
 }
@@ -199,7 +221,7 @@ fn schedule(faults: Vec<Vec<Fault>>) -> Schedule {
             .filter(|group| {
                 let crashes = group
                     .iter()
-                    .any(|f| matches!(f.action, Action::Crash { .. }));
+                    .any(|f| matches!(f.action, Action::Crash { .. } | Action::PowerLoss { .. }));
                 !crashes || !std::mem::replace(&mut crashed, true)
             })
             .flatten()

@@ -19,11 +19,14 @@ use crate::scenarios::Run;
 use crate::workload::Workload;
 
 /// Runs `workload` with `schedule` under `profile` (a liveness probe appended) and
-/// checks the history's invariants and every checker of [`checkers::all`].
+/// checks the history's invariants and every checker of [`checkers::all`]; counts the
+/// coverage marks its trace records.
 pub fn run(profile: &Profile, seed: u64, workload: &Workload, schedule: &Schedule) -> Run {
     let probed = checkers::liveness::with_probe(workload, schedule, profile);
     let checks = |evidence: &property::Evidence, details: &mut _| {
         checkers::all(profile, schedule, evidence, details)
     };
-    property::run_checked(profile, seed, &probed, schedule, &checks)
+    let run = property::run_checked(profile, seed, &probed, schedule, &checks);
+    coverage::mark_from_trace(&run.trace);
+    run
 }

@@ -9,16 +9,13 @@
 
 use fazt_chaos::{Outcome, Schedule, Violation};
 
+use super::failed_with;
 use crate::property::Evidence;
 use crate::search::faults::Scale;
 
 /// The failures a request may meet for its own sake, not the engine's: an insert over
 /// an existing id, a ledger bump over an entry whose count is not a number.
 const OWN_FAULTS: &[&str] = &["HTTP 409", "DuplicateId", "InvalidArgument"];
-
-fn own_fault(kind: Option<&str>) -> bool {
-    kind.is_some_and(|kind| OWN_FAULTS.contains(&kind))
-}
 
 pub fn check(scale: &Scale, schedule: &Schedule, evidence: &Evidence) -> Vec<Violation> {
     if !scale.absorbs(schedule) {
@@ -27,7 +24,7 @@ pub fn check(scale: &Scale, schedule: &Schedule, evidence: &Evidence) -> Vec<Vio
     evidence
         .answers
         .iter()
-        .filter(|answer| answer.op.outcome != Outcome::Ok && !own_fault(answer.kind.as_deref()))
+        .filter(|answer| answer.op.outcome != Outcome::Ok && !failed_with(answer, OWN_FAULTS))
         .map(|answer| Violation {
             invariant: "unavailable",
             detail: format!(

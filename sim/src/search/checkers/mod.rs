@@ -17,7 +17,17 @@ use fazt_chaos::{Schedule, Violation};
 
 use super::faults::Scale;
 use crate::profile::Profile;
-use crate::property::Evidence;
+use crate::property::{Answer, Evidence};
+
+/// Whether `answer` failed with one of `kinds`: its error kind, or the cause under it
+/// (a storage error reaches the client as kind `StorageError`, cause the storage's).
+pub fn failed_with(answer: &Answer, kinds: &[&str]) -> bool {
+    let cause = answer.body["cause"].as_str();
+    [answer.kind.as_deref(), cause]
+        .into_iter()
+        .flatten()
+        .any(|kind| kinds.contains(&kind))
+}
 
 /// Every checker of one run; the final rows' hash goes into `details` (the determinism
 /// checker compares it between two runs of the same case).
