@@ -18,11 +18,13 @@
 //! | [`timeline`] | a run's trace as a Chrome trace-event timeline (Perfetto): `fazt-sim run --timeline` |
 //! | [`faults`] | applying a fault schedule to a running simulation |
 //! | [`regression`] | the stored corpus of minimal failing cases, replayed by tests and the suite |
+//! | [`app_test`] | `fazt-sim test DIR`: an author's app under the simulator, its JS invariants, JUnit/JSON reports |
 //! | [`adversary`] | a hostile tenant beside victims: the corpus, the workload, the tenancy invariants checked |
 //! | [`workload`], [`property`] | property-based workloads on the `registers` app, run and checked against the invariants |
 //! | [`search`] | the property search as a library: broad workloads, faults in their span, promise-level checkers, coverage marks |
 
 pub mod adversary;
+pub mod app_test;
 pub mod capture;
 pub mod cause_groups;
 pub mod causes;

@@ -5,8 +5,9 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use fazt_chaos::Schedule;
 use fazt_engine::storage::Durability;
+use fazt_sim::app_test::fault_kinds::FaultKinds;
 use fazt_sim::disk::DiskModel;
-use fazt_sim::{profile, scenarios, suite, sweep};
+use fazt_sim::{app_test, profile, scenarios, suite, sweep};
 
 #[derive(Parser)]
 #[command(
@@ -85,6 +86,37 @@ enum Command {
     },
     /// Run the matrix of scenarios × profiles; exit 1 if any cell misses its expectation.
     Suite,
+    /// Test the app in DIR (api/main.js + static files) under its workload
+    /// (DIR/fazt-sim.json) and invariants (DIR/sim/invariants.js); exit 1 if a run broke
+    /// one (the first such run is shrunk, stored and explained).
+    Test(TestArgs),
+}
+
+#[derive(clap::Args)]
+struct TestArgs {
+    /// The app's directory.
+    dir: std::path::PathBuf,
+    /// Seeds as A..B (B excluded) or A..=B.
+    #[arg(long, default_value = "1..11", value_parser = parse_seeds)]
+    seeds: std::ops::RangeInclusive<u64>,
+    /// Faults drawn within the workload's span: none, network, storage or all.
+    #[arg(long, default_value = "none", value_parser = FaultKinds::parse)]
+    faults: FaultKinds,
+    /// Also run under this profile (a fazt version's, e.g. legacy); repeatable.
+    #[arg(long)]
+    profile: Vec<String>,
+    /// Where to store a shrunk failing case (default DIR/sim/cases).
+    #[arg(long, value_name = "DIR")]
+    cases: Option<std::path::PathBuf>,
+    /// Run the stored case in FILE instead of the seeds.
+    #[arg(long, value_name = "FILE")]
+    replay: Option<std::path::PathBuf>,
+    /// Write a JUnit XML report to FILE.
+    #[arg(long, value_name = "FILE")]
+    junit: Option<std::path::PathBuf>,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    json: bool,
 }
 
 /// The simulated machine's disk and the engine's durability, over the profile's.
@@ -268,5 +300,53 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         }
+        Command::Test(args) => app_test_command(args),
+    }
+}
+
+fn app_test_command(args: TestArgs) -> ExitCode {
+    let summary = match &args.replay {
+        Some(case) => app_test::replay(&args.dir, case),
+        None => {
+            let mut profiles = vec!["hardened".to_owned()];
+            profiles.extend(args.profile.iter().filter(|p| *p != "hardened").cloned());
+            let options = app_test::Options {
+                cases_dir: args
+                    .cases
+                    .clone()
+                    .unwrap_or_else(|| args.dir.join("sim/cases")),
+                dir: args.dir.clone(),
+                seeds: args.seeds.clone(),
+                faults: args.faults,
+                profiles,
+            };
+            app_test::test(&options, &mut |line| eprintln!("{line}"))
+        }
+    };
+    let summary = match summary {
+        Ok(summary) => summary,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Some(path) = &args.junit {
+        if let Err(error) = std::fs::write(path, app_test::junit::render(&summary)) {
+            eprintln!("error: cannot write {}: {error}", path.display());
+            return ExitCode::from(2);
+        }
+    }
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&summary).expect("a summary serializes")
+        );
+    } else {
+        print!("{}", summary.render());
+    }
+    if summary.passed() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     }
 }

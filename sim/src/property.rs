@@ -18,7 +18,7 @@ use crate::capture::Capture;
 use crate::causes::{Causes, FaultWindows};
 use crate::client::HttpClient;
 use crate::disk::SimDisk;
-use crate::env::{sim_env, CostModel, TIMER_RESOLUTION};
+use crate::env::{sim_env, TIMER_RESOLUTION};
 use crate::faults;
 use crate::harness;
 use crate::lost_writes;
@@ -111,15 +111,14 @@ pub fn run_checked(
     let dir = tempfile::tempdir().expect("a temp dir for the twin app");
     let twin = twin_app(dir.path());
     let capture = Capture::default();
-    let host = ServerHost {
-        config: profile.config.clone(),
+    let host = ServerHost::on_disk(
+        profile,
         seed,
-        cost: CostModel::default(),
-        db: disk.path(DB_FILE),
-        disk: Some(disk.clone()),
-        capture: capture.clone(),
-        apps: vec![fixture_apps(), twin],
-    };
+        &disk,
+        DB_FILE,
+        &capture,
+        vec![fixture_apps(), twin],
+    );
     let mut sim = harness::build(seed);
     sim.host(faults::SERVER, move || host.clone().run());
     let observed: Rc<RefCell<Vec<Answer>>> = Rc::default();

@@ -99,3 +99,27 @@ impl ServerHost {
         Ok(())
     }
 }
+
+impl ServerHost {
+    /// A host running `profile` with its database `db_file` on `disk`, deploying
+    /// `apps` at start: what every checked run (the property search, `fazt-sim test`)
+    /// builds.
+    pub fn on_disk(
+        profile: &crate::profile::Profile,
+        seed: u64,
+        disk: &SimDisk,
+        db_file: &str,
+        capture: &Capture,
+        apps: Vec<PathBuf>,
+    ) -> ServerHost {
+        ServerHost {
+            config: profile.config.clone(),
+            seed,
+            cost: CostModel::default(),
+            db: disk.path(db_file),
+            disk: Some(disk.clone()),
+            capture: capture.clone(),
+            apps,
+        }
+    }
+}
