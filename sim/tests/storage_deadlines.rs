@@ -139,10 +139,10 @@ async fn a_budget_below_the_expected_wait_is_refused_up_front() {
     storage.shutdown().await;
 }
 
-/// The estimate learns a group's time only when it finishes; a group still running
-/// counts as at least its elapsed time, so a write that arrives while a group has
-/// already outlasted the write's whole budget is refused up front, not queued behind it
-/// to wait out its deadline.
+/// The estimate learns a group's time only when it finishes; a group still running is
+/// expected to run about as long again as it has run, so a write that arrives while a
+/// group has already outlasted the write's whole budget is refused up front, not queued
+/// behind it to wait out its deadline.
 #[tokio::test(start_paused = true)]
 async fn a_write_behind_a_group_that_outlasted_its_budget_is_refused_up_front() {
     let env = slow_env();

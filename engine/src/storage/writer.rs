@@ -124,10 +124,12 @@ impl WriteQueue {
         if let Some(remaining) = deadline.remaining(now) {
             let waiting = self.waiting();
             let needed = match self.admission {
-                // Our group commits after the groups ahead of us, and then takes one more.
+                // The running group's remainder (estimated by the time it has run), then
+                // the groups ahead of us and ours, at the average.
                 QueueAdmission::Estimate => {
                     let groups = u32::try_from(waiting / self.batch_max + 1).unwrap_or(u32::MAX);
-                    self.group_estimate.at(now).saturating_mul(groups)
+                    let queued = self.group_estimate.get().saturating_mul(groups);
+                    self.group_estimate.running_for(now).saturating_add(queued)
                 }
                 QueueAdmission::PerQueuedWrite { per_write, base } => per_write
                     .saturating_mul(u32::try_from(waiting).unwrap_or(u32::MAX))
