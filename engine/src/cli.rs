@@ -372,19 +372,6 @@ impl StorageArgs {
             preload: self.preload,
             baseline: !self.no_baseline,
             durability: self.durability,
-            journal: self.journal.as_ref().map(|dir| {
-                let mut journal = fazt_engine::server::JournalConfig::new(dir);
-                if !self.journal_apps.is_empty() {
-                    journal.apps = Some(self.journal_apps.iter().cloned().collect());
-                }
-                if let Some(bytes) = self.journal_max_bytes {
-                    journal.max_bytes = bytes;
-                }
-                if let Some(files) = self.journal_max_files {
-                    journal.max_files = usize::try_from(files).expect("bounded by clap");
-                }
-                journal
-            }),
         }
     }
 }
@@ -524,5 +511,25 @@ mod tests {
             error.contains("unknown profile") && error.contains("hardened"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn journal_flags_become_the_journal_config() {
+        let start = |line: &str| match parse(line).unwrap().command {
+            Command::Server {
+                server: ServerCommand::Start(args),
+            } => args.options(),
+            _ => panic!("a server command"),
+        };
+        assert_eq!(start("fazt server start").journal, None);
+        let journal = start(
+            "fazt server start --journal /tmp/j --journal-apps a,b --journal-max-bytes 4096 --journal-max-files 3",
+        )
+        .journal
+        .unwrap();
+        assert_eq!(journal.dir, PathBuf::from("/tmp/j"));
+        assert_eq!(journal.apps, Some(["a".to_owned(), "b".to_owned()].into()));
+        assert_eq!((journal.max_bytes, journal.max_files), (4096, 3));
+        assert!(parse("fazt server start --journal-apps a").is_err());
     }
 }

@@ -194,7 +194,7 @@ pub fn parse(text: &str, file: &str) -> Result<Vec<(String, JournalEntry)>, Stri
                 entry.path
             ));
         }
-        if http::Method::from_bytes(entry.method.as_bytes()).is_err() {
+        if hyper::Method::from_bytes(entry.method.as_bytes()).is_err() {
             return Err(format!(
                 "{source}: not a journal entry: {:?} is not an HTTP method",
                 entry.method
