@@ -148,7 +148,12 @@ pub struct ServerStartArgs {
     #[arg(long, value_name = "DIR")]
     pub journal: Option<PathBuf>,
     /// Journal only these apps (comma-separated); default every app.
-    #[arg(long, value_name = "APP,...", value_delimiter = ',', requires = "journal")]
+    #[arg(
+        long,
+        value_name = "APP,...",
+        value_delimiter = ',',
+        requires = "journal"
+    )]
     pub journal_apps: Vec<String>,
     /// A journal file is rotated before it passes this many bytes (default 64 MiB).
     #[arg(long, value_name = "BYTES", requires = "journal", value_parser = clap::value_parser!(u64).range(1..))]

@@ -111,7 +111,10 @@ fn a_journal_from_the_real_server_replays_the_same_requests() {
     for entry in &recorded {
         assert_eq!(entry.app, APP);
         assert!(
-            entry.headers.iter().all(|(name, _)| name != "authorization"),
+            entry
+                .headers
+                .iter()
+                .all(|(name, _)| name != "authorization"),
             "secrets stay out of the journal: {:?}",
             entry.headers
         );

@@ -191,7 +191,10 @@ impl Journal {
 
     /// True when requests of `app` are journaled.
     pub fn wants(&self, app: &str) -> bool {
-        self.config.apps.as_ref().is_none_or(|apps| apps.contains(app))
+        self.config
+            .apps
+            .as_ref()
+            .is_none_or(|apps| apps.contains(app))
     }
 
     /// Queues `entry` for the writer; never waits. A full queue drops it (counted).

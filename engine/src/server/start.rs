@@ -118,6 +118,17 @@ pub async fn run(options: StartOptions, env: Env) -> anyhow::Result<()> {
     let report = serve(listener, server.clone(), termination_signal()).await;
     if let Some(journal) = server.journal() {
         journal.flush();
+        let counts = journal.counts();
+        tracing::info!(
+            written = counts.written.load(std::sync::atomic::Ordering::Relaxed),
+            dropped_queue_full = counts
+                .dropped_full
+                .load(std::sync::atomic::Ordering::Relaxed),
+            dropped_write_error = counts
+                .dropped_error
+                .load(std::sync::atomic::Ordering::Relaxed),
+            "journal closed"
+        );
     }
     tracing::info!(
         connections = report.connections,

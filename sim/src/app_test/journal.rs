@@ -219,7 +219,10 @@ fn replayable_body(entry: &JournalEntry) -> Result<Option<Value>, String> {
     let body: Value = serde_json::from_str(text)
         .map_err(|_| "the body is not JSON; the simulator's client sends JSON bodies")?;
     if holds_generator(&body) {
-        return Err("the body holds a {\"$…\": …} object, which a workload template reads as a generator".into());
+        return Err(
+            "the body holds a {\"$…\": …} object, which a workload template reads as a generator"
+                .into(),
+        );
     }
     Ok(Some(body))
 }
@@ -333,7 +336,10 @@ mod tests {
             .iter()
             .map(|r| (r.entry.request_id.as_str(), r.at_ms))
             .collect();
-        assert_eq!(order, [("a", 0), ("b", 8), ("c", 11), ("d", 11 + RUN_GAP_MS)]);
+        assert_eq!(
+            order,
+            [("a", 0), ("b", 8), ("c", 11), ("d", 11 + RUN_GAP_MS)]
+        );
         let app: Workload = serde_json::from_str(
             r#"{"requests": {"get": {"path": "/api/x"}, "post": {"method": "POST", "path": "/api/{id}"}},
                 "clients": [], "requests_per_client": 1}"#,
@@ -342,7 +348,10 @@ mod tests {
         let workload = journal.workload(Some(&app), 0);
         let template = &workload.requests[&Journal::template_name(0)];
         assert_eq!(template.path, "/api/x?y=1");
-        assert_eq!(template.headers, [("accept".to_owned(), "*/*".to_owned())].into());
+        assert_eq!(
+            template.headers,
+            [("accept".to_owned(), "*/*".to_owned())].into()
+        );
         assert_eq!(template.shown_as.as_deref(), Some("post"));
     }
 
@@ -362,6 +371,7 @@ mod tests {
         std::fs::write(&path, format!("{LINE}\n{text}\n")).unwrap();
         let journal = Journal::read(&path, "shop").unwrap();
         assert_eq!(journal.requests.len(), 1);
-        assert!(journal.skipped[0].ends_with(":2: the body is not JSON; the simulator's client sends JSON bodies"));
+        assert!(journal.skipped[0]
+            .ends_with(":2: the body is not JSON; the simulator's client sends JSON bodies"));
     }
 }
