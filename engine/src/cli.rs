@@ -143,6 +143,24 @@ pub struct ServerStartArgs {
     /// profile's (hardened: normal; legacy profiles: full).
     #[arg(long, value_parser = Durability::parse)]
     pub durability: Option<Durability>,
+    /// Journal each request of the apps (arrival, method, path, headers without
+    /// secrets, body, status) to DIR/journal-N.jsonl, for `fazt-sim replay`.
+    #[arg(long, value_name = "DIR")]
+    pub journal: Option<PathBuf>,
+    /// Journal only these apps (comma-separated); default every app.
+    #[arg(
+        long,
+        value_name = "APP,...",
+        value_delimiter = ',',
+        requires = "journal"
+    )]
+    pub journal_apps: Vec<String>,
+    /// A journal file is rotated before it passes this many bytes (default 64 MiB).
+    #[arg(long, value_name = "BYTES", requires = "journal", value_parser = clap::value_parser!(u64).range(1..))]
+    pub journal_max_bytes: Option<u64>,
+    /// Journal files kept; the oldest is deleted past this (default 10).
+    #[arg(long, value_name = "N", requires = "journal", value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub journal_max_files: Option<u64>,
 }
 
 /// A known profile name, or the list of known ones.
@@ -175,6 +193,19 @@ impl ServerStartArgs {
                 .filter(|&n| n > 0),
             app_quota_bytes: self.app_quota_mb.map(|mb| mb << 20),
             durability: self.durability,
+            journal: self.journal.as_ref().map(|dir| {
+                let mut journal = fazt_engine::server::JournalConfig::new(dir);
+                if !self.journal_apps.is_empty() {
+                    journal.apps = Some(self.journal_apps.iter().cloned().collect());
+                }
+                if let Some(bytes) = self.journal_max_bytes {
+                    journal.max_bytes = bytes;
+                }
+                if let Some(files) = self.journal_max_files {
+                    journal.max_files = usize::try_from(files).expect("bounded by clap");
+                }
+                journal
+            }),
         }
     }
 }
@@ -485,5 +516,25 @@ mod tests {
             error.contains("unknown profile") && error.contains("hardened"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn journal_flags_become_the_journal_config() {
+        let start = |line: &str| match parse(line).unwrap().command {
+            Command::Server {
+                server: ServerCommand::Start(args),
+            } => args.options(),
+            _ => panic!("a server command"),
+        };
+        assert_eq!(start("fazt server start").journal, None);
+        let journal = start(
+            "fazt server start --journal /tmp/j --journal-apps a,b --journal-max-bytes 4096 --journal-max-files 3",
+        )
+        .journal
+        .unwrap();
+        assert_eq!(journal.dir, PathBuf::from("/tmp/j"));
+        assert_eq!(journal.apps, Some(["a".to_owned(), "b".to_owned()].into()));
+        assert_eq!((journal.max_bytes, journal.max_files), (4096, 3));
+        assert!(parse("fazt server start --journal-apps a").is_err());
     }
 }

@@ -90,6 +90,43 @@ enum Command {
     /// (DIR/fazt-sim.json) and invariants (DIR/sim/invariants.js); exit 1 if a run broke
     /// one (the first such run is shrunk, stored and explained).
     Test(TestArgs),
+    /// Replay a request journal of `fazt server start --journal` (a file, or a directory
+    /// of rotated files) against the app in DIR, with its arrival times; judge each run
+    /// like `test` (exit 1 if a run broke an invariant, with a replay command).
+    Replay(ReplayArgs),
+}
+
+#[derive(clap::Args)]
+struct ReplayArgs {
+    /// The journal: a journal-N.jsonl file, or the directory of them.
+    journal: std::path::PathBuf,
+    /// The app's directory (its requests are those of the journal for this app).
+    #[arg(long, value_name = "DIR")]
+    app: std::path::PathBuf,
+    /// Seeds as A..B (B excluded) or A..=B.
+    #[arg(long, default_value = "1..2", value_parser = parse_seeds)]
+    seeds: std::ops::RangeInclusive<u64>,
+    /// Faults drawn within the journal's span: none, network, storage or all.
+    #[arg(long, default_value = "none", value_parser = FaultKinds::parse)]
+    faults: FaultKinds,
+    /// Also run under this profile (a fazt version's, e.g. legacy); repeatable.
+    #[arg(long)]
+    profile: Vec<String>,
+    /// Let the search mutate the journal (move, duplicate, burst requests), seeded.
+    #[arg(long)]
+    mutate: bool,
+    /// Where to store a shrunk failing case (default DIR/sim/cases).
+    #[arg(long, value_name = "DIR")]
+    cases: Option<std::path::PathBuf>,
+    /// Run the stored case in FILE instead of the seeds.
+    #[arg(long, value_name = "FILE")]
+    replay: Option<std::path::PathBuf>,
+    /// Write a JUnit XML report to FILE.
+    #[arg(long, value_name = "FILE")]
+    junit: Option<std::path::PathBuf>,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(clap::Args)]
@@ -301,6 +338,74 @@ fn main() -> ExitCode {
             }
         }
         Command::Test(args) => app_test_command(args),
+        Command::Replay(args) => replay_command(args),
+    }
+}
+
+/// `hardened` and the profiles of `--profile`, each once.
+fn profiles(extra: &[String]) -> Vec<String> {
+    let mut profiles = vec!["hardened".to_owned()];
+    profiles.extend(extra.iter().filter(|p| *p != "hardened").cloned());
+    profiles
+}
+
+fn replay_command(args: ReplayArgs) -> ExitCode {
+    let options = app_test::journal_replay::ReplayOptions {
+        journal: args.journal.clone(),
+        search: app_test::Options {
+            cases_dir: args
+                .cases
+                .clone()
+                .unwrap_or_else(|| args.app.join("sim/cases")),
+            dir: args.app.clone(),
+            seeds: args.seeds.clone(),
+            faults: args.faults,
+            profiles: profiles(&args.profile),
+        },
+        mutate: args.mutate,
+        case: args.replay.clone(),
+    };
+    let summary = match app_test::journal_replay::replay(&options, &mut |line| eprintln!("{line}"))
+    {
+        Ok(summary) => summary,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    report(
+        &summary.summary,
+        args.junit.as_deref(),
+        args.json,
+        &|| serde_json::to_string_pretty(&summary).expect("a summary serializes"),
+        &|| summary.render(),
+    )
+}
+
+/// Writes the JUnit report if asked, prints the summary (JSON or text) and gives the
+/// exit code: 1 when a run broke an invariant.
+fn report(
+    summary: &app_test::summary::Summary,
+    junit: Option<&std::path::Path>,
+    json: bool,
+    as_json: &dyn Fn() -> String,
+    as_text: &dyn Fn() -> String,
+) -> ExitCode {
+    if let Some(path) = junit {
+        if let Err(error) = std::fs::write(path, app_test::junit::render(summary)) {
+            eprintln!("error: cannot write {}: {error}", path.display());
+            return ExitCode::from(2);
+        }
+    }
+    if json {
+        println!("{}", as_json());
+    } else {
+        print!("{}", as_text());
+    }
+    if summary.passed() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     }
 }
 
@@ -308,8 +413,6 @@ fn app_test_command(args: TestArgs) -> ExitCode {
     let summary = match &args.replay {
         Some(case) => app_test::replay(&args.dir, case),
         None => {
-            let mut profiles = vec!["hardened".to_owned()];
-            profiles.extend(args.profile.iter().filter(|p| *p != "hardened").cloned());
             let options = app_test::Options {
                 cases_dir: args
                     .cases
@@ -318,7 +421,7 @@ fn app_test_command(args: TestArgs) -> ExitCode {
                 dir: args.dir.clone(),
                 seeds: args.seeds.clone(),
                 faults: args.faults,
-                profiles,
+                profiles: profiles(&args.profile),
             };
             app_test::test(&options, &mut |line| eprintln!("{line}"))
         }
@@ -330,23 +433,11 @@ fn app_test_command(args: TestArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    if let Some(path) = &args.junit {
-        if let Err(error) = std::fs::write(path, app_test::junit::render(&summary)) {
-            eprintln!("error: cannot write {}: {error}", path.display());
-            return ExitCode::from(2);
-        }
-    }
-    if args.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&summary).expect("a summary serializes")
-        );
-    } else {
-        print!("{}", summary.render());
-    }
-    if summary.passed() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    }
+    report(
+        &summary,
+        args.junit.as_deref(),
+        args.json,
+        &|| serde_json::to_string_pretty(&summary).expect("a summary serializes"),
+        &|| summary.render(),
+    )
 }

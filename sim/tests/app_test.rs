@@ -1,6 +1,7 @@
 //! `fazt-sim test DIR` on the examples: the lost-update app is found out, shrunk,
 //! stored, explained and replayed (exit 1); its fixed twin passes under every kind of
-//! fault (exit 0); the JUnit report has the structure CI tools read.
+//! fault (exit 0); the JUnit report has the structure CI tools read and validates
+//! against the JUnit schema.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -93,6 +94,7 @@ fn the_lost_update_is_found_shrunk_stored_and_replayed() {
     let xml = std::fs::read_to_string(&junit).unwrap();
     let failures = check_junit(&xml);
     assert_eq!(failures, vec![INVARIANT.to_owned()], "{xml}");
+    validate_junit(&junit);
 }
 
 #[test]
@@ -119,6 +121,7 @@ fn the_fixed_twin_passes_under_faults() {
     assert!(summary["failure"].is_null());
     let xml = std::fs::read_to_string(&junit).unwrap();
     assert!(check_junit(&xml).is_empty(), "{xml}");
+    validate_junit(&junit);
     assert!(xml.contains(&format!("<testcase name=\"{INVARIANT}\"")));
 }
 
@@ -131,6 +134,38 @@ fn bad_input_is_refused_with_a_reason() {
     assert!(stderr.contains("fazt-sim.json"), "{stderr}");
     let faults = fazt_sim(&["test", ".", "--faults", "disk"]);
     assert_eq!(faults.status.code(), Some(2));
+}
+
+/// Validates the JUnit report at `path` against the JUnit schema Jenkins reads
+/// (fixtures/junit/junit-10.xsd) with xmllint (Debian's libxml2-utils, which .ci/run
+/// installs). Without xmllint the check is skipped, except under CI, where it fails.
+fn validate_junit(path: &Path) {
+    let schema = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/junit/junit-10.xsd");
+    let output = match Command::new("xmllint")
+        .arg("--noout")
+        .arg("--schema")
+        .arg(&schema)
+        .arg(path)
+        .output()
+    {
+        Ok(output) => output,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "xmllint (libxml2-utils) is missing: CI must validate the JUnit report"
+            );
+            eprintln!("xmllint not found: the JUnit report is not validated against the schema");
+            return;
+        }
+        Err(error) => panic!("cannot run xmllint: {error}"),
+    };
+    assert!(
+        output.status.success(),
+        "the JUnit report does not validate against {}:\n{}\n{}",
+        schema.display(),
+        String::from_utf8_lossy(&output.stderr),
+        std::fs::read_to_string(path).unwrap()
+    );
 }
 
 /// Checks `xml` is well formed and has JUnit's structure: `<testsuites>` holding

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use super::deploy::DeployLimits;
+use super::journal::JournalConfig;
 use super::pace::BodyPace;
 use super::rate_limit::RateLimitConfig;
 
@@ -83,6 +84,9 @@ pub struct ServerConfig {
     /// A reserved connection must send its head within this. Default 5 s: short, so
     /// that stalling on reserved connections does not hold them long.
     pub reserved_header_read_timeout: Duration,
+    /// Journal each request of the chosen apps to files (`fazt server start
+    /// --journal DIR`), for `fazt-sim replay`. Default off.
+    pub journal: Option<JournalConfig>,
 }
 
 impl ServerConfig {
@@ -109,6 +113,7 @@ impl ServerConfig {
             connections_per_address_max: None,
             connections_reserved: 16,
             reserved_header_read_timeout: Duration::from_secs(5),
+            journal: None,
         }
     }
 }

@@ -18,6 +18,7 @@
 //! | `admin_token.rs` | the generated admin token, from the OS (not the seeded Rng) |
 //! | `admin.rs`, `upload.rs`, `deploy.rs`, `site_dir.rs` | admin API; deploy upload; zip checks; apps from a folder |
 //! | `traces.rs`, `metrics.rs`, `capacity.rs` | recent requests, Prometheus text, measured machine facts |
+//! | `journal.rs` | `--journal`: each request of chosen apps to rotated JSON-lines files, written off the request path |
 //! | `config.rs`, `state.rs`, `start.rs` | HTTP settings; the shared [`Server`]; the real binary's start-up |
 //!
 //! Nothing here knows whether it runs for real: time and randomness come from the
@@ -39,6 +40,7 @@ mod errors;
 mod form;
 mod handler;
 mod host;
+pub mod journal;
 mod lifecycle;
 mod metrics;
 mod mime;
@@ -60,6 +62,7 @@ pub use apps::Deployed;
 pub use config::{ServerConfig, CONNECTIONS_PER_ADDRESS_DEFAULT};
 pub use deploy::{check_site_name, DeployError, DeployLimits};
 pub use errors::ApiError;
+pub use journal::{Journal, JournalConfig, JournalEntry};
 pub use lifecycle::{serve, ServeReport};
 pub use net::Listener;
 pub use pace::BodyPace;

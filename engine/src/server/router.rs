@@ -19,6 +19,7 @@ use super::connections::Pool;
 use super::errors::ApiError;
 use super::handler::{self, is_api_path};
 use super::host::{self, Route};
+use super::journal::{BodyCopy, TeeBody};
 use super::rate_limit::Decision;
 use super::state::Server;
 use super::traces::{micros, RequestTrace};
@@ -80,6 +81,8 @@ where
         parts.uri.path(),
         clock.wall_ms(),
     );
+    // The body read so far, when the request is journaled.
+    let mut journaled = None;
     let outcome = match server.limiter.check(peer.ip(), arrived) {
         _ if head_too_large(&parts, &server.config) => Err(ApiError::new(
             StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
@@ -98,8 +101,15 @@ where
         Decision::Allowed => {
             let route = host::route(&parts, &server.config.domain);
             let arrival = Arrival::new(arrived, &route, &parts, &server.config);
+            journaled = match (&server.journal, &route) {
+                (Some(journal), Route::App(app)) if journal.wants(app) => Some(BodyCopy::default()),
+                _ => None,
+            };
             if pool == Pool::Reserved && route != Route::Admin {
                 Err(connections_full(server))
+            } else if let Some(copy) = &journaled {
+                let body = TeeBody::new(body, copy.clone(), server.config.body_bytes_max);
+                dispatch(server, route, &parts, body, request_id, arrival, &mut trace).await
             } else {
                 dispatch(server, route, &parts, body, request_id, arrival, &mut trace).await
             }
@@ -143,6 +153,10 @@ where
         duration_us: trace.duration_us,
         at_ms: trace.at_ms,
     });
+    if let (Some(journal), Some(copy), Some(app)) = (&server.journal, &journaled, &trace.app) {
+        let since_start = arrived.saturating_duration_since(server.started);
+        journal.record_request(since_start, request_id, app, &parts, copy, trace.status);
+    }
     server.traces.push(trace);
     response
 }

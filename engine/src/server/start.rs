@@ -11,6 +11,7 @@ use anyhow::Context;
 
 use super::admin_token::generate_token;
 use super::config::ServerConfig;
+use super::journal::JournalConfig;
 use super::lifecycle::serve;
 use super::site_dir::read_apps_dir;
 use crate::config::Config;
@@ -46,6 +47,8 @@ pub struct StartOptions {
     pub app_quota_bytes: Option<u64>,
     /// When a write is synced before it is acknowledged; the profile's when absent.
     pub durability: Option<Durability>,
+    /// Journal requests (`--journal DIR`, `--journal-apps`, `--journal-max-bytes`).
+    pub journal: Option<JournalConfig>,
 }
 
 /// Runs the server until SIGTERM or SIGINT, then shuts down gracefully.
@@ -74,6 +77,7 @@ pub async fn run(options: StartOptions, env: Env) -> anyhow::Result<()> {
     let mut server = ServerConfig::new(&options.domain, token);
     server.app_concurrency = options.app_concurrency;
     server.connections_per_address_max = options.connections_per_address_max;
+    server.journal = options.journal.clone();
     if let Some(per_second) = options.rate_limit {
         server.rate_limit.per_second = per_second;
         server.rate_limit.burst = per_second.saturating_mul(2);
@@ -111,7 +115,21 @@ pub async fn run(options: StartOptions, env: Env) -> anyhow::Result<()> {
         local.port(),
         server.app_ids().join(", "),
     );
-    let report = serve(listener, server, termination_signal()).await;
+    let report = serve(listener, server.clone(), termination_signal()).await;
+    if let Some(journal) = server.journal() {
+        journal.flush();
+        let counts = journal.counts();
+        tracing::info!(
+            written = counts.written.load(std::sync::atomic::Ordering::Relaxed),
+            dropped_queue_full = counts
+                .dropped_full
+                .load(std::sync::atomic::Ordering::Relaxed),
+            dropped_write_error = counts
+                .dropped_error
+                .load(std::sync::atomic::Ordering::Relaxed),
+            "journal closed"
+        );
+    }
     tracing::info!(
         connections = report.connections,
         drained = report.drained,

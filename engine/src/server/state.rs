@@ -6,6 +6,7 @@ use std::sync::Arc;
 use super::admission::{default_app_max, Admission};
 use super::apps::{AppRegistry, Deployed};
 use super::config::ServerConfig;
+use super::journal::Journal;
 use super::metrics::Metrics;
 use super::rate_limit::RateLimiter;
 use super::traces::TraceRing;
@@ -38,6 +39,8 @@ pub struct Server {
     /// Draws request ids.
     pub(super) request_ids: Rng,
     pub(super) started: Instant,
+    /// The request journal of `--journal`, when on.
+    pub(super) journal: Option<Journal>,
 }
 
 impl Server {
@@ -66,6 +69,15 @@ impl Server {
                 config.domain
             )));
         }
+        let journal = match &config.journal {
+            Some(journal) => Some(Journal::open(journal.clone()).map_err(|error| {
+                ServerError::InvalidConfig(format!(
+                    "cannot open the journal in {}: {error}",
+                    journal.dir.display()
+                ))
+            })?),
+            None => None,
+        };
         let env = env.for_component("server");
         let vm_slots = workers.metrics().await.size;
         let apps = AppRegistry::load(&env, &storage).await?;
@@ -84,6 +96,7 @@ impl Server {
             request_ids: env.rng.split("request-ids"),
             started: env.clock.now(),
             apps,
+            journal,
             env,
             config,
             storage,
@@ -99,6 +112,11 @@ impl Server {
     /// The storage the server serves from (for shutdown and inspection).
     pub fn storage(&self) -> &Storage {
         &self.storage
+    }
+
+    /// The request journal, when `--journal` turned it on.
+    pub fn journal(&self) -> Option<&Journal> {
+        self.journal.as_ref()
     }
 
     /// Every deployed app's id, in order.

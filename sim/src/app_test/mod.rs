@@ -12,6 +12,9 @@ pub mod case;
 pub mod fault_kinds;
 pub mod generate;
 pub mod generic;
+pub mod journal;
+pub mod journal_mutate;
+pub mod journal_replay;
 pub mod js_invariants;
 pub mod junit;
 pub mod run;
@@ -126,43 +129,84 @@ pub fn draw(
 /// Runs the app's test: every profile × seed; the first failure shrunk and stored.
 pub fn test(options: &Options, progress: &mut dyn FnMut(&str)) -> Result<Summary, String> {
     let app = App::load(&options.dir)?;
-    let mut summary = Summary::new(&app, &options.seeds, options.faults);
-    for name in &options.profiles {
-        let profile = profile::by_name(name, 1)?;
-        let strategy = app.cases(&profile, options.faults);
-        let mut profile_summary = ProfileSummary::new(&profile);
-        for seed in options.seeds.clone() {
-            let mut tree = draw(&strategy, seed);
-            let (plan, schedule) = tree.current();
-            let (_, verdicts) = app.judge(&profile, seed, &plan, &schedule);
-            profile_summary.add(seed, &verdicts);
-            let broke = broken(&verdicts);
-            if broke.is_empty() {
-                continue;
+    let search = Search {
+        cases: &|profile: &Profile| app.cases(profile, options.faults),
+        replay: &|case: &Path| case::replay_command(&options.dir, case),
+    };
+    search.run(&app, options, progress, &mut |_, _, _, _| {})
+}
+
+/// What a search over seeds draws, and how its failing case is replayed: `fazt-sim
+/// test` draws from the workload file, `fazt-sim replay` from a journal.
+pub struct Search<'a> {
+    /// The cases of a profile (plans and schedules, shrinkable).
+    pub cases: &'a dyn Fn(&Profile) -> BoxedStrategy<(Plan, Schedule)>,
+    /// The command replaying a stored case.
+    pub replay: &'a dyn Fn(&Path) -> String,
+}
+
+impl Search<'_> {
+    /// Every profile × seed of `options`, each run shown to `observe` (profile, seed,
+    /// plan, run); the first failure shrunk and stored.
+    pub fn run(
+        &self,
+        app: &App,
+        options: &Options,
+        progress: &mut dyn FnMut(&str),
+        observe: &mut dyn FnMut(&Profile, u64, &Plan, &Ran),
+    ) -> Result<Summary, String> {
+        let mut summary = Summary::new(app, &options.seeds, options.faults);
+        for name in &options.profiles {
+            let profile = profile::by_name(name, 1)?;
+            let strategy = (self.cases)(&profile);
+            let mut profile_summary = ProfileSummary::new(&profile);
+            for seed in options.seeds.clone() {
+                let mut tree = draw(&strategy, seed);
+                let (plan, schedule) = tree.current();
+                let (ran, verdicts) = app.judge(&profile, seed, &plan, &schedule);
+                observe(&profile, seed, &plan, &ran);
+                profile_summary.add(seed, &verdicts);
+                let broke = broken(&verdicts);
+                if broke.is_empty() {
+                    continue;
+                }
+                progress(&format!(
+                    "{} seed {seed}: broke {}",
+                    profile.name,
+                    broke.join(", ")
+                ));
+                if summary.failure.is_none() {
+                    progress("shrinking...");
+                    let minimal = shrink::shrink(app, &profile, seed, tree.as_mut(), &broke);
+                    let case = case::Case::new(app, &profile, seed, options.faults, minimal);
+                    let path = case.store(&options.cases_dir, &app.staged.app)?;
+                    let (ran, verdicts) = app.judge(&profile, seed, &case.plan, &case.schedule);
+                    let replay = (self.replay)(&path);
+                    summary.failure = Some(Failure::new(replay, path, &case, &ran, &verdicts));
+                }
             }
-            progress(&format!(
-                "{} seed {seed}: broke {}",
-                profile.name,
-                broke.join(", ")
-            ));
-            if summary.failure.is_none() {
-                progress("shrinking...");
-                let minimal = shrink::shrink(&app, &profile, seed, tree.as_mut(), &broke);
-                let case = case::Case::new(&app, &profile, seed, options.faults, minimal);
-                let path = case.store(&options.cases_dir, &app.staged.app)?;
-                let (ran, verdicts) = app.judge(&profile, seed, &case.plan, &case.schedule);
-                summary.failure = Some(Failure::new(&app.dir, path, &case, &ran, &verdicts));
-            }
+            summary.profiles.push(profile_summary);
         }
-        summary.profiles.push(profile_summary);
+        Ok(summary)
     }
-    Ok(summary)
 }
 
 /// Replays the case stored at `case_path` against the app in `dir`, under the case's
 /// profile and seed.
 pub fn replay(dir: &Path, case_path: &Path) -> Result<Summary, String> {
     let app = App::load(dir)?;
+    let replay = case::replay_command(dir, case_path);
+    replay_case(&app, case_path, &replay).map(|(summary, _, _)| summary)
+}
+
+/// Runs the case stored at `case_path` against `app` (whose workload holds the case's
+/// templates), under the case's profile and seed; gives the summary, the plan and
+/// the run.
+pub fn replay_case(
+    app: &App,
+    case_path: &Path,
+    replay_command: &str,
+) -> Result<(Summary, Plan, Ran), String> {
     let case = case::Case::load(case_path)?;
     if case.app != app.staged.app {
         return Err(format!(
@@ -174,13 +218,14 @@ pub fn replay(dir: &Path, case_path: &Path) -> Result<Summary, String> {
     }
     let profile = profile::by_name(&case.profile, 1)?;
     let (ran, verdicts) = app.judge(&profile, case.seed, &case.plan, &case.schedule);
-    let mut summary = Summary::new(&app, &(case.seed..=case.seed), case.faults);
+    let mut summary = Summary::new(app, &(case.seed..=case.seed), case.faults);
     let mut profile_summary = ProfileSummary::new(&profile);
     profile_summary.add(case.seed, &verdicts);
     summary.profiles.push(profile_summary);
     if !broken(&verdicts).is_empty() {
-        let failure = Failure::new(dir, case_path.to_owned(), &case, &ran, &verdicts);
+        let replay = replay_command.to_owned();
+        let failure = Failure::new(replay, case_path.to_owned(), &case, &ran, &verdicts);
         summary.failure = Some(failure);
     }
-    Ok(summary)
+    Ok((summary, case.plan, ran))
 }

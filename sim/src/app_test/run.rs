@@ -193,8 +193,8 @@ pub fn run(
                 .unwrap_or(None);
                 let answered_us = now_us();
                 capture.note_at(answered_us, name.as_str(), format!("answer {id}"));
-                let exchange =
-                    request.exchange(id, index, template_name, sent_us, answered_us, answer);
+                let shown = template.shown_as.as_deref().unwrap_or(template_name);
+                let exchange = request.exchange(id, index, shown, sent_us, answered_us, answer);
                 if exchange.status.is_none() {
                     connection = None;
                 }

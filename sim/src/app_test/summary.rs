@@ -4,11 +4,11 @@
 
 use std::fmt::Write;
 use std::ops::RangeInclusive;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde::Serialize;
 
-use super::case::{replay_command, Case};
+use super::case::Case;
 use super::fault_kinds::FaultKinds;
 use super::generic::describe;
 use super::run::{Exchange, Ran};
@@ -147,10 +147,17 @@ impl ProfileSummary {
 }
 
 impl Failure {
-    pub fn new(dir: &Path, path: PathBuf, case: &Case, ran: &Ran, verdicts: &[Verdict]) -> Failure {
+    /// The failure of `case`, stored at `path` and replayed by the command `replay`.
+    pub fn new(
+        replay: String,
+        path: PathBuf,
+        case: &Case,
+        ran: &Ran,
+        verdicts: &[Verdict],
+    ) -> Failure {
         let causes = Causes::new(&ran.trace);
         Failure {
-            replay: replay_command(dir, &path),
+            replay,
             case: path,
             profile: case.profile.clone(),
             seed: case.seed,

@@ -74,6 +74,11 @@ pub struct Template {
     /// `{"$captured": name}`.
     #[serde(default)]
     pub capture: BTreeMap<String, String>,
+    /// The name a request of this template has in the run's history, when not the
+    /// template's own: a replayed journal request goes by the name of the workload
+    /// template it matches, so that the app's invariants recognize it.
+    #[serde(skip)]
+    pub shown_as: Option<String>,
 }
 
 fn get() -> String {
