@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::adversary::{self, Tenants, HARDENED_BOUNDS};
 use crate::profile;
-use crate::property;
+use crate::run::property;
 use crate::report::Report;
 use crate::workload::Workload;
 

@@ -21,7 +21,8 @@ use fazt_sim::search::{self, coverage, coverage::Hits, faults::Scale};
 use fazt_sim::workload::{
     failpoint_schedules, schedules, workloads, Operation, Space, Step, Verb, Workload,
 };
-use fazt_sim::{profile, property};
+use fazt_sim::profile;
+use fazt_sim::run::property;
 use proptest::strategy::{Just, Strategy};
 use proptest::test_runner::{Config, RngSeed, TestCaseError, TestError, TestRunner};
 

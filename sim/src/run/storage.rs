@@ -1,4 +1,4 @@
-//! What the storage-level scenarios share: one simulated host running the engine's
+//! Running storage-level workloads: one simulated host running the engine's
 //! storage under a profile with the engine's trace events captured, a second connection
 //! that takes the write lock (a writer outside the engine), and the outcome of every
 //! operation on one virtual timeline.
@@ -16,10 +16,10 @@ use fazt_engine::storage::{Db, Storage, StorageError};
 use crate::capture::Capture;
 use crate::disk::SimDisk;
 use crate::env::{sim_env_on, CostModel};
-use crate::harness;
+use crate::run::harness;
 use crate::profile::Profile;
 use crate::report::{wall_clock_ms_since, wall_clock_start, Report};
-use crate::scenarios::Run;
+use crate::run::Run;
 use crate::trace::{Said, Trace, What};
 use fazt_engine::events::Event as EngineEvent;
 
@@ -108,6 +108,29 @@ impl Finished {
                 .map(|error| (error.kind(), cause(error, outcome)));
             report.count(failure);
         }
+    }
+
+    /// Which of `keys` the database holds in `app`, each as a register for
+    /// [`fazt_chaos::durability::acknowledged_writes_lost`]: a key names a kv entry or a
+    /// document id, and its register's final value is the key itself when either is
+    /// stored (absent otherwise). For workloads whose writes each create their own key.
+    pub fn keys_stored<'k>(
+        &self,
+        app: &str,
+        keys: impl Iterator<Item = &'k str>,
+    ) -> Result<BTreeMap<String, Option<String>>, StorageError> {
+        let db = Db::open(&self.db_path())?;
+        let mut stored = BTreeMap::new();
+        for key in keys {
+            let present: bool = db.conn().query_row(
+                "SELECT EXISTS (SELECT 1 FROM app_kv WHERE app_id = ?1 AND key = ?2)
+                     OR EXISTS (SELECT 1 FROM app_docs WHERE app_id = ?1 AND id = ?2)",
+                [app, key],
+                |row| row.get(0),
+            )?;
+            stored.insert(key.to_owned(), present.then(|| key.to_owned()));
+        }
+        Ok(stored)
     }
 
     /// The run, with `report` and the real time it took.
@@ -262,6 +285,26 @@ where
         disk,
         wall_started,
     }
+}
+
+/// Whether the lock holder outside the engine ([`LockHolder`], [`World::hold_lock`])
+/// held the write lock at some time from `since_us` to `until_us`, from its
+/// `AdversaryLock` events in `trace`.
+pub fn adversary_held_lock(trace: &Trace, since_us: u64, until_us: u64) -> bool {
+    let mut taken_at = None;
+    for event in &trace.events {
+        match event.what {
+            What::AdversaryLock { taken: true } => taken_at = Some(event.at_us),
+            What::AdversaryLock { taken: false } => {
+                if taken_at.is_some_and(|taken| taken <= until_us && event.at_us >= since_us) {
+                    return true;
+                }
+                taken_at = None;
+            }
+            _ => {}
+        }
+    }
+    taken_at.is_some_and(|taken| taken <= until_us)
 }
 
 /// The last engine event before `at_us` (inclusive) and from `since_us` on that is

@@ -16,9 +16,9 @@ use std::time::Duration;
 use fazt_engine::storage::StorageError;
 use serde_json::json;
 
-use super::storage_world::{self, Finished, LockHolder, Outcome, World};
+use crate::run::storage::{self, Finished, LockHolder, Outcome, World};
 use crate::profile::Profile;
-use crate::scenarios::Run;
+use crate::run::Run;
 use fazt_engine::events::Event as EngineEvent;
 
 pub const SUMMARY: &str =
@@ -82,7 +82,7 @@ async fn phase(world: Rc<World>, name: &'static str, options: &Options) -> Vec<O
 
 pub fn run(profile: &Profile, seed: u64, options: &Options) -> Run {
     let options = options.clone();
-    let finished = storage_world::run(profile, seed, move |world| async move {
+    let finished = storage::run(profile, seed, move |world| async move {
         let mut outcomes = phase(world.clone(), "early", &options).await;
         let wait = options
             .late_phase_at

@@ -15,11 +15,10 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use super::storage_world::{self, World};
 use crate::profile::Profile;
-use crate::scenarios::Run;
+use crate::run::storage::{self, adversary_held_lock, World};
+use crate::run::Run;
 use crate::trace::Trace;
-use crate::trace::What;
 use fazt_engine::events::Event as EngineEvent;
 
 pub const SUMMARY: &str =
@@ -116,7 +115,7 @@ pub fn run(profile: &Profile, seed: u64, options: &Options) -> Run {
     let options = options.clone();
     let result: Rc<std::cell::RefCell<Vec<RequestOutcome>>> = Rc::default();
     let out = result.clone();
-    let finished = storage_world::run(profile, seed, move |world| async move {
+    let finished = storage::run(profile, seed, move |world| async move {
         let adversary = tokio::task::spawn_local({
             let (world, options) = (world.clone(), options.clone());
             async move {
@@ -178,10 +177,7 @@ fn root_cause(kind: &str, outcome: &RequestOutcome, trace: &Trace, budget: Durat
             } => Some(*busy_timeout_ms),
             _ => None,
         });
-    let lock_held = trace
-        .events
-        .iter()
-        .any(|e| e.what == What::AdversaryLock { taken: true } && e.at_us <= end);
+    let lock_held = adversary_held_lock(trace, 0, end);
     match busy {
         Some(busy_timeout_ms) if busy_timeout_ms != 0 && lock_held => format!(
             "lock wait took the whole {} ms budget (busy_timeout {busy_timeout_ms} ms; lock held by adversary)",
