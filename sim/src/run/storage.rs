@@ -35,14 +35,14 @@ pub struct World {
 }
 
 /// What one operation came to.
-pub struct Outcome {
+pub struct Attempt {
     pub label: String,
     pub started_us: u64,
     pub ended_us: u64,
     pub error: Option<StorageError>,
 }
 
-impl Outcome {
+impl Attempt {
     pub fn latency_us(&self) -> u64 {
         self.ended_us - self.started_us
     }
@@ -50,7 +50,7 @@ impl Outcome {
 
 /// What a run left: outcomes, trace, virtual time, storage counters, the database.
 pub struct Finished {
-    pub outcomes: Vec<Outcome>,
+    pub outcomes: Vec<Attempt>,
     pub trace: Trace,
     pub virtual_ms: u64,
     pub details: BTreeMap<String, u64>,
@@ -69,7 +69,7 @@ impl Finished {
     /// `scenario`'s report over this run's outcomes: their latencies, the run's trace
     /// and details. Failures are the caller's to count ([`Finished::count_failures`]).
     pub fn report(&self, scenario: &str, profile: &Profile, seed: u64) -> Report {
-        let latencies: Vec<u64> = self.outcomes.iter().map(Outcome::latency_us).collect();
+        let latencies: Vec<u64> = self.outcomes.iter().map(Attempt::latency_us).collect();
         self.report_with_latencies(scenario, profile, seed, &latencies)
     }
 
@@ -99,7 +99,7 @@ impl Finished {
     pub fn count_failures(
         &self,
         report: &mut Report,
-        mut cause: impl FnMut(&StorageError, &Outcome) -> String,
+        mut cause: impl FnMut(&StorageError, &Attempt) -> String,
     ) {
         for outcome in &self.outcomes {
             let failure = outcome
@@ -168,13 +168,13 @@ impl World {
         &self,
         label: String,
         operation: impl Future<Output = Result<T, StorageError>>,
-    ) -> Outcome {
+    ) -> Attempt {
         let started_us = self.now_us();
         let result = operation.await;
         let ended_us = self.now_us();
         let attempted = Said::attempted(label.clone(), started_us, &result);
         self.capture.note_at(ended_us, "workload", attempted);
-        Outcome {
+        Attempt {
             label,
             started_us,
             ended_us,
@@ -229,7 +229,7 @@ impl LockHolder {
 }
 
 /// What the host hands back: outcomes, virtual ms, storage counters.
-type Observed = (Vec<Outcome>, u64, BTreeMap<String, u64>);
+type HostLeft = (Vec<Attempt>, u64, BTreeMap<String, u64>);
 
 /// The database file's name on a run's disk.
 const DB_FILE: &str = "fazt.db";
@@ -239,13 +239,13 @@ const DB_FILE: &str = "fazt.db";
 pub fn run<F, Fut>(profile: &Profile, seed: u64, workload: F) -> Finished
 where
     F: FnOnce(Rc<World>) -> Fut + 'static,
-    Fut: Future<Output = Vec<Outcome>> + 'static,
+    Fut: Future<Output = Vec<Attempt>> + 'static,
 {
     let wall_started = wall_clock_start();
     let config = profile.config.storage.clone();
     let disk = SimDisk::new(profile.disk.clone(), Rng::seeded(seed).split("disk"));
     let capture = Capture::default();
-    let result: Rc<RefCell<Option<Observed>>> = Rc::default();
+    let result: Rc<RefCell<Option<HostLeft>>> = Rc::default();
     let mut sim = harness::build(seed);
     let (out, host_capture, host_disk) = (result.clone(), capture.clone(), disk.clone());
     sim.client("storage", async move {

@@ -16,7 +16,7 @@ use std::time::Duration;
 use fazt_engine::storage::StorageError;
 use serde_json::json;
 
-use crate::run::storage::{self, Finished, LockHolder, Outcome, World};
+use crate::run::storage::{self, Finished, LockHolder, Attempt, World};
 use crate::profile::Profile;
 use crate::run::Run;
 use fazt_engine::events::Event as EngineEvent;
@@ -50,7 +50,7 @@ impl Default for Options {
 }
 
 /// One phase: the adversary and the writers, until the writers are done.
-async fn phase(world: Rc<World>, name: &'static str, options: &Options) -> Vec<Outcome> {
+async fn phase(world: Rc<World>, name: &'static str, options: &Options) -> Vec<Attempt> {
     let adversary = LockHolder::start(&world, options.lock_every, options.lock_hold);
     let writers: Vec<_> = (0..options.writers)
         .map(|writer| {
@@ -105,7 +105,7 @@ pub fn run(profile: &Profile, seed: u64, options: &Options) -> Run {
 }
 
 /// For SQLITE_BUSY: which connection met it and why it had no busy timeout.
-fn root_cause(error: &StorageError, outcome: &Outcome, finished: &Finished) -> String {
+fn root_cause(error: &StorageError, outcome: &Attempt, finished: &Finished) -> String {
     if !matches!(error, StorageError::Busy { .. }) {
         return error.kind().to_owned();
     }

@@ -19,7 +19,7 @@ use serde_json::json;
 
 use fazt_engine::events::Event as EngineEvent;
 
-use crate::run::storage::{self, last_event, Finished, LockHolder, Outcome};
+use crate::run::storage::{self, last_event, Finished, LockHolder, Attempt};
 use crate::profile::Profile;
 use crate::run::Run;
 
@@ -105,7 +105,7 @@ pub fn run(profile: &Profile, seed: u64, options: &Options) -> Run {
 }
 
 /// For SQLITE_BUSY: whether it met the upgrade of a DEFERRED transaction or a lock wait.
-fn root_cause(error: &StorageError, outcome: &Outcome, finished: &Finished) -> String {
+fn root_cause(error: &StorageError, outcome: &Attempt, finished: &Finished) -> String {
     if !matches!(error, StorageError::Busy { .. }) {
         return error.kind().to_owned();
     }

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::run::storage::{self, last_event, Outcome};
+use crate::run::storage::{self, last_event, Attempt};
 use crate::profile::Profile;
 use crate::run::Run;
 use fazt_engine::events::Event as EngineEvent;
@@ -109,7 +109,7 @@ pub fn run(profile: &Profile, seed: u64, options: &Options) -> Run {
 /// For a refusal: the engine's refusal event, from the trace.
 fn root_cause(
     error: &fazt_engine::storage::StorageError,
-    outcome: &Outcome,
+    outcome: &Attempt,
     finished: &storage::Finished,
 ) -> String {
     if error.kind() != "InsufficientBudget" {

@@ -49,7 +49,7 @@ impl Default for Options {
 }
 
 /// What one request came to, after its retries.
-struct RequestOutcome {
+struct RetriedRequest {
     started_us: u64,
     ended_us: u64,
     /// The last attempt's start.
@@ -63,7 +63,7 @@ async fn request(
     n: usize,
     budget: Duration,
     options: &Options,
-) -> RequestOutcome {
+) -> RetriedRequest {
     let started_us = world.now_us();
     let mut attempt = 1;
     loop {
@@ -95,7 +95,7 @@ async fn request(
         );
         let retry = matches!(&result, Err(e) if !timed_out && e.retryable());
         if !retry || attempt == options.attempts_max {
-            return RequestOutcome {
+            return RetriedRequest {
                 started_us,
                 ended_us: world.now_us(),
                 attempt_started_us,
@@ -113,7 +113,7 @@ pub fn run(profile: &Profile, seed: u64, options: &Options) -> Run {
         .request_timeout
         .min(profile.config.runtime.timeout);
     let options = options.clone();
-    let result: Rc<std::cell::RefCell<Vec<RequestOutcome>>> = Rc::default();
+    let result: Rc<std::cell::RefCell<Vec<RetriedRequest>>> = Rc::default();
     let out = result.clone();
     let finished = storage::run(profile, seed, move |world| async move {
         let adversary = tokio::task::spawn_local({
@@ -161,7 +161,7 @@ pub fn run(profile: &Profile, seed: u64, options: &Options) -> Run {
 
 /// For a timed-out request: how long its last attempt waited on the lock, and whose
 /// busy timeout made it wait that long.
-fn root_cause(kind: &str, outcome: &RequestOutcome, trace: &Trace, budget: Duration) -> String {
+fn root_cause(kind: &str, outcome: &RetriedRequest, trace: &Trace, budget: Duration) -> String {
     if kind != "TimeoutError" {
         return kind.to_owned();
     }

@@ -15,12 +15,12 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use fazt_chaos::durability::acknowledged_writes_lost;
-use fazt_chaos::{Op, OpKind, Outcome as ClientOutcome};
+use fazt_chaos::{Op, OpKind, Outcome};
 use fazt_engine::storage::StorageError;
 use serde_json::json;
 
 use crate::profile::Profile;
-use crate::run::storage::{self, adversary_held_lock, Finished, LockHolder, Outcome, World};
+use crate::run::storage::{self, adversary_held_lock, Finished, LockHolder, Attempt, World};
 use crate::run::Run;
 use crate::trace::Trace;
 
@@ -84,7 +84,7 @@ pub fn run(profile: &Profile, seed: u64, options: &Options) -> Run {
 }
 
 /// One writer: kv and ds writes with think times, each with its own deadline.
-async fn write_back_to_back(writer: usize, world: Rc<World>, options: Options) -> Vec<Outcome> {
+async fn write_back_to_back(writer: usize, world: Rc<World>, options: Options) -> Vec<Attempt> {
     let clock = world.env.clock.as_ref();
     let think = world.env.rng.split(&format!("writer-{writer}"));
     let mut outcomes = Vec::new();
@@ -110,7 +110,7 @@ async fn write_back_to_back(writer: usize, world: Rc<World>, options: Options) -
 
 /// The cause of a failed write, from the trace: for SQLITE_BUSY, who held the write
 /// lock while the write was in flight.
-fn root_cause(error: &StorageError, outcome: &Outcome, trace: &Trace) -> String {
+fn root_cause(error: &StorageError, outcome: &Attempt, trace: &Trace) -> String {
     let StorageError::Busy { .. } = error else {
         return error.kind().to_owned();
     };
@@ -136,9 +136,9 @@ fn check_acknowledged_writes_present(finished: &Finished) -> Vec<String> {
             invoked_us: o.started_us,
             completed_us: o.ended_us,
             outcome: if o.error.is_none() {
-                ClientOutcome::Ok
+                Outcome::Ok
             } else {
-                ClientOutcome::Unknown
+                Outcome::Unknown
             },
         })
         .collect();
