@@ -8,7 +8,7 @@
 //! | `clients` | one per client: each request from sending to answer, failures flagged with their root cause ([`clients`]) |
 //! | `VMs` | one per VM: executions, their storage calls nested, watcher ends and interrupts ([`runtime`]) |
 //! | `server` | admission refusals (waits), failed requests |
-//! | `storage` | the queue's writer (group commits), direct writes, the adversary's lock holds, the queue, busy, background writes ([`storage`]) |
+//! | `storage` | one track per connection: the queue's writer (group commits), each reader (its reads), direct writes, the adversary's lock holds, the queue, busy, background writes ([`storage`]) |
 //! | `faults` | the schedule's actions, the server's time down, failpoints ([`faults`]) |
 //!
 //! It reads only the trace: what is drawn is what the run recorded.
@@ -159,5 +159,41 @@ mod tests {
         assert_eq!(named("kv.set")["dur"], 15);
         assert_eq!(named("execution 1")["args"]["discarded"], true);
         assert_eq!(named("group of 1")["dur"], 5);
+    }
+
+    #[test]
+    fn concurrent_reads_are_drawn_on_one_track_per_reader_connection() {
+        let profile = crate::profile::by_name("hardened", 1).expect("the hardened profile");
+        let finished = crate::run::storage::run(&profile, 1, |world| async move {
+            let reads: Vec<_> = (0..8)
+                .map(|n| {
+                    let world = world.clone();
+                    tokio::task::spawn_local(async move {
+                        let scope = world.storage.scope("app", fazt_engine::env::Deadline::NONE);
+                        world.attempt(format!("read {n}"), scope.kv_get("k")).await
+                    })
+                })
+                .collect();
+            let mut attempts = Vec::new();
+            for read in reads {
+                attempts.push(read.await.expect("a read ends"));
+            }
+            attempts
+        });
+        assert!(finished.outcomes.iter().all(|a| a.error.is_none()));
+        let json = chrome(&finished.trace);
+        let checked = validate(&json.to_string()).expect("valid");
+        let readers: Vec<&String> = checked
+            .threads
+            .iter()
+            .filter(|t| t.starts_with("reader "))
+            .collect();
+        assert!(readers.len() > 1, "{:?}", checked.threads);
+        let events = json["traceEvents"].as_array().expect("events");
+        let reads = events
+            .iter()
+            .filter(|e| e["name"] == "read" && e["ph"] == "X")
+            .count();
+        assert_eq!(reads, 8);
     }
 }
