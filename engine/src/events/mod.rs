@@ -65,10 +65,9 @@ pub enum Event {
     },
 
     // --- storage ---
-    /// A read took reader connection `reader` from the pool (it holds it until
-    /// [`Event::ReaderReturn`], retries included).
+    /// An attempt of a read took reader connection `reader` from the pool.
     ReaderCheckout { reader: usize },
-    /// A read gave reader connection `reader` back (answered or abandoned).
+    /// The attempt gave reader connection `reader` back to the pool.
     ReaderReturn { reader: usize },
     /// Connection `conn` was replaced past its lifetime and lost its busy timeout.
     ConnectionReplaced { conn: usize, generation: u32 },

@@ -11,17 +11,14 @@ use super::estimate::Estimate;
 use super::policy::BusyPolicy;
 use super::retry::Backoff;
 use crate::env::{run_read, timeout_at, Deadline, Env};
-use crate::events::{Event, Recorder};
+use crate::events::Event;
 use crate::failpoints;
 
-/// Idle reader connections, each with its index in the pool (the `reader` of its
-/// events).
-type Idle = Arc<Mutex<Vec<(usize, Db)>>>;
-
 /// Reader connections behind a semaphore: a read waits for a free connection no longer
-/// than its deadline, then holds it until it answers.
+/// than its deadline. Each idle connection keeps its index in the pool, the `reader`
+/// its events name.
 pub struct ReaderPool {
-    idle: Idle,
+    idle: Arc<Mutex<Vec<(usize, Db)>>>,
     permits: Arc<Semaphore>,
     size: usize,
     estimate: Estimate,
@@ -77,26 +74,34 @@ impl ReaderPool {
                 connections: self.size,
             })?
             .map_err(|_| StorageError::Closed)?;
-        let mut reader = Checkout::take(&self.idle, &env.recorder);
         let read = Arc::new(read);
         let mut backoff = Backoff::new(busy, &env.rng);
         loop {
-            let attempt = read.clone();
+            let (idle, attempt) = (self.idle.clone(), read.clone());
             let recorder = env.recorder.clone();
-            let (outcome, held) = run_read(env.executor.as_ref(), move || {
-                let mut held = reader;
-                let db = held.db();
+            let outcome = run_read(env.executor.as_ref(), move || {
+                // The connection is taken and given back within the job: on the real
+                // executor it is busy while the job runs; in the simulator a job runs at
+                // one instant and its cost is charged after (the read's duration shows
+                // on its storage call).
+                let (reader, mut db) = idle
+                    .lock()
+                    .expect("reader pool")
+                    .pop()
+                    .expect("a permit guarantees an idle reader");
+                recorder.emit(Event::ReaderCheckout { reader });
                 let before = db.work();
                 let outcome = if failpoints::fired(&recorder, failpoints::STORAGE_IO_ERROR) {
                     Err(injected_io_error("a read").into())
                 } else {
-                    attempt(db)
+                    attempt(&mut db)
                 };
                 let work = db.work_since(before);
-                ((outcome, held), work)
+                idle.lock().expect("reader pool").push((reader, db));
+                recorder.emit(Event::ReaderReturn { reader });
+                (outcome, work)
             })
             .await;
-            reader = held;
             match outcome {
                 Err(StorageError::Sqlite(error)) if is_busy(&error) => {
                     let delay = backoff.next_delay();
@@ -116,52 +121,6 @@ impl ReaderPool {
                     return outcome;
                 }
             }
-        }
-    }
-}
-
-/// A reader connection taken from the pool for one read, from the permit to the
-/// answer: while the read's work is charged (and between its retries) no other read
-/// uses it. Dropping it gives the connection back, also when the read is abandoned.
-struct Checkout {
-    reader: usize,
-    db: Option<Db>,
-    idle: Idle,
-    recorder: Recorder,
-}
-
-impl Checkout {
-    /// Takes an idle connection; the caller holds a permit, so there is one.
-    fn take(idle: &Idle, recorder: &Recorder) -> Checkout {
-        let (reader, db) = idle
-            .lock()
-            .expect("reader pool")
-            .pop()
-            .expect("a permit guarantees an idle reader");
-        recorder.emit(Event::ReaderCheckout { reader });
-        Checkout {
-            reader,
-            db: Some(db),
-            idle: idle.clone(),
-            recorder: recorder.clone(),
-        }
-    }
-
-    fn db(&mut self) -> &mut Db {
-        self.db.as_mut().expect("held until dropped")
-    }
-}
-
-impl Drop for Checkout {
-    fn drop(&mut self) {
-        if let Some(db) = self.db.take() {
-            self.idle
-                .lock()
-                .expect("reader pool")
-                .push((self.reader, db));
-            self.recorder.emit(Event::ReaderReturn {
-                reader: self.reader,
-            });
         }
     }
 }

@@ -162,7 +162,7 @@ mod tests {
     }
 
     #[test]
-    fn concurrent_reads_are_drawn_on_one_track_per_reader_connection() {
+    fn reads_are_drawn_on_the_track_of_the_reader_connection_that_served_them() {
         let profile = crate::profile::by_name("hardened", 1).expect("the hardened profile");
         let finished = crate::run::storage::run(&profile, 1, |world| async move {
             let reads: Vec<_> = (0..8)
@@ -181,19 +181,32 @@ mod tests {
             attempts
         });
         assert!(finished.outcomes.iter().all(|a| a.error.is_none()));
+        let served: Vec<usize> = finished
+            .trace
+            .events
+            .iter()
+            .filter_map(|e| match e.engine()? {
+                EngineEvent::ReaderCheckout { reader } => Some(*reader),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(served.len(), 8);
         let json = chrome(&finished.trace);
         let checked = validate(&json.to_string()).expect("valid");
-        let readers: Vec<&String> = checked
-            .threads
-            .iter()
-            .filter(|t| t.starts_with("reader "))
-            .collect();
-        assert!(readers.len() > 1, "{:?}", checked.threads);
         let events = json["traceEvents"].as_array().expect("events");
-        let reads = events
+        let thread = |e: &Value| {
+            events
+                .iter()
+                .find(|m| m["name"] == "thread_name" && m["pid"] == e["pid"] && m["tid"] == e["tid"])
+                .and_then(|m| m["args"]["name"].as_str())
+                .map(str::to_owned)
+        };
+        let reads: Vec<String> = events
             .iter()
             .filter(|e| e["name"] == "read" && e["ph"] == "X")
-            .count();
-        assert_eq!(reads, 8);
+            .filter_map(thread)
+            .collect();
+        let expected: Vec<String> = served.iter().map(|r| format!("reader {r}")).collect();
+        assert_eq!(reads, expected, "{:?}", checked.threads);
     }
 }

@@ -1,6 +1,8 @@
 //! The storage tracks: one per connection. The queue's writer with its group commits
-//! (each a hold of the write lock), each reader connection with the reads it served
-//! (from checkout to return, retries included), the direct path's writes (from `BEGIN` to `COMMIT`, the lock held while
+//! (each a hold of the write lock), each reader connection with the read attempts it
+//! served (from checkout to return: in the simulator a job runs at one instant and
+//! its cost is charged after, so these are instants; the read's duration is its
+//! storage call's, on its VM's track), the direct path's writes (from `BEGIN` to `COMMIT`, the lock held while
 //! their statements apply), the adversary's own connection's lock holds, the queue's
 //! admissions and refusals, busy meetings, busy timeouts, replaced connections and
 //! the background writes.
@@ -27,7 +29,7 @@ pub struct Storage {
     direct: Open<Option<u64>>,
     /// The adversary's lock hold.
     adversary: Open<()>,
-    /// Reads by reader connection.
+    /// Read attempts by reader connection.
     reads: Open<usize>,
 }
 
