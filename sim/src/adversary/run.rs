@@ -24,12 +24,12 @@ use super::storage::{rows, stored_bytes};
 use super::tenants::{Attack, Storm, Tenants, VictimClient};
 use super::victims;
 use super::ATTACKER;
-use crate::run::http::{self, Recorder, Request, Setup};
 use crate::profile::Profile;
+use crate::run::http::{self, Recorder, Request, Setup};
 use crate::run::property::vm_pool;
-use crate::scenarios::interrupt_storm::pool_at_rest;
-use crate::run::Run;
 use crate::run::server_host::{adversarial_apps, fixture_apps};
+use crate::run::Run;
+use crate::scenarios::interrupt_storm::pool_at_rest;
 
 /// The runtime timeout of every execution in these runs, for every profile (as in
 /// `interrupt-storm`): each CPU loop holds its VM this long. 100 ms keeps a storm of

@@ -19,11 +19,11 @@ use crate::causes::{cause_class, Causes};
 use crate::client::HttpClient;
 use crate::disk::SimDisk;
 use crate::env::{sim_env, CostModel};
-use crate::run::harness;
 use crate::profile::Profile;
 use crate::report::{wall_clock_ms_since, wall_clock_start, Phase, Report};
-use crate::run::Run;
+use crate::run::harness;
 use crate::run::server_host::{fixture_apps, ServerHost, ADMIN_TOKEN, DOMAIN, PORT};
+use crate::run::Run;
 use crate::trace::{Said, Trace};
 
 /// What one request came to.

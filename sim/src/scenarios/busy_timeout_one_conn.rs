@@ -16,8 +16,8 @@ use std::time::Duration;
 use fazt_engine::storage::StorageError;
 use serde_json::json;
 
-use crate::run::storage::{self, Finished, LockHolder, Attempt, World};
 use crate::profile::Profile;
+use crate::run::storage::{self, Attempt, Finished, LockHolder, World};
 use crate::run::Run;
 use fazt_engine::events::Event as EngineEvent;
 

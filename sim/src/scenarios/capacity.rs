@@ -35,8 +35,8 @@ use serde_json::json;
 
 use crate::causes::{writer_busy_by_background_writes, ANALYTICS_FLUSH, REQUEST_LOG};
 use crate::env::CostModel;
-use crate::run::http::{self, Recorder, Request};
 use crate::profile::Profile;
+use crate::run::http::{self, Recorder, Request};
 use crate::run::Run;
 
 pub const SUMMARY: &str =

@@ -17,8 +17,8 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::run::http::{self, Recorder, Request};
 use crate::profile::Profile;
+use crate::run::http::{self, Recorder, Request};
 use crate::run::Run;
 
 pub const SUMMARY: &str =

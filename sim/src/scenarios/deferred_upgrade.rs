@@ -19,8 +19,8 @@ use serde_json::json;
 
 use fazt_engine::events::Event as EngineEvent;
 
-use crate::run::storage::{self, last_event, Finished, LockHolder, Attempt};
 use crate::profile::Profile;
+use crate::run::storage::{self, last_event, Attempt, Finished, LockHolder};
 use crate::run::Run;
 
 pub const SUMMARY: &str =

@@ -18,8 +18,8 @@ use fazt_engine::env::Deadline;
 use fazt_engine::storage::{Db, StorageError};
 use serde_json::json;
 
-use crate::run::storage::{self, Finished};
 use crate::profile::Profile;
+use crate::run::storage::{self, Finished};
 use crate::run::Run;
 
 pub const SUMMARY: &str =

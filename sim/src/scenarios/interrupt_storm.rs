@@ -21,8 +21,8 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
 
-use crate::run::http::{self, Recorder, Request};
 use crate::profile::Profile;
+use crate::run::http::{self, Recorder, Request};
 use crate::run::Run;
 
 pub const SUMMARY: &str =

@@ -3,8 +3,8 @@
 
 use serde_json::json;
 
-use crate::run::http::{self, Request};
 use crate::profile::Profile;
+use crate::run::http::{self, Request};
 use crate::run::Run;
 
 pub const SUMMARY: &str =

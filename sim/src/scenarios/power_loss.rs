@@ -14,8 +14,8 @@ use fazt_engine::env::Rng;
 
 use crate::profile::Profile;
 use crate::run::property;
-use crate::scenarios::crash_restart::outages;
 use crate::run::Run;
+use crate::scenarios::crash_restart::outages;
 use crate::scenarios::Sizes;
 use crate::workload::{Operation, Space, Step, Verb, Workload};
 

@@ -13,8 +13,8 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::run::storage::{self, last_event, Attempt};
 use crate::profile::Profile;
+use crate::run::storage::{self, last_event, Attempt};
 use crate::run::Run;
 use fazt_engine::events::Event as EngineEvent;
 

@@ -20,7 +20,7 @@ use fazt_engine::storage::StorageError;
 use serde_json::json;
 
 use crate::profile::Profile;
-use crate::run::storage::{self, adversary_held_lock, Finished, LockHolder, Attempt, World};
+use crate::run::storage::{self, adversary_held_lock, Attempt, Finished, LockHolder, World};
 use crate::run::Run;
 use crate::trace::Trace;
 

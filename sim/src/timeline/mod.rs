@@ -197,7 +197,9 @@ mod tests {
         let thread = |e: &Value| {
             events
                 .iter()
-                .find(|m| m["name"] == "thread_name" && m["pid"] == e["pid"] && m["tid"] == e["tid"])
+                .find(|m| {
+                    m["name"] == "thread_name" && m["pid"] == e["pid"] && m["tid"] == e["tid"]
+                })
                 .and_then(|m| m["args"]["name"].as_str())
                 .map(str::to_owned)
         };

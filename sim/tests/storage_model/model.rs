@@ -220,9 +220,7 @@ impl AppModel {
             ..FindOptions::default()
         };
         self.find(coll, query, &options)
-            .map_or_else(Reply::Error, |docs| {
-                Reply::Value(docs.into_iter().next())
-            })
+            .map_or_else(Reply::Error, |docs| Reply::Value(docs.into_iter().next()))
     }
 
     pub(crate) fn ds_count(&self, coll: usize, query: &Value) -> Reply {

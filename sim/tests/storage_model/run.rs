@@ -29,10 +29,7 @@ pub(crate) enum Reply {
     Error(&'static str),
 }
 
-pub(crate) fn outcome<T>(
-    result: Result<T, StorageError>,
-    ok: impl FnOnce(T) -> Reply,
-) -> Reply {
+pub(crate) fn outcome<T>(result: Result<T, StorageError>, ok: impl FnOnce(T) -> Reply) -> Reply {
     match result {
         Ok(value) => ok(value),
         Err(error) => Reply::Error(error.kind()),
