@@ -1,6 +1,6 @@
 //! The engine's one assembly: storage, then the execution workers on it, then the
 //! server on both. `fazt server start` (`server/start.rs`) and the simulator's server
-//! host (`sim/src/server_host.rs`) both build through [`Engine::build`], so the two
+//! host (`sim/src/run/server_host.rs`) both build through [`Engine::build`], so the two
 //! cannot drift apart in what they wire to what; they differ only in the [`Env`] and
 //! the [`EngineConfig`] they hand in.
 

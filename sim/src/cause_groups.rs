@@ -3,7 +3,7 @@
 //! (`fazt-sim sweep ... --json` keeps every cause of every seed).
 //!
 //! A cause reads `<told> (<fault> at <n> ms)` or `<told>: <root cause> (<details>)`
-//! (`property.rs`, `http_run.rs`); its kind drops the times and ids.
+//! (`run/property.rs`, `run/http.rs`); its kind drops the times and ids.
 
 use std::collections::BTreeMap;
 

@@ -27,7 +27,7 @@ pub fn root_cause(trace: &Trace, request_id: &str, kind: &str) -> String {
 /// by its cause class: `analytics-flush` and `request-log`.
 pub fn writer_busy_by_background_writes(trace: &Trace) -> BTreeMap<&'static str, u64> {
     let mut counts = BTreeMap::from([(ANALYTICS_FLUSH, 0), (REQUEST_LOG, 0)]);
-    for (_, blocker) in Causes::new(trace).background_busy {
+    for (_, _, blocker) in Causes::new(trace).background_busy {
         *counts.entry(blocker.class()).or_default() += 1;
     }
     counts
@@ -172,16 +172,18 @@ pub struct Causes<'a> {
     queued: BTreeMap<u64, usize>,
     /// VM → the watchers of the executions it served, in order: (execution, end).
     watchers: BTreeMap<u64, Vec<(u64, WatcherEnd)>>,
-    /// Request id → the indexes of the first event of its admission wait and of its
-    /// `RequestRefused` event, for a request refused without an execution slot.
-    refused: BTreeMap<&'a str, (usize, usize)>,
+    /// Request id → the virtual µs its admission wait began and the index of its
+    /// `RequestRefused` event, for a request refused without an execution slot. (A
+    /// time, not an index: hosts stamp with their own clocks, so the trace is sorted
+    /// only nearly, and no index marks a time.)
+    refused: BTreeMap<&'a str, (u64, usize)>,
     /// Direct-path write steps, in order: (step, execution or `None` for the server's
     /// own writes, index in this list of the same executor's next step).
     direct: Vec<(Step, Option<u64>, Option<usize>)>,
     /// For each time the queue's writer met SQLITE_BUSY while a background write
-    /// outside the queue held the write lock: (index of its `WriterBusy` event, that
-    /// write).
-    background_busy: Vec<(usize, Blocker)>,
+    /// outside the queue held the write lock: (index of its `WriterBusy` event, its
+    /// virtual µs, that write).
+    background_busy: Vec<(usize, u64, Blocker)>,
 }
 
 impl<'a> Causes<'a> {
@@ -201,7 +203,7 @@ impl<'a> Causes<'a> {
         // `GroupStarted`.
         let mut background_held: Option<Held> = None;
         let mut held_at_group_start: Option<Held> = None;
-        let mut busy_by_background: Vec<(usize, Held)> = Vec::new();
+        let mut busy_by_background: Vec<(usize, u64, Held)> = Vec::new();
         let mut flush_sizes: Vec<usize> = Vec::new();
         let mut flushes_started = 0;
         for (at, entry) in trace.events.iter().enumerate() {
@@ -215,11 +217,10 @@ impl<'a> Causes<'a> {
                     ..
                 } => {
                     let from_us = entry.at_us.saturating_sub(*waited_us);
-                    let first = trace.events[..at].partition_point(|e| e.at_us < from_us);
                     causes
                         .refused
                         .entry(request_id.as_str())
-                        .or_insert((first, at));
+                        .or_insert((from_us, at));
                     None
                 }
                 EngineEvent::Request {
@@ -267,7 +268,7 @@ impl<'a> Causes<'a> {
                 }
                 EngineEvent::WriterBusy { .. } => {
                     if let Some(held) = held_at_group_start {
-                        busy_by_background.push((at, held));
+                        busy_by_background.push((at, entry.at_us, held));
                     }
                     None
                 }
@@ -305,14 +306,14 @@ impl<'a> Causes<'a> {
         }
         causes.background_busy = busy_by_background
             .into_iter()
-            .map(|(at, held)| {
+            .map(|(at, at_us, held)| {
                 let blocker = match held {
                     Held::AnalyticsBatch(flush) => Blocker::AnalyticsBatch {
                         events: flush_sizes.get(flush).copied(),
                     },
                     Held::RequestLogRow => Blocker::RequestLogRow,
                 };
-                (at, blocker)
+                (at, at_us, blocker)
             })
             .collect();
         causes
@@ -323,7 +324,7 @@ impl<'a> Causes<'a> {
     pub fn root_cause(&self, request_id: &str, kind: &str) -> String {
         let Some(&(execution, ended)) = self.requests.get(request_id) else {
             return match self.refused.get(request_id) {
-                Some(&(from, to)) => match self.background_write_between(from, to) {
+                Some(&(from_us, refused)) => match self.background_write_while(from_us, refused) {
                     Some(blocker) => format!(
                         "{} (refused without an execution slot while the queue's writer met the write lock of {} outside the queue)",
                         blocker.class(),
@@ -414,8 +415,17 @@ impl<'a> Causes<'a> {
     fn background_write_between(&self, from: usize, to: usize) -> Option<Blocker> {
         self.background_busy
             .iter()
-            .find(|&&(at, _)| (from..to).contains(&at))
-            .map(|&(_, blocker)| blocker)
+            .find(|&&(at, _, _)| (from..to).contains(&at))
+            .map(|&(_, _, blocker)| blocker)
+    }
+
+    /// The first background write outside the queue whose write lock the queue's
+    /// writer met from `from_us` on, before the event at `before`.
+    fn background_write_while(&self, from_us: u64, before: usize) -> Option<Blocker> {
+        self.background_busy
+            .iter()
+            .find(|&&(at, at_us, _)| at < before && at_us >= from_us)
+            .map(|&(_, _, blocker)| blocker)
     }
 
     /// The execution that used `vm` last before `execution`, and how its watcher ended.

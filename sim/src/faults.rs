@@ -147,7 +147,11 @@ fn finish(
         }
         Undo::Latency => {
             for client in clients {
-                sim.set_link_latency(SERVER, client.as_str(), crate::harness::NETWORK_LATENCY);
+                sim.set_link_latency(
+                    SERVER,
+                    client.as_str(),
+                    crate::run::harness::NETWORK_LATENCY,
+                );
             }
             FaultEnd::LatencyRestored
         }

@@ -4,10 +4,8 @@
 //! | --- | --- |
 //! | [`capture`] | records the engine's `tracing` events into the run's trace, on virtual time |
 //! | [`net`], [`client`] | the Net seam on turmoil TCP; a small HTTP client for workloads |
-//! | [`server_host`] | the engine's server, unchanged, as a turmoil host |
 //! | [`env`] | the simulated seams: [`env::SimClock`], [`env::SimExecutor`], the cost model |
-//! | [`http_run`] | HTTP workloads against the server host: outcomes by phase, report with root causes |
-//! | [`harness`] | building a turmoil `Sim` the same way for every run (epoch, tick, seed) |
+//! | [`run`] | the runners: the turmoil harness, the server host, HTTP, storage-level and property runs, each ending in a [`run::Run`] |
 //! | [`profile`] | named engine configurations (`hardened`, one per mechanism) |
 //! | [`scenarios`] | named workloads, each returning a [`report::Report`] |
 //! | [`sweep`] | one scenario over many seeds: failure statistics, seeds that broke an invariant |
@@ -20,7 +18,7 @@
 //! | [`regression`] | the stored corpus of minimal failing cases, replayed by tests and the suite |
 //! | [`app_test`] | `fazt-sim test DIR`: an author's app under the simulator, its JS invariants, JUnit/JSON reports |
 //! | [`adversary`] | a hostile tenant beside victims: the corpus, the workload, the tenancy invariants checked |
-//! | [`workload`], [`property`] | property-based workloads on the `registers` app, run and checked against the invariants |
+//! | [`workload`] | property-based workloads on the `registers` app (run and checked by [`run::property`]) |
 //! | [`search`] | the property search as a library: broad workloads, faults in their span, promise-level checkers, coverage marks |
 
 pub mod adversary;
@@ -32,17 +30,14 @@ pub mod client;
 pub mod disk;
 pub mod env;
 pub mod faults;
-pub mod harness;
-pub mod http_run;
 pub mod lost_writes;
 pub mod net;
 pub mod profile;
-pub mod property;
 pub mod regression;
 pub mod report;
+pub mod run;
 pub mod scenarios;
 pub mod search;
-pub mod server_host;
 pub mod suite;
 pub mod sweep;
 pub mod timeline;

@@ -17,8 +17,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::adversary::{self, Tenants, HARDENED_BOUNDS};
 use crate::profile;
-use crate::property;
 use crate::report::Report;
+use crate::run::property;
 use crate::workload::Workload;
 
 /// A stored case.

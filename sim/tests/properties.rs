@@ -16,12 +16,13 @@ use fail::FailScenario;
 use fazt_chaos::{Action, Fault, Schedule};
 use fazt_engine::failpoints;
 use fazt_sim::adversary::{self, Tenants, HARDENED_BOUNDS};
+use fazt_sim::profile;
 use fazt_sim::regression::{self, Case};
+use fazt_sim::run::property;
 use fazt_sim::search::{self, coverage, coverage::Hits, faults::Scale};
 use fazt_sim::workload::{
     failpoint_schedules, schedules, workloads, Operation, Space, Step, Verb, Workload,
 };
-use fazt_sim::{profile, property};
 use proptest::strategy::{Just, Strategy};
 use proptest::test_runner::{Config, RngSeed, TestCaseError, TestError, TestRunner};
 

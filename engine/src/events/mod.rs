@@ -17,8 +17,8 @@ use serde::Serialize;
 use crate::runtime::{Operation, WatcherEnd};
 
 /// One thing that happened inside the engine. Ids are the engine's own: `execution`
-/// counts executions from 1, `vm` is the pool's VM id, `conn` a storage connection's
-/// index.
+/// counts executions from 1, `vm` is the pool's VM id, `conn` a writer connection's
+/// index, `reader` a reader connection's index in the reader pool.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "event", rename_all = "kebab-case")]
 pub enum Event {
@@ -65,6 +65,10 @@ pub enum Event {
     },
 
     // --- storage ---
+    /// An attempt of a read took reader connection `reader` from the pool.
+    ReaderCheckout { reader: usize },
+    /// The attempt gave reader connection `reader` back to the pool.
+    ReaderReturn { reader: usize },
     /// Connection `conn` was replaced past its lifetime and lost its busy timeout.
     ConnectionReplaced { conn: usize, generation: u32 },
     /// A write on the direct path began its DEFERRED transaction.
@@ -192,7 +196,9 @@ impl Event {
             | VmEvicted { .. }
             | StorageCall { .. }
             | StorageAnswer { .. } => Source::Runtime,
-            ConnectionReplaced { .. }
+            ReaderCheckout { .. }
+            | ReaderReturn { .. }
+            | ConnectionReplaced { .. }
             | DirectWriteStarted { .. }
             | DirectWriteBusy { .. }
             | DirectWriteCommitting { .. }

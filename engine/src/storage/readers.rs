@@ -11,12 +11,14 @@ use super::estimate::Estimate;
 use super::policy::BusyPolicy;
 use super::retry::Backoff;
 use crate::env::{run_read, timeout_at, Deadline, Env};
+use crate::events::Event;
 use crate::failpoints;
 
 /// Reader connections behind a semaphore: a read waits for a free connection no longer
-/// than its deadline.
+/// than its deadline. Each idle connection keeps its index in the pool, the `reader`
+/// its events name.
 pub struct ReaderPool {
-    idle: Arc<Mutex<Vec<Db>>>,
+    idle: Arc<Mutex<Vec<(usize, Db)>>>,
     permits: Arc<Semaphore>,
     size: usize,
     estimate: Estimate,
@@ -26,7 +28,7 @@ impl ReaderPool {
     pub fn new(connections: Vec<Db>) -> ReaderPool {
         let size = connections.len();
         ReaderPool {
-            idle: Arc::new(Mutex::new(connections)),
+            idle: Arc::new(Mutex::new(connections.into_iter().enumerate().collect())),
             permits: Arc::new(Semaphore::new(size)),
             size,
             estimate: Estimate::default(),
@@ -78,11 +80,16 @@ impl ReaderPool {
             let (idle, attempt) = (self.idle.clone(), read.clone());
             let recorder = env.recorder.clone();
             let outcome = run_read(env.executor.as_ref(), move || {
-                let mut db = idle
+                // The connection is taken and given back within the job: on the real
+                // executor it is busy while the job runs; in the simulator a job runs at
+                // one instant and its cost is charged after (the read's duration shows
+                // on its storage call).
+                let (reader, mut db) = idle
                     .lock()
                     .expect("reader pool")
                     .pop()
                     .expect("a permit guarantees an idle reader");
+                recorder.emit(Event::ReaderCheckout { reader });
                 let before = db.work();
                 let outcome = if failpoints::fired(&recorder, failpoints::STORAGE_IO_ERROR) {
                     Err(injected_io_error("a read").into())
@@ -90,7 +97,8 @@ impl ReaderPool {
                     attempt(&mut db)
                 };
                 let work = db.work_since(before);
-                idle.lock().expect("reader pool").push(db);
+                idle.lock().expect("reader pool").push((reader, db));
+                recorder.emit(Event::ReaderReturn { reader });
                 (outcome, work)
             })
             .await;

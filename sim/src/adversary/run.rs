@@ -24,12 +24,12 @@ use super::storage::{rows, stored_bytes};
 use super::tenants::{Attack, Storm, Tenants, VictimClient};
 use super::victims;
 use super::ATTACKER;
-use crate::http_run::{self, Recorder, Request, Setup};
 use crate::profile::Profile;
-use crate::property::vm_pool;
+use crate::run::http::{self, Recorder, Request, Setup};
+use crate::run::property::vm_pool;
+use crate::run::server_host::{adversarial_apps, fixture_apps};
+use crate::run::Run;
 use crate::scenarios::interrupt_storm::pool_at_rest;
-use crate::scenarios::Run;
-use crate::server_host::{adversarial_apps, fixture_apps};
 
 /// The runtime timeout of every execution in these runs, for every profile (as in
 /// `interrupt-storm`): each CPU loop holds its VM this long. 100 ms keeps a storm of
@@ -125,7 +125,7 @@ pub fn run(
     };
     let shared: Shared = Rc::default();
     let (tenants_in, gathered) = (tenants.clone(), shared.clone());
-    let observed = http_run::observe_with(&profile, seed, setup, move |recorder| {
+    let observed = http::observe_with(&profile, seed, setup, move |recorder| {
         drive(recorder, tenants_in, gathered)
     });
     let stored = rows(&observed.db_path());

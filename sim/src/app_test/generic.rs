@@ -13,7 +13,7 @@ use super::Verdict;
 use crate::causes::{Causes, FaultWindows};
 use crate::env::TIMER_RESOLUTION;
 use crate::profile::Profile;
-use crate::property::{self, Evidence};
+use crate::run::property::{self, Evidence};
 use crate::search::checkers::vm_hygiene;
 use crate::search::events::network_faulted;
 use crate::search::faults::Scale;

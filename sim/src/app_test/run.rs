@@ -21,10 +21,10 @@ use crate::client::HttpClient;
 use crate::disk::SimDisk;
 use crate::env::sim_env;
 use crate::faults;
-use crate::harness;
 use crate::profile::Profile;
-use crate::property::CLIENT_TIMEOUT;
-use crate::server_host::{ServerHost, DOMAIN, PORT};
+use crate::run::harness;
+use crate::run::property::CLIENT_TIMEOUT;
+use crate::run::server_host::{ServerHost, DOMAIN, PORT};
 use crate::trace::Trace;
 
 /// The database file's name on the run's simulated disk.

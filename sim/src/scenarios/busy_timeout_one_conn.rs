@@ -16,9 +16,9 @@ use std::time::Duration;
 use fazt_engine::storage::StorageError;
 use serde_json::json;
 
-use super::storage_world::{self, Finished, LockHolder, Outcome, World};
 use crate::profile::Profile;
-use crate::scenarios::Run;
+use crate::run::storage::{self, Attempt, Finished, LockHolder, World};
+use crate::run::Run;
 use fazt_engine::events::Event as EngineEvent;
 
 pub const SUMMARY: &str =
@@ -50,7 +50,7 @@ impl Default for Options {
 }
 
 /// One phase: the adversary and the writers, until the writers are done.
-async fn phase(world: Rc<World>, name: &'static str, options: &Options) -> Vec<Outcome> {
+async fn phase(world: Rc<World>, name: &'static str, options: &Options) -> Vec<Attempt> {
     let adversary = LockHolder::start(&world, options.lock_every, options.lock_hold);
     let writers: Vec<_> = (0..options.writers)
         .map(|writer| {
@@ -82,7 +82,7 @@ async fn phase(world: Rc<World>, name: &'static str, options: &Options) -> Vec<O
 
 pub fn run(profile: &Profile, seed: u64, options: &Options) -> Run {
     let options = options.clone();
-    let finished = storage_world::run(profile, seed, move |world| async move {
+    let finished = storage::run(profile, seed, move |world| async move {
         let mut outcomes = phase(world.clone(), "early", &options).await;
         let wait = options
             .late_phase_at
@@ -105,7 +105,7 @@ pub fn run(profile: &Profile, seed: u64, options: &Options) -> Run {
 }
 
 /// For SQLITE_BUSY: which connection met it and why it had no busy timeout.
-fn root_cause(error: &StorageError, outcome: &Outcome, finished: &Finished) -> String {
+fn root_cause(error: &StorageError, outcome: &Attempt, finished: &Finished) -> String {
     if !matches!(error, StorageError::Busy { .. }) {
         return error.kind().to_owned();
     }

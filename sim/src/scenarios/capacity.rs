@@ -35,9 +35,9 @@ use serde_json::json;
 
 use crate::causes::{writer_busy_by_background_writes, ANALYTICS_FLUSH, REQUEST_LOG};
 use crate::env::CostModel;
-use crate::http_run::{self, Recorder, Request};
 use crate::profile::Profile;
-use crate::scenarios::Run;
+use crate::run::http::{self, Recorder, Request};
+use crate::run::Run;
 
 pub const SUMMARY: &str =
     "seed 002's load test: 1,000 then 2,000 users with think time, momentum and cashflow, 20 s each";
@@ -82,7 +82,7 @@ pub fn run(profile: &Profile, seed: u64, options: &Options) -> Run {
     let options = options.clone();
     let slowdown = options.slowdown;
     let cost = CostModel::default().slowed(slowdown);
-    let observed = http_run::observe_on(profile, seed, cost, move |recorder| async move {
+    let observed = http::observe_on(profile, seed, cost, move |recorder| async move {
         for (tag, users) in [("a", options.users), ("b", 2 * options.users)] {
             let phase = format!("{users} users");
             let until_us = recorder.now_us() + micros(options.duration);

@@ -17,9 +17,9 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::http_run::{self, Recorder, Request};
 use crate::profile::Profile;
-use crate::scenarios::Run;
+use crate::run::http::{self, Recorder, Request};
+use crate::run::Run;
 
 pub const SUMMARY: &str =
     "seed 000's cashflow stress tests: sequential, concurrent, read and throttled phases";
@@ -75,7 +75,7 @@ pub const THROTTLED_WRITES: &str = "throttled writes";
 /// Runs the scenario under `profile` with `seed`.
 pub fn run(profile: &Profile, seed: u64, options: &Options) -> Run {
     let options = options.clone();
-    http_run::observe(profile, seed, move |recorder| async move {
+    http::observe(profile, seed, move |recorder| async move {
         let mut client = recorder.connect().await;
         for n in 0..options.sequential_writes {
             write(

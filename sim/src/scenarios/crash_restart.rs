@@ -10,8 +10,9 @@ use fazt_chaos::{Action, Fault, Schedule};
 use fazt_engine::env::Rng;
 
 use crate::profile::Profile;
-use crate::property;
-use crate::scenarios::{Run, Sizes};
+use crate::run::property;
+use crate::run::Run;
+use crate::scenarios::Sizes;
 use crate::workload::Workload;
 
 pub const SUMMARY: &str =

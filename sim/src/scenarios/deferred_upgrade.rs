@@ -19,9 +19,9 @@ use serde_json::json;
 
 use fazt_engine::events::Event as EngineEvent;
 
-use super::storage_world::{self, last_event, Finished, LockHolder, Outcome};
 use crate::profile::Profile;
-use crate::scenarios::Run;
+use crate::run::storage::{self, last_event, Attempt, Finished, LockHolder};
+use crate::run::Run;
 
 pub const SUMMARY: &str =
     "40 writers updating documents (read, then write) while another connection holds the lock 10 ms in every 40 ms";
@@ -59,7 +59,7 @@ fn document_id(n: usize) -> String {
 pub fn run(profile: &Profile, seed: u64, options: &Options) -> Run {
     let options = options.clone();
     let documents = options.documents;
-    let finished = storage_world::run(profile, seed, move |world| async move {
+    let finished = storage::run(profile, seed, move |world| async move {
         let setup = world.storage.scope(APP, Deadline::NONE);
         for n in 0..options.documents {
             let document = json!({"id": document_id(n), "n": 0});
@@ -105,7 +105,7 @@ pub fn run(profile: &Profile, seed: u64, options: &Options) -> Run {
 }
 
 /// For SQLITE_BUSY: whether it met the upgrade of a DEFERRED transaction or a lock wait.
-fn root_cause(error: &StorageError, outcome: &Outcome, finished: &Finished) -> String {
+fn root_cause(error: &StorageError, outcome: &Attempt, finished: &Finished) -> String {
     if !matches!(error, StorageError::Busy { .. }) {
         return error.kind().to_owned();
     }

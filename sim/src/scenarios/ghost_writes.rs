@@ -18,9 +18,9 @@ use fazt_engine::env::Deadline;
 use fazt_engine::storage::{Db, StorageError};
 use serde_json::json;
 
-use super::storage_world::{self, Finished};
 use crate::profile::Profile;
-use crate::scenarios::Run;
+use crate::run::storage::{self, Finished};
+use crate::run::Run;
 
 pub const SUMMARY: &str =
     "14 writers each update 300 documents in one call with 10 ms of budget (writes outliving their caller)";
@@ -50,7 +50,7 @@ const APP: &str = "ghosts";
 
 pub fn run(profile: &Profile, seed: u64, options: &Options) -> Run {
     let options = options.clone();
-    let finished = storage_world::run(profile, seed, move |world| async move {
+    let finished = storage::run(profile, seed, move |world| async move {
         // Inserted concurrently, so that they commit in a few groups.
         let inserts: Vec<_> = (0..options.writers)
             .flat_map(|writer| (0..options.documents_per_writer).map(move |n| (writer, n)))

@@ -21,9 +21,9 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
 
-use crate::http_run::{self, Recorder, Request};
 use crate::profile::Profile;
-use crate::scenarios::Run;
+use crate::run::http::{self, Recorder, Request};
+use crate::run::Run;
 
 pub const SUMMARY: &str =
     "16 clients mixing while(true){} and long loops with trivial requests at a 5 ms deadline";
@@ -67,7 +67,7 @@ pub fn run(profile: &Profile, seed: u64, options: &Options) -> Run {
     profile.config.runtime.timeout = options.deadline;
     let pool: Rc<RefCell<Option<serde_json::Value>>> = Rc::default();
     let (options, pool_out) = (options.clone(), pool.clone());
-    let observed = http_run::observe(&profile, seed, move |recorder| async move {
+    let observed = http::observe(&profile, seed, move |recorder| async move {
         let mut clients = Vec::new();
         for client in 0..options.clients {
             clients.push(tokio::task::spawn_local(send_mix(
@@ -83,7 +83,7 @@ pub fn run(profile: &Profile, seed: u64, options: &Options) -> Run {
         *pool_out.borrow_mut() = recorder.admin_json(&mut admin, "/api/_debug/runtime").await;
         Ok(())
     });
-    let mut violations: Vec<String> = crate::property::vm_pool(&observed.trace)
+    let mut violations: Vec<String> = crate::run::property::vm_pool(&observed.trace)
         .iter()
         .map(ToString::to_string)
         .collect();

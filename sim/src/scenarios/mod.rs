@@ -1,4 +1,5 @@
-//! Named workloads. Each runs the real engine on virtual time and returns a report.
+//! Named workloads with their expectations. Each runs the real engine on virtual time,
+//! through one of the runners in [`crate::run`], and returns a report.
 
 pub mod busy_timeout_one_conn;
 pub mod capacity;
@@ -13,7 +14,6 @@ pub mod noisy_neighbor;
 pub mod power_loss;
 pub mod queue_admission;
 pub mod slow_query;
-pub mod storage_world;
 pub mod timeout_hierarchy;
 pub mod write_contention;
 
@@ -21,14 +21,7 @@ use fazt_engine::storage::Durability;
 
 use crate::disk::DiskModel;
 use crate::profile::Profile;
-use crate::report::Report;
-use crate::trace::Trace;
-
-/// What a run produced: its report and the trace the report was computed from.
-pub struct Run {
-    pub report: Report,
-    pub trace: Trace,
-}
+use crate::run::Run;
 
 /// What a run may override (`fazt-sim run --requests N --schedule FILE`).
 #[derive(Clone, Debug, Default)]

@@ -3,9 +3,9 @@
 
 use serde_json::json;
 
-use crate::http_run::{self, Request};
 use crate::profile::Profile;
-use crate::scenarios::Run;
+use crate::run::http::{self, Request};
+use crate::run::Run;
 
 pub const SUMMARY: &str =
     "one client sends N sequential POST /api/tasks to momentum (seed 001's curl loop)";
@@ -25,7 +25,7 @@ impl Default for Options {
 /// Runs the scenario under `profile` with `seed`.
 pub fn run(profile: &Profile, seed: u64, options: &Options) -> Run {
     let requests = options.requests;
-    http_run::observe(profile, seed, move |recorder| async move {
+    http::observe(profile, seed, move |recorder| async move {
         let mut client = recorder.connect().await;
         for n in 0..requests {
             let request = Request {

@@ -23,7 +23,7 @@
 
 use crate::adversary::{self, Shape, Storm, HARDENED_BOUNDS};
 use crate::profile::Profile;
-use crate::scenarios::Run;
+use crate::run::Run;
 
 pub const SUMMARY: &str =
     "an attacker app running the escape/exhaustion corpus and a CPU-loop storm beside registers and momentum with canaries";

@@ -13,9 +13,10 @@ use fazt_chaos::Action;
 use fazt_engine::env::Rng;
 
 use crate::profile::Profile;
-use crate::property;
+use crate::run::property;
+use crate::run::Run;
 use crate::scenarios::crash_restart::outages;
-use crate::scenarios::{Run, Sizes};
+use crate::scenarios::Sizes;
 use crate::workload::{Operation, Space, Step, Verb, Workload};
 
 pub const SUMMARY: &str =

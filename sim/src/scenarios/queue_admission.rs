@@ -13,9 +13,9 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use super::storage_world::{self, last_event, Outcome};
 use crate::profile::Profile;
-use crate::scenarios::Run;
+use crate::run::storage::{self, last_event, Attempt};
+use crate::run::Run;
 use fazt_engine::events::Event as EngineEvent;
 
 pub const SUMMARY: &str =
@@ -45,7 +45,7 @@ impl Default for Options {
 
 pub fn run(profile: &Profile, seed: u64, options: &Options) -> Run {
     let options = options.clone();
-    let finished = storage_world::run(profile, seed, move |world| async move {
+    let finished = storage::run(profile, seed, move |world| async move {
         let adversary = tokio::task::spawn_local({
             let world = world.clone();
             async move { world.hold_lock(options.lock_hold).await }
@@ -109,8 +109,8 @@ pub fn run(profile: &Profile, seed: u64, options: &Options) -> Run {
 /// For a refusal: the engine's refusal event, from the trace.
 fn root_cause(
     error: &fazt_engine::storage::StorageError,
-    outcome: &Outcome,
-    finished: &storage_world::Finished,
+    outcome: &Attempt,
+    finished: &storage::Finished,
 ) -> String {
     if error.kind() != "InsufficientBudget" {
         return error.kind().to_owned();

@@ -20,8 +20,9 @@ use fazt_engine::env::Rng;
 use fazt_engine::failpoints;
 
 use crate::profile::Profile;
-use crate::property;
-use crate::scenarios::{Run, Sizes};
+use crate::run::property;
+use crate::run::Run;
+use crate::scenarios::Sizes;
 use crate::workload::{Verb, Workload};
 
 pub const SUMMARY: &str =

@@ -15,11 +15,10 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use super::storage_world::{self, World};
 use crate::profile::Profile;
-use crate::scenarios::Run;
+use crate::run::storage::{self, adversary_held_lock, World};
+use crate::run::Run;
 use crate::trace::Trace;
-use crate::trace::What;
 use fazt_engine::events::Event as EngineEvent;
 
 pub const SUMMARY: &str =
@@ -50,7 +49,7 @@ impl Default for Options {
 }
 
 /// What one request came to, after its retries.
-struct RequestOutcome {
+struct RetriedRequest {
     started_us: u64,
     ended_us: u64,
     /// The last attempt's start.
@@ -64,7 +63,7 @@ async fn request(
     n: usize,
     budget: Duration,
     options: &Options,
-) -> RequestOutcome {
+) -> RetriedRequest {
     let started_us = world.now_us();
     let mut attempt = 1;
     loop {
@@ -96,7 +95,7 @@ async fn request(
         );
         let retry = matches!(&result, Err(e) if !timed_out && e.retryable());
         if !retry || attempt == options.attempts_max {
-            return RequestOutcome {
+            return RetriedRequest {
                 started_us,
                 ended_us: world.now_us(),
                 attempt_started_us,
@@ -114,9 +113,9 @@ pub fn run(profile: &Profile, seed: u64, options: &Options) -> Run {
         .request_timeout
         .min(profile.config.runtime.timeout);
     let options = options.clone();
-    let result: Rc<std::cell::RefCell<Vec<RequestOutcome>>> = Rc::default();
+    let result: Rc<std::cell::RefCell<Vec<RetriedRequest>>> = Rc::default();
     let out = result.clone();
-    let finished = storage_world::run(profile, seed, move |world| async move {
+    let finished = storage::run(profile, seed, move |world| async move {
         let adversary = tokio::task::spawn_local({
             let (world, options) = (world.clone(), options.clone());
             async move {
@@ -162,7 +161,7 @@ pub fn run(profile: &Profile, seed: u64, options: &Options) -> Run {
 
 /// For a timed-out request: how long its last attempt waited on the lock, and whose
 /// busy timeout made it wait that long.
-fn root_cause(kind: &str, outcome: &RequestOutcome, trace: &Trace, budget: Duration) -> String {
+fn root_cause(kind: &str, outcome: &RetriedRequest, trace: &Trace, budget: Duration) -> String {
     if kind != "TimeoutError" {
         return kind.to_owned();
     }
@@ -178,10 +177,7 @@ fn root_cause(kind: &str, outcome: &RequestOutcome, trace: &Trace, budget: Durat
             } => Some(*busy_timeout_ms),
             _ => None,
         });
-    let lock_held = trace
-        .events
-        .iter()
-        .any(|e| e.what == What::AdversaryLock { taken: true } && e.at_us <= end);
+    let lock_held = adversary_held_lock(trace, 0, end);
     match busy {
         Some(busy_timeout_ms) if busy_timeout_ms != 0 && lock_held => format!(
             "lock wait took the whole {} ms budget (busy_timeout {busy_timeout_ms} ms; lock held by adversary)",

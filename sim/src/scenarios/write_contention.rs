@@ -14,13 +14,15 @@
 use std::rc::Rc;
 use std::time::Duration;
 
-use fazt_engine::storage::{Db, StorageError};
+use fazt_chaos::durability::acknowledged_writes_lost;
+use fazt_chaos::{Op, OpKind, Outcome};
+use fazt_engine::storage::StorageError;
 use serde_json::json;
 
-use super::storage_world::{self, LockHolder, Outcome, World};
 use crate::profile::Profile;
-use crate::scenarios::Run;
-use crate::trace::{Trace, What};
+use crate::run::storage::{self, adversary_held_lock, Attempt, Finished, LockHolder, World};
+use crate::run::Run;
+use crate::trace::Trace;
 
 pub const SUMMARY: &str =
     "200 concurrent writers while another connection holds the write lock 10 ms in every 40 ms";
@@ -56,7 +58,7 @@ impl Default for Options {
 /// Runs the scenario under `profile` with `seed`.
 pub fn run(profile: &Profile, seed: u64, options: &Options) -> Run {
     let options = options.clone();
-    let finished = storage_world::run(profile, seed, move |world| async move {
+    let finished = storage::run(profile, seed, move |world| async move {
         let adversary = LockHolder::start(&world, options.lock_every, options.lock_hold);
         let mut writers = Vec::new();
         for writer in 0..options.writers {
@@ -74,7 +76,7 @@ pub fn run(profile: &Profile, seed: u64, options: &Options) -> Run {
         outcomes
     });
     let mut report = finished.report("write-contention", profile, seed);
-    report.violations = check_acknowledged_writes_present(&finished.db_path(), &finished.outcomes);
+    report.violations = check_acknowledged_writes_present(&finished);
     finished.count_failures(&mut report, |error, outcome| {
         root_cause(error, outcome, &finished.trace)
     });
@@ -82,7 +84,7 @@ pub fn run(profile: &Profile, seed: u64, options: &Options) -> Run {
 }
 
 /// One writer: kv and ds writes with think times, each with its own deadline.
-async fn write_back_to_back(writer: usize, world: Rc<World>, options: Options) -> Vec<Outcome> {
+async fn write_back_to_back(writer: usize, world: Rc<World>, options: Options) -> Vec<Attempt> {
     let clock = world.env.clock.as_ref();
     let think = world.env.rng.split(&format!("writer-{writer}"));
     let mut outcomes = Vec::new();
@@ -108,62 +110,49 @@ async fn write_back_to_back(writer: usize, world: Rc<World>, options: Options) -
 
 /// The cause of a failed write, from the trace: for SQLITE_BUSY, who held the write
 /// lock while the write was in flight.
-fn root_cause(error: &StorageError, outcome: &Outcome, trace: &Trace) -> String {
+fn root_cause(error: &StorageError, outcome: &Attempt, trace: &Trace) -> String {
     let StorageError::Busy { .. } = error else {
         return error.kind().to_owned();
     };
-    let (start, end) = (outcome.started_us, outcome.ended_us);
-    let mut taken_at = None;
-    for event in &trace.events {
-        match event.what {
-            What::AdversaryLock { taken: true } => taken_at = Some(event.at_us),
-            What::AdversaryLock { taken: false } => {
-                if taken_at.is_some_and(|taken| taken <= end && event.at_us >= start) {
-                    return "sqlite-busy (write lock held by adversary)".to_owned();
-                }
-                taken_at = None;
-            }
-            _ => {}
-        }
+    if adversary_held_lock(trace, outcome.started_us, outcome.ended_us) {
+        "sqlite-busy (write lock held by adversary)".to_owned()
+    } else {
+        "sqlite-busy (lock holder not in trace)".to_owned()
     }
-    if taken_at.is_some_and(|taken| taken <= end) {
-        return "sqlite-busy (write lock held by adversary)".to_owned();
-    }
-    "sqlite-busy (lock holder not in trace)".to_owned()
 }
 
-/// Invariant: every acknowledged write is in the database file.
-fn check_acknowledged_writes_present(path: &std::path::Path, outcomes: &[Outcome]) -> Vec<String> {
-    let db = match Db::open(path) {
-        Ok(db) => db,
+/// Invariant: every acknowledged write is in the database file, checked by the
+/// history checker every run shares ([`acknowledged_writes_lost`]); each write
+/// creates its own key, so the key being stored is the write having taken effect.
+fn check_acknowledged_writes_present(finished: &Finished) -> Vec<String> {
+    let history: Vec<Op> = finished
+        .outcomes
+        .iter()
+        .map(|o| Op {
+            request: o.label.clone(),
+            client: "workload".to_owned(),
+            register: o.label.clone(),
+            kind: OpKind::Insert(o.label.clone()),
+            invoked_us: o.started_us,
+            completed_us: o.ended_us,
+            outcome: if o.error.is_none() {
+                Outcome::Ok
+            } else {
+                Outcome::Unknown
+            },
+        })
+        .collect();
+    let keys = history.iter().map(|op| op.register.as_str());
+    let stored = match finished.keys_stored(APP, keys) {
+        Ok(stored) => stored,
         Err(error) => return vec![format!("cannot reopen the database: {error}")],
     };
-    let present = |key: &str| -> bool {
-        let kv: bool = db
-            .conn()
-            .query_row(
-                "SELECT EXISTS (SELECT 1 FROM app_kv WHERE app_id = ?1 AND key = ?2)",
-                [APP, key],
-                |row| row.get(0),
-            )
-            .unwrap_or(false);
-        let doc: bool = db
-            .conn()
-            .query_row(
-                "SELECT EXISTS (SELECT 1 FROM app_docs WHERE app_id = ?1 AND id = ?2)",
-                [APP, key],
-                |row| row.get(0),
-            )
-            .unwrap_or(false);
-        kv || doc
-    };
-    outcomes
-        .iter()
-        .filter(|o| o.error.is_none() && !present(&o.label))
-        .map(|o| {
+    acknowledged_writes_lost(&history, &stored)
+        .into_iter()
+        .map(|op| {
             format!(
                 "acknowledged write {} is missing from the database",
-                o.label
+                op.request
             )
         })
         .collect()

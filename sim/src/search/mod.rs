@@ -14,8 +14,8 @@ pub mod workload;
 use fazt_chaos::Schedule;
 
 use crate::profile::Profile;
-use crate::property;
-use crate::scenarios::Run;
+use crate::run::property;
+use crate::run::Run;
 use crate::workload::Workload;
 
 /// Runs `workload` with `schedule` under `profile` (a liveness probe appended) and

@@ -8,7 +8,7 @@
 //! | `clients` | one per client: each request from sending to answer, failures flagged with their root cause ([`clients`]) |
 //! | `VMs` | one per VM: executions, their storage calls nested, watcher ends and interrupts ([`runtime`]) |
 //! | `server` | admission refusals (waits), failed requests |
-//! | `storage` | the queue's writer (group commits), direct writes, the adversary's lock holds, the queue, busy, background writes ([`storage`]) |
+//! | `storage` | one track per connection: the queue's writer (group commits), each reader (its reads), direct writes, the adversary's lock holds, the queue, busy, background writes ([`storage`]) |
 //! | `faults` | the schedule's actions, the server's time down, failpoints ([`faults`]) |
 //!
 //! It reads only the trace: what is drawn is what the run recorded.
@@ -159,5 +159,56 @@ mod tests {
         assert_eq!(named("kv.set")["dur"], 15);
         assert_eq!(named("execution 1")["args"]["discarded"], true);
         assert_eq!(named("group of 1")["dur"], 5);
+    }
+
+    #[test]
+    fn reads_are_drawn_on_the_track_of_the_reader_connection_that_served_them() {
+        let profile = crate::profile::by_name("hardened", 1).expect("the hardened profile");
+        let finished = crate::run::storage::run(&profile, 1, |world| async move {
+            let reads: Vec<_> = (0..8)
+                .map(|n| {
+                    let world = world.clone();
+                    tokio::task::spawn_local(async move {
+                        let scope = world.storage.scope("app", fazt_engine::env::Deadline::NONE);
+                        world.attempt(format!("read {n}"), scope.kv_get("k")).await
+                    })
+                })
+                .collect();
+            let mut attempts = Vec::new();
+            for read in reads {
+                attempts.push(read.await.expect("a read ends"));
+            }
+            attempts
+        });
+        assert!(finished.outcomes.iter().all(|a| a.error.is_none()));
+        let served: Vec<usize> = finished
+            .trace
+            .events
+            .iter()
+            .filter_map(|e| match e.engine()? {
+                EngineEvent::ReaderCheckout { reader } => Some(*reader),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(served.len(), 8);
+        let json = chrome(&finished.trace);
+        let checked = validate(&json.to_string()).expect("valid");
+        let events = json["traceEvents"].as_array().expect("events");
+        let thread = |e: &Value| {
+            events
+                .iter()
+                .find(|m| {
+                    m["name"] == "thread_name" && m["pid"] == e["pid"] && m["tid"] == e["tid"]
+                })
+                .and_then(|m| m["args"]["name"].as_str())
+                .map(str::to_owned)
+        };
+        let reads: Vec<String> = events
+            .iter()
+            .filter(|e| e["name"] == "read" && e["ph"] == "X")
+            .filter_map(thread)
+            .collect();
+        let expected: Vec<String> = served.iter().map(|r| format!("reader {r}")).collect();
+        assert_eq!(reads, expected, "{:?}", checked.threads);
     }
 }

@@ -1,5 +1,8 @@
-//! The storage tracks: the queue's writer with its group commits (each a hold of the
-//! write lock), the direct path's writes (from `BEGIN` to `COMMIT`, the lock held while
+//! The storage tracks: one per connection. The queue's writer with its group commits
+//! (each a hold of the write lock), each reader connection with the read attempts it
+//! served (from checkout to return: in the simulator a job runs at one instant and
+//! its cost is charged after, so these are instants; the read's duration is its
+//! storage call's, on its VM's track), the direct path's writes (from `BEGIN` to `COMMIT`, the lock held while
 //! their statements apply), the adversary's own connection's lock holds, the queue's
 //! admissions and refusals, busy meetings, busy timeouts, replaced connections and
 //! the background writes.
@@ -26,6 +29,8 @@ pub struct Storage {
     direct: Open<Option<u64>>,
     /// The adversary's lock hold.
     adversary: Open<()>,
+    /// Read attempts by reader connection.
+    reads: Open<usize>,
 }
 
 impl Storage {
@@ -37,6 +42,19 @@ impl Storage {
         event: &Event,
     ) {
         let instant: (String, String, Value) = match event {
+            Event::ReaderCheckout { reader } => {
+                let span = (
+                    timeline.track(STORAGE, &format!("reader {reader}")),
+                    "read".to_owned(),
+                );
+                let args = json!({ "execution": execution });
+                self.reads.begin(timeline, *reader, span, at, args);
+                return;
+            }
+            Event::ReaderReturn { reader } => {
+                self.reads.end(timeline, reader, at, &json!({}));
+                return;
+            }
             Event::GroupStarted { writes } => {
                 let span = (
                     timeline.track(STORAGE, WRITER),
@@ -174,6 +192,7 @@ impl Storage {
     pub fn cut(&mut self, timeline: &mut Timeline, at_us: u64, why: &Value) {
         self.group.end_all(timeline, at_us, why);
         self.direct.end_all(timeline, at_us, why);
+        self.reads.end_all(timeline, at_us, why);
     }
 
     /// Ends every lock hold at `at_us`: the trace ends.

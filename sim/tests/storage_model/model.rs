@@ -75,22 +75,22 @@ impl AppModel {
         value: &Value,
         ttl_ms: Option<u64>,
         now: i64,
-    ) -> Outcome {
+    ) -> Reply {
         if let Err(kind) = check_key(key) {
-            return Outcome::Error(kind);
+            return Reply::Error(kind);
         }
         let expires_at = ttl_ms
             .filter(|ttl| *ttl > 0)
             .map(|ttl| now + i64::try_from(ttl).expect("small ttl"));
         self.kv.insert(key.to_owned(), (value.clone(), expires_at));
-        Outcome::Done
+        Reply::Done
     }
 
-    pub(crate) fn kv_get(&self, key: &str, now: i64) -> Outcome {
+    pub(crate) fn kv_get(&self, key: &str, now: i64) -> Reply {
         if let Err(kind) = check_key(key) {
-            return Outcome::Error(kind);
+            return Reply::Error(kind);
         }
-        Outcome::Value(
+        Reply::Value(
             self.kv
                 .get(key)
                 .filter(|(_, expires_at)| live(*expires_at, now))
@@ -100,19 +100,19 @@ impl AppModel {
 
     /// The answer, and whether the entry was there but expired (then the engine may
     /// still hold the row and answer either way).
-    pub(crate) fn kv_delete(&mut self, key: &str, now: i64) -> (Outcome, bool) {
+    pub(crate) fn kv_delete(&mut self, key: &str, now: i64) -> (Reply, bool) {
         if let Err(kind) = check_key(key) {
-            return (Outcome::Error(kind), false);
+            return (Reply::Error(kind), false);
         }
         match self.kv.remove(key) {
-            Some((_, expires_at)) if live(expires_at, now) => (Outcome::Existed(true), false),
-            Some(_) => (Outcome::Existed(false), true),
-            None => (Outcome::Existed(false), false),
+            Some((_, expires_at)) if live(expires_at, now) => (Reply::Existed(true), false),
+            Some(_) => (Reply::Existed(false), true),
+            None => (Reply::Existed(false), false),
         }
     }
 
-    pub(crate) fn kv_list(&self, prefix: &str, now: i64) -> Outcome {
-        Outcome::Kv(
+    pub(crate) fn kv_list(&self, prefix: &str, now: i64) -> Reply {
+        Reply::Kv(
             self.kv
                 .iter()
                 .filter(|(key, (_, expires_at))| key.starts_with(prefix) && live(*expires_at, now))
@@ -144,28 +144,28 @@ impl AppModel {
         doc: &Value,
         now: i64,
         engine_id: Option<&str>,
-    ) -> Outcome {
+    ) -> Reply {
         let Value::Object(fields) = doc else {
-            return Outcome::Error(INVALID_ARGUMENT);
+            return Reply::Error(INVALID_ARGUMENT);
         };
         let docs = &mut self.docs[coll];
         let mut body = fields.clone();
         let id = match body.remove("id") {
             Some(Value::String(id)) if !id.is_empty() => id,
             // A given id is used or refused, never replaced (issue 15).
-            Some(other) if !other.is_null() => return Outcome::Error(INVALID_ARGUMENT),
+            Some(other) if !other.is_null() => return Reply::Error(INVALID_ARGUMENT),
             _ => match engine_id {
                 Some(id) if !id.is_empty() && docs.iter().all(|doc| doc.id != id) => id.to_owned(),
-                _ => return Outcome::Id("<a fresh generated id>".into()),
+                _ => return Reply::Id("<a fresh generated id>".into()),
             },
         };
         if let Err(kind) = check_key(&id) {
-            return Outcome::Error(kind);
+            return Reply::Error(kind);
         }
         body.remove("_createdAt");
         body.remove("_updatedAt");
         if docs.iter().any(|doc| doc.id == id) {
-            return Outcome::Error("DuplicateId");
+            return Reply::Error("DuplicateId");
         }
         docs.push(Doc {
             id: id.clone(),
@@ -173,7 +173,7 @@ impl AppModel {
             created_at: now,
             updated_at: now,
         });
-        Outcome::Id(id)
+        Reply::Id(id)
     }
 
     /// Indexes (oldest first) of the documents matching `query`.
@@ -209,25 +209,23 @@ impl AppModel {
             .collect())
     }
 
-    pub(crate) fn ds_find(&self, coll: usize, query: &Value, options: &FindOptions) -> Outcome {
+    pub(crate) fn ds_find(&self, coll: usize, query: &Value, options: &FindOptions) -> Reply {
         self.find(coll, query, options)
-            .map_or_else(Outcome::Error, Outcome::Docs)
+            .map_or_else(Reply::Error, Reply::Docs)
     }
 
-    pub(crate) fn ds_find_one(&self, coll: usize, query: &Value) -> Outcome {
+    pub(crate) fn ds_find_one(&self, coll: usize, query: &Value) -> Reply {
         let options = FindOptions {
             limit: Some(1),
             ..FindOptions::default()
         };
         self.find(coll, query, &options)
-            .map_or_else(Outcome::Error, |docs| {
-                Outcome::Value(docs.into_iter().next())
-            })
+            .map_or_else(Reply::Error, |docs| Reply::Value(docs.into_iter().next()))
     }
 
-    pub(crate) fn ds_count(&self, coll: usize, query: &Value) -> Outcome {
+    pub(crate) fn ds_count(&self, coll: usize, query: &Value) -> Reply {
         self.select(coll, query)
-            .map_or_else(Outcome::Error, |m| Outcome::Count(m.len() as u64))
+            .map_or_else(Reply::Error, |m| Reply::Count(m.len() as u64))
     }
 
     pub(crate) fn ds_update(
@@ -236,21 +234,21 @@ impl AppModel {
         query: &Value,
         changes: &Value,
         now: i64,
-    ) -> Outcome {
+    ) -> Reply {
         let matches = match self.select(coll, query) {
             Ok(matches) => matches,
-            Err(kind) => return Outcome::Error(kind),
+            Err(kind) => return Reply::Error(kind),
         };
         let changes = match parse_changes(changes) {
             Ok(changes) => changes,
-            Err(kind) => return Outcome::Error(kind),
+            Err(kind) => return Reply::Error(kind),
         };
         // All or nothing: one document that cannot take the changes fails the update.
         let mut updated = Vec::new();
         for &i in &matches {
             let mut body = self.docs[coll][i].body.clone();
             if let Err(kind) = changes.apply(&mut body) {
-                return Outcome::Error(kind);
+                return Reply::Error(kind);
             }
             updated.push((i, body));
         }
@@ -259,13 +257,13 @@ impl AppModel {
             doc.body = body;
             doc.updated_at = now;
         }
-        Outcome::Count(matches.len() as u64)
+        Reply::Count(matches.len() as u64)
     }
 
-    pub(crate) fn ds_delete(&mut self, coll: usize, query: &Value) -> Outcome {
+    pub(crate) fn ds_delete(&mut self, coll: usize, query: &Value) -> Reply {
         let matches = match self.select(coll, query) {
             Ok(matches) => matches,
-            Err(kind) => return Outcome::Error(kind),
+            Err(kind) => return Reply::Error(kind),
         };
         let mut i = 0;
         self.docs[coll].retain(|_| {
@@ -273,15 +271,15 @@ impl AppModel {
             i += 1;
             keep
         });
-        Outcome::Count(matches.len() as u64)
+        Reply::Count(matches.len() as u64)
     }
 
-    pub(crate) fn ds_delete_oldest(&mut self, coll: usize, keep: u64) -> Outcome {
+    pub(crate) fn ds_delete_oldest(&mut self, coll: usize, keep: u64) -> Reply {
         let docs = &mut self.docs[coll];
         let keep = usize::try_from(keep).expect("small keep");
         let gone = docs.len().saturating_sub(keep);
         docs.drain(..gone);
-        Outcome::Count(gone as u64)
+        Reply::Count(gone as u64)
     }
 
     // s3
@@ -292,9 +290,9 @@ impl AppModel {
         data: &[u8],
         mime: Option<&str>,
         now: i64,
-    ) -> Outcome {
+    ) -> Reply {
         if let Err(kind) = check_key(path) {
-            return Outcome::Error(kind);
+            return Reply::Error(kind);
         }
         let mime = mime.filter(|m| !m.is_empty()).unwrap_or(DEFAULT_MIME);
         self.blobs.insert(
@@ -305,14 +303,14 @@ impl AppModel {
                 updated_at: now,
             },
         );
-        Outcome::Done
+        Reply::Done
     }
 
-    pub(crate) fn s3_get(&self, path: &str) -> Outcome {
+    pub(crate) fn s3_get(&self, path: &str) -> Reply {
         if let Err(kind) = check_key(path) {
-            return Outcome::Error(kind);
+            return Reply::Error(kind);
         }
-        Outcome::Blob(self.blobs.get(path).map(|blob| {
+        Reply::Blob(self.blobs.get(path).map(|blob| {
             Blob {
                 data: blob.data.clone(),
                 mime: blob.mime.clone(),
@@ -325,15 +323,15 @@ impl AppModel {
         }))
     }
 
-    pub(crate) fn s3_delete(&mut self, path: &str) -> Outcome {
+    pub(crate) fn s3_delete(&mut self, path: &str) -> Reply {
         if let Err(kind) = check_key(path) {
-            return Outcome::Error(kind);
+            return Reply::Error(kind);
         }
-        Outcome::Existed(self.blobs.remove(path).is_some())
+        Reply::Existed(self.blobs.remove(path).is_some())
     }
 
-    pub(crate) fn s3_list(&self, prefix: &str) -> Outcome {
-        Outcome::Blobs(
+    pub(crate) fn s3_list(&self, prefix: &str) -> Reply {
+        Reply::Blobs(
             self.blobs
                 .iter()
                 .filter(|(path, _)| path.starts_with(prefix))

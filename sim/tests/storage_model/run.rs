@@ -16,7 +16,7 @@ use crate::ops::*;
 
 /// What an operation answered, engine and model alike; errors by kind.
 #[derive(Debug, PartialEq)]
-pub(crate) enum Outcome {
+pub(crate) enum Reply {
     Done,
     Existed(bool),
     Id(String),
@@ -29,13 +29,10 @@ pub(crate) enum Outcome {
     Error(&'static str),
 }
 
-pub(crate) fn outcome<T>(
-    result: Result<T, StorageError>,
-    ok: impl FnOnce(T) -> Outcome,
-) -> Outcome {
+pub(crate) fn outcome<T>(result: Result<T, StorageError>, ok: impl FnOnce(T) -> Reply) -> Reply {
     match result {
         Ok(value) => ok(value),
-        Err(error) => Outcome::Error(error.kind()),
+        Err(error) => Reply::Error(error.kind()),
     }
 }
 
@@ -82,7 +79,7 @@ pub(crate) fn run(seed: u64, ops: &[Op]) -> Result<(), TestCaseError> {
     })
 }
 
-pub(crate) fn same(got: Outcome, want: Outcome) -> Result<(), String> {
+pub(crate) fn same(got: Reply, want: Reply) -> Result<(), String> {
     if got == want {
         Ok(())
     } else {
@@ -108,33 +105,33 @@ pub(crate) async fn step(
             ttl_ms,
         } => same(
             outcome(scopes[*app].kv_set(key, value, *ttl_ms).await, |()| {
-                Outcome::Done
+                Reply::Done
             }),
             model.apps[*app].kv_set(key, value, *ttl_ms, now),
         ),
         Op::KvGet { app, key } => same(
-            outcome(scopes[*app].kv_get(key).await, Outcome::Value),
+            outcome(scopes[*app].kv_get(key).await, Reply::Value),
             model.apps[*app].kv_get(key, now),
         ),
         Op::KvDelete { app, key } => {
-            let got = outcome(scopes[*app].kv_delete(key).await, Outcome::Existed);
+            let got = outcome(scopes[*app].kv_delete(key).await, Reply::Existed);
             let (want, expired) = model.apps[*app].kv_delete(key, now);
             // An expired entry still exists until the background sweep removes it, and
             // `delete` reports whether the row existed: either answer is right then.
-            if expired && matches!(got, Outcome::Existed(_)) {
+            if expired && matches!(got, Reply::Existed(_)) {
                 return Ok(());
             }
             same(got, want)
         }
         Op::KvList { app, prefix } => same(
-            outcome(scopes[*app].kv_list(prefix).await, Outcome::Kv),
+            outcome(scopes[*app].kv_list(prefix).await, Reply::Kv),
             model.apps[*app].kv_list(prefix, now),
         ),
         Op::DsInsert { app, coll, doc } => {
             let got = scopes[*app].ds_insert(COLLECTIONS[*coll], doc).await;
             let engine_id = got.as_ref().ok().map(String::as_str);
             let want = model.apps[*app].ds_insert(*coll, doc, now, engine_id);
-            same(outcome(got, Outcome::Id), want)
+            same(outcome(got, Reply::Id), want)
         }
         Op::DsFind {
             app,
@@ -146,7 +143,7 @@ pub(crate) async fn step(
                 scopes[*app]
                     .ds_find(COLLECTIONS[*coll], query, options)
                     .await,
-                Outcome::Docs,
+                Reply::Docs,
             ),
             model.apps[*app].ds_find(*coll, query, options),
         ),
@@ -160,7 +157,7 @@ pub(crate) async fn step(
                     scopes[*app]
                         .ds_find_one(COLLECTIONS[*coll], &Value::String(id.clone()))
                         .await,
-                    Outcome::Value,
+                    Reply::Value,
                 ),
                 model.apps[*app].ds_find_one(*coll, &json!({ "id": id })),
             )
@@ -168,14 +165,14 @@ pub(crate) async fn step(
         Op::DsFindOne { app, coll, query } => same(
             outcome(
                 scopes[*app].ds_find_one(COLLECTIONS[*coll], query).await,
-                Outcome::Value,
+                Reply::Value,
             ),
             model.apps[*app].ds_find_one(*coll, query),
         ),
         Op::DsCount { app, coll, query } => same(
             outcome(
                 scopes[*app].ds_count(COLLECTIONS[*coll], query).await,
-                Outcome::Count,
+                Reply::Count,
             ),
             model.apps[*app].ds_count(*coll, query),
         ),
@@ -189,14 +186,14 @@ pub(crate) async fn step(
                 scopes[*app]
                     .ds_update(COLLECTIONS[*coll], query, changes)
                     .await,
-                Outcome::Count,
+                Reply::Count,
             ),
             model.apps[*app].ds_update(*coll, query, changes, now),
         ),
         Op::DsDelete { app, coll, query } => same(
             outcome(
                 scopes[*app].ds_delete(COLLECTIONS[*coll], query).await,
-                Outcome::Count,
+                Reply::Count,
             ),
             model.apps[*app].ds_delete(*coll, query),
         ),
@@ -205,7 +202,7 @@ pub(crate) async fn step(
                 scopes[*app]
                     .ds_delete_oldest(COLLECTIONS[*coll], *keep)
                     .await,
-                Outcome::Count,
+                Reply::Count,
             ),
             model.apps[*app].ds_delete_oldest(*coll, *keep),
         ),
@@ -216,20 +213,20 @@ pub(crate) async fn step(
             mime,
         } => same(
             outcome(scopes[*app].s3_put(path, data.clone(), *mime).await, |()| {
-                Outcome::Done
+                Reply::Done
             }),
             model.apps[*app].s3_put(path, data, *mime, now),
         ),
         Op::S3Get { app, path } => same(
-            outcome(scopes[*app].s3_get(path).await, Outcome::Blob),
+            outcome(scopes[*app].s3_get(path).await, Reply::Blob),
             model.apps[*app].s3_get(path),
         ),
         Op::S3Delete { app, path } => same(
-            outcome(scopes[*app].s3_delete(path).await, Outcome::Existed),
+            outcome(scopes[*app].s3_delete(path).await, Reply::Existed),
             model.apps[*app].s3_delete(path),
         ),
         Op::S3List { app, prefix } => same(
-            outcome(scopes[*app].s3_list(prefix).await, Outcome::Blobs),
+            outcome(scopes[*app].s3_list(prefix).await, Reply::Blobs),
             model.apps[*app].s3_list(prefix),
         ),
     }
@@ -250,19 +247,19 @@ pub(crate) async fn final_state(
         let state = &model.apps[app];
         let now = clock.wall_ms();
         same(
-            outcome(scope.kv_list("").await, Outcome::Kv),
+            outcome(scope.kv_list("").await, Reply::Kv),
             state.kv_list("", now),
         )
         .map_err(|e| format!("{}: kv.list(\"\")\n{e}", APPS[app]))?;
         for (coll, name) in COLLECTIONS.iter().enumerate() {
             same(
-                outcome(scope.ds_find(name, &json!({}), &all).await, Outcome::Docs),
+                outcome(scope.ds_find(name, &json!({}), &all).await, Reply::Docs),
                 state.ds_find(coll, &json!({}), &all),
             )
             .map_err(|e| format!("{}: ds.find({name:?}, {{}}, asc)\n{e}", APPS[app]))?;
         }
         same(
-            outcome(scope.s3_list("").await, Outcome::Blobs),
+            outcome(scope.s3_list("").await, Reply::Blobs),
             state.s3_list(""),
         )
         .map_err(|e| format!("{}: s3.list(\"\")\n{e}", APPS[app]))?;

@@ -10,7 +10,7 @@
 use fazt_chaos::{Outcome, Schedule, Violation};
 
 use super::failed_with;
-use crate::property::Evidence;
+use crate::run::property::Evidence;
 use crate::search::faults::Scale;
 
 /// The failures a request may meet for its own sake, not the engine's: an insert over

@@ -16,7 +16,7 @@ use fazt_chaos::{Outcome, Violation};
 
 use super::failed_with;
 use crate::env::TIMER_RESOLUTION;
-use crate::property::Evidence;
+use crate::run::property::Evidence;
 use crate::search::events;
 use crate::search::faults::Scale;
 

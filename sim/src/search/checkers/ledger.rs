@@ -12,7 +12,7 @@ use std::collections::BTreeSet;
 use fazt_chaos::{Outcome, Violation};
 use fazt_engine::storage::Db;
 
-use crate::property::Evidence;
+use crate::run::property::Evidence;
 use crate::workload::Verb;
 
 pub fn check(evidence: &Evidence) -> Vec<Violation> {

@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 
 use fazt_chaos::{Outcome, Violation};
 
-use crate::property::Evidence;
+use crate::run::property::Evidence;
 use crate::workload::{Space, Verb};
 
 pub fn check(evidence: &Evidence) -> Vec<Violation> {

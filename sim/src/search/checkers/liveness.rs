@@ -10,7 +10,7 @@
 use fazt_chaos::{Action, Outcome, Schedule, Violation};
 
 use crate::profile::Profile;
-use crate::property::Evidence;
+use crate::run::property::Evidence;
 use crate::search::faults::{span_ms, Scale};
 use crate::workload::{Operation, Space, Step, Verb, Workload};
 

@@ -17,7 +17,7 @@ use fazt_chaos::{Schedule, Violation};
 
 use super::faults::Scale;
 use crate::profile::Profile;
-use crate::property::{Answer, Evidence};
+use crate::run::property::{Answer, Evidence};
 
 /// Whether `answer` failed with one of `kinds`: its error kind, or the cause under it
 /// (a storage error reaches the client as kind `StorageError`, cause the storage's).

@@ -9,7 +9,7 @@
 use fazt_chaos::Violation;
 use fazt_engine::storage::Db;
 
-use crate::property::Evidence;
+use crate::run::property::Evidence;
 use crate::workload::Verb;
 
 /// Prefix the app puts before the value in `tag`.

@@ -8,7 +8,7 @@
 
 use fazt_chaos::Violation;
 
-use crate::property::Evidence;
+use crate::run::property::Evidence;
 use crate::search::events::{lifetimes, vm_events, VmEvent};
 
 /// Error kinds after which a VM is not fit to run again.

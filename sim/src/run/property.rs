@@ -20,12 +20,12 @@ use crate::client::HttpClient;
 use crate::disk::SimDisk;
 use crate::env::{sim_env, TIMER_RESOLUTION};
 use crate::faults;
-use crate::harness;
 use crate::lost_writes;
 use crate::profile::Profile;
 use crate::report::{wall_clock_ms_since, wall_clock_start, Report};
-use crate::scenarios::Run;
-use crate::server_host::{fixture_apps, ServerHost, DOMAIN, PORT};
+use crate::run::harness;
+use crate::run::server_host::{fixture_apps, ServerHost, DOMAIN, PORT};
+use crate::run::Run;
 use crate::trace::{Said, Trace, What};
 use crate::workload::{Operation, Space, Verb, Workload, APP, TWIN_APP};
 

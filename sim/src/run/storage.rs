@@ -1,4 +1,4 @@
-//! What the storage-level scenarios share: one simulated host running the engine's
+//! Running storage-level workloads: one simulated host running the engine's
 //! storage under a profile with the engine's trace events captured, a second connection
 //! that takes the write lock (a writer outside the engine), and the outcome of every
 //! operation on one virtual timeline.
@@ -16,10 +16,10 @@ use fazt_engine::storage::{Db, Storage, StorageError};
 use crate::capture::Capture;
 use crate::disk::SimDisk;
 use crate::env::{sim_env_on, CostModel};
-use crate::harness;
 use crate::profile::Profile;
 use crate::report::{wall_clock_ms_since, wall_clock_start, Report};
-use crate::scenarios::Run;
+use crate::run::harness;
+use crate::run::Run;
 use crate::trace::{Said, Trace, What};
 use fazt_engine::events::Event as EngineEvent;
 
@@ -35,14 +35,14 @@ pub struct World {
 }
 
 /// What one operation came to.
-pub struct Outcome {
+pub struct Attempt {
     pub label: String,
     pub started_us: u64,
     pub ended_us: u64,
     pub error: Option<StorageError>,
 }
 
-impl Outcome {
+impl Attempt {
     pub fn latency_us(&self) -> u64 {
         self.ended_us - self.started_us
     }
@@ -50,7 +50,7 @@ impl Outcome {
 
 /// What a run left: outcomes, trace, virtual time, storage counters, the database.
 pub struct Finished {
-    pub outcomes: Vec<Outcome>,
+    pub outcomes: Vec<Attempt>,
     pub trace: Trace,
     pub virtual_ms: u64,
     pub details: BTreeMap<String, u64>,
@@ -69,7 +69,7 @@ impl Finished {
     /// `scenario`'s report over this run's outcomes: their latencies, the run's trace
     /// and details. Failures are the caller's to count ([`Finished::count_failures`]).
     pub fn report(&self, scenario: &str, profile: &Profile, seed: u64) -> Report {
-        let latencies: Vec<u64> = self.outcomes.iter().map(Outcome::latency_us).collect();
+        let latencies: Vec<u64> = self.outcomes.iter().map(Attempt::latency_us).collect();
         self.report_with_latencies(scenario, profile, seed, &latencies)
     }
 
@@ -99,7 +99,7 @@ impl Finished {
     pub fn count_failures(
         &self,
         report: &mut Report,
-        mut cause: impl FnMut(&StorageError, &Outcome) -> String,
+        mut cause: impl FnMut(&StorageError, &Attempt) -> String,
     ) {
         for outcome in &self.outcomes {
             let failure = outcome
@@ -108,6 +108,29 @@ impl Finished {
                 .map(|error| (error.kind(), cause(error, outcome)));
             report.count(failure);
         }
+    }
+
+    /// Which of `keys` the database holds in `app`, each as a register for
+    /// [`fazt_chaos::durability::acknowledged_writes_lost`]: a key names a kv entry or a
+    /// document id, and its register's final value is the key itself when either is
+    /// stored (absent otherwise). For workloads whose writes each create their own key.
+    pub fn keys_stored<'k>(
+        &self,
+        app: &str,
+        keys: impl Iterator<Item = &'k str>,
+    ) -> Result<BTreeMap<String, Option<String>>, StorageError> {
+        let db = Db::open(&self.db_path())?;
+        let mut stored = BTreeMap::new();
+        for key in keys {
+            let present: bool = db.conn().query_row(
+                "SELECT EXISTS (SELECT 1 FROM app_kv WHERE app_id = ?1 AND key = ?2)
+                     OR EXISTS (SELECT 1 FROM app_docs WHERE app_id = ?1 AND id = ?2)",
+                [app, key],
+                |row| row.get(0),
+            )?;
+            stored.insert(key.to_owned(), present.then(|| key.to_owned()));
+        }
+        Ok(stored)
     }
 
     /// The run, with `report` and the real time it took.
@@ -145,13 +168,13 @@ impl World {
         &self,
         label: String,
         operation: impl Future<Output = Result<T, StorageError>>,
-    ) -> Outcome {
+    ) -> Attempt {
         let started_us = self.now_us();
         let result = operation.await;
         let ended_us = self.now_us();
         let attempted = Said::attempted(label.clone(), started_us, &result);
         self.capture.note_at(ended_us, "workload", attempted);
-        Outcome {
+        Attempt {
             label,
             started_us,
             ended_us,
@@ -206,7 +229,7 @@ impl LockHolder {
 }
 
 /// What the host hands back: outcomes, virtual ms, storage counters.
-type Observed = (Vec<Outcome>, u64, BTreeMap<String, u64>);
+type HostLeft = (Vec<Attempt>, u64, BTreeMap<String, u64>);
 
 /// The database file's name on a run's disk.
 const DB_FILE: &str = "fazt.db";
@@ -216,13 +239,13 @@ const DB_FILE: &str = "fazt.db";
 pub fn run<F, Fut>(profile: &Profile, seed: u64, workload: F) -> Finished
 where
     F: FnOnce(Rc<World>) -> Fut + 'static,
-    Fut: Future<Output = Vec<Outcome>> + 'static,
+    Fut: Future<Output = Vec<Attempt>> + 'static,
 {
     let wall_started = wall_clock_start();
     let config = profile.config.storage.clone();
     let disk = SimDisk::new(profile.disk.clone(), Rng::seeded(seed).split("disk"));
     let capture = Capture::default();
-    let result: Rc<RefCell<Option<Observed>>> = Rc::default();
+    let result: Rc<RefCell<Option<HostLeft>>> = Rc::default();
     let mut sim = harness::build(seed);
     let (out, host_capture, host_disk) = (result.clone(), capture.clone(), disk.clone());
     sim.client("storage", async move {
@@ -262,6 +285,26 @@ where
         disk,
         wall_started,
     }
+}
+
+/// Whether the lock holder outside the engine ([`LockHolder`], [`World::hold_lock`])
+/// held the write lock at some time from `since_us` to `until_us`, from its
+/// `AdversaryLock` events in `trace`.
+pub fn adversary_held_lock(trace: &Trace, since_us: u64, until_us: u64) -> bool {
+    let mut taken_at = None;
+    for event in &trace.events {
+        match event.what {
+            What::AdversaryLock { taken: true } => taken_at = Some(event.at_us),
+            What::AdversaryLock { taken: false } => {
+                if taken_at.is_some_and(|taken| taken <= until_us && event.at_us >= since_us) {
+                    return true;
+                }
+                taken_at = None;
+            }
+            _ => {}
+        }
+    }
+    taken_at.is_some_and(|taken| taken <= until_us)
 }
 
 /// The last engine event before `at_us` (inclusive) and from `since_us` on that is

@@ -1,6 +1,6 @@
 //! Running HTTP workloads against the engine's server as a turmoil host: one server
 //! host with the fixture apps, one client host whose tasks send requests, and every
-//! answer recorded as an [`Outcome`] (with its phase) next to the engine's trace.
+//! answer recorded as a [`RequestRecord`] (with its phase) next to the engine's trace.
 //!
 //! Scenarios write only their workload (who sends what, when); the server, the trace
 //! capture and the report with root causes are built here the same way for all.
@@ -19,16 +19,16 @@ use crate::causes::{cause_class, Causes};
 use crate::client::HttpClient;
 use crate::disk::SimDisk;
 use crate::env::{sim_env, CostModel};
-use crate::harness;
 use crate::profile::Profile;
 use crate::report::{wall_clock_ms_since, wall_clock_start, Phase, Report};
-use crate::scenarios::Run;
-use crate::server_host::{fixture_apps, ServerHost, ADMIN_TOKEN, DOMAIN, PORT};
+use crate::run::harness;
+use crate::run::server_host::{fixture_apps, ServerHost, ADMIN_TOKEN, DOMAIN, PORT};
+use crate::run::Run;
 use crate::trace::{Said, Trace};
 
 /// What one request came to.
 #[derive(Clone, Debug)]
-pub struct Outcome {
+pub struct RequestRecord {
     /// The part of the workload it belongs to (one phase per test of a seed document).
     pub phase: String,
     pub request_id: String,
@@ -48,7 +48,7 @@ pub struct Recorder {
     env: Env,
     origin: Instant,
     capture: Capture,
-    outcomes: Rc<RefCell<Vec<Outcome>>>,
+    outcomes: Rc<RefCell<Vec<RequestRecord>>>,
 }
 
 impl Recorder {
@@ -127,7 +127,7 @@ impl Recorder {
             failure: kind.clone(),
         };
         self.capture.note_at(answered, "client", said);
-        self.outcomes.borrow_mut().push(Outcome {
+        self.outcomes.borrow_mut().push(RequestRecord {
             phase: phase.to_owned(),
             request_id: request.id.to_owned(),
             status,
@@ -181,7 +181,7 @@ fn micros_since(clock: &dyn Clock, origin: Instant) -> u64 {
 
 /// What an HTTP run observed, before it becomes a report.
 pub struct Observed {
-    pub outcomes: Vec<Outcome>,
+    pub outcomes: Vec<RequestRecord>,
     pub trace: Trace,
     /// Virtual time the workload took.
     pub virtual_ms: u64,
@@ -250,7 +250,7 @@ where
         capture: capture.clone(),
         apps: setup.apps,
     };
-    let outcomes: Rc<RefCell<Vec<Outcome>>> = Rc::default();
+    let outcomes: Rc<RefCell<Vec<RequestRecord>>> = Rc::default();
     let finished_at_us = Rc::new(RefCell::new(0));
     let mut sim = harness::build(seed);
     sim.host("server", move || host.clone().run());
@@ -291,10 +291,10 @@ impl Observed {
     }
 
     /// The report of `scenario`: every outcome counted with its root cause from the
-    /// trace, and one phase per distinct [`Outcome::phase`] when there are several.
+    /// trace, and one phase per distinct [`RequestRecord::phase`] when there are several.
     pub fn into_run(self, scenario: &str, profile: &Profile, seed: u64) -> Run {
         let causes = Causes::new(&self.trace);
-        let failure = |outcome: &Outcome| {
+        let failure = |outcome: &RequestRecord| {
             outcome.kind.as_deref().map(|kind| {
                 let cause = causes.root_cause(&outcome.request_id, kind);
                 (kind.to_owned(), cause_class(&cause))
@@ -323,7 +323,7 @@ impl Observed {
         }
         if phases.len() > 1 {
             for phase in phases {
-                let outcomes: Vec<&Outcome> =
+                let outcomes: Vec<&RequestRecord> =
                     self.outcomes.iter().filter(|o| o.phase == phase).collect();
                 let latencies: Vec<u64> = outcomes.iter().map(|o| o.latency_us).collect();
                 let first_sent = outcomes.iter().map(|o| o.started_us).min().unwrap_or(0);
