@@ -60,12 +60,13 @@ pub trait Executor: Send + Sync + 'static {
     /// spends the work's cost on its modelled CPU, so virtual time passes.
     fn charge(&self, work: Work) -> BoxFuture<'static, ()>;
 
-    /// The system calls (a commit's `fsync`) that jobs spent time blocked in since the
-    /// last call, oldest first, and forgets them. The legacy watchdog's model of Go's
-    /// scheduler needs them: a goroutine whose P sits in a system call is picked up
-    /// sooner (fazt-reference.md §4.1). The real executor returns none (the real
-    /// scheduler needs no model); the simulator's returns its disk's syncs.
-    fn take_syscalls(&self) -> Vec<Syscall> {
+    /// The system calls (a commit's `fsync`) that jobs spent time blocked in, starting
+    /// at or after `since`, oldest first. The legacy watchdog's model of Go's scheduler
+    /// needs them: a goroutine whose P sits in a system call is picked up sooner
+    /// (fazt-reference.md §4.1). The real executor returns none (the real scheduler
+    /// needs no model); the simulator's returns its disk's waits.
+    fn syscalls_since(&self, since: super::Instant) -> Vec<Syscall> {
+        let _ = since;
         Vec::new()
     }
 }

@@ -30,9 +30,9 @@ pub struct CostModel {
     /// script and the reset). Default 20 µs: a trivial handler measured 5–20 µs on
     /// these machines.
     pub js_execution: Duration,
-    /// Compile cost per KiB of script ([`Work::script_bytes`]). Default zero: the
+    /// Compile cost per KB (1,000 bytes) of script ([`Work::script_bytes`]). Default zero: the
     /// engine compiles each app once per VM (its script cache).
-    pub compile_per_kib: Duration,
+    pub compile_per_kb: Duration,
     /// Fixed cost of running a script past its first instruction ([`Work::js_runs`]).
     /// Default zero: part of `js_execution` for QuickJS.
     pub js_run: Duration,
@@ -66,7 +66,7 @@ impl Default for CostModel {
             sqlite_tick: Duration::from_micros(1),
             js_tick: Duration::from_micros(300),
             js_execution: Duration::from_micros(20),
-            compile_per_kib: Duration::ZERO,
+            compile_per_kb: Duration::ZERO,
             js_run: Duration::ZERO,
         }
     }
@@ -88,8 +88,8 @@ impl CostModel {
     /// - `js_execution` 47 µs: goja's injection of fazt's globals (`request`, `fazt.*`,
     ///   `respond`), median of an old goja build measured on momentum's POST
     ///   (min 19 µs);
-    /// - `compile_per_kib` 114 µs: goja's compile of momentum's 3.4 KB script, median
-    ///   387 µs (min 185 µs) on that build, per KiB; fazt compiled at every execution;
+    /// - `compile_per_kb` 115 µs: goja's compile of momentum's 3.4 KB script, median
+    ///   387 µs (min 185 µs) on that build, per KB; fazt compiled at every execution;
     /// - `js_run` 47 µs: the same script's run, median (min 17 µs);
     /// - `js_tick` ×[`GOJA_OVER_QUICKJS_TENTHS`]: a long script's run;
     /// - `job` 25 µs: database/sql's connection checkout and a prepare per call (fazt
@@ -106,7 +106,7 @@ impl CostModel {
             sqlite_tick: times(quickjs.sqlite_tick, MODERNC_OVER_C_TENTHS),
             js_tick: times(quickjs.js_tick, GOJA_OVER_QUICKJS_TENTHS),
             js_execution: Duration::from_micros(47),
-            compile_per_kib: Duration::from_micros(114),
+            compile_per_kb: Duration::from_micros(115),
             js_run: Duration::from_micros(47),
         }
     }
@@ -121,7 +121,7 @@ impl CostModel {
             sqlite_tick: self.sqlite_tick * factor,
             js_tick: self.js_tick * factor,
             js_execution: self.js_execution * factor,
-            compile_per_kib: self.compile_per_kib * factor,
+            compile_per_kb: self.compile_per_kb * factor,
             js_run: self.js_run * factor,
         }
     }
@@ -134,7 +134,7 @@ impl CostModel {
             + self.js_tick * count(work.js_ticks)
             + self.js_execution * count(work.js_executions)
             + self.js_run * count(work.js_runs)
-            + self.compile_per_kib * count(work.script_bytes) / 1024
+            + self.compile_per_kb * count(work.script_bytes) / 1000
     }
 }
 
@@ -168,7 +168,7 @@ mod tests {
             statements: 3,
             js_ticks: 2,
             js_executions: 1,
-            script_bytes: 3400,
+            script_bytes: 3365,
             js_runs: 1,
         };
         assert_eq!(model.slowed(10).cost(work), model.cost(work) * 10);

@@ -4,7 +4,7 @@
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
-use fazt_engine::env::{Clock, Executor, Job, Rng, Syscall, Work};
+use fazt_engine::env::{Clock, Executor, Instant, Job, Rng, Syscall, Work};
 use futures::future::BoxFuture;
 
 use super::cost::CostModel;
@@ -16,8 +16,8 @@ use crate::disk::SimDisk;
 /// (default 3, the engine's own interleaving before it became this seam).
 const MAX_INTERLEAVE_YIELDS: u64 = 3;
 
-/// The most disk waits kept for [`Executor::take_syscalls`] between two calls (only
-/// the legacy watchdog takes them; the oldest are dropped past this).
+/// The most recent disk waits kept for [`Executor::syscalls_since`] (the legacy
+/// watchdog asks for those of one execution; older ones are dropped).
 const SYSCALLS_KEPT: usize = 256;
 
 /// Runs each job inline, then keeps its caller waiting until the modelled CPU has spent
@@ -32,7 +32,7 @@ const SYSCALLS_KEPT: usize = 256;
 /// On a simulated disk, a job's disk time (its reads, writes and syncs, from the
 /// disk model) is waited for after its CPU time, without holding the CPU: the caller
 /// resumes once both have passed. That wait is a system call (the kernel's `pread`,
-/// `pwrite`, `fsync`), which [`Executor::take_syscalls`] reports.
+/// `pwrite`, `fsync`), which [`Executor::syscalls_since`] reports.
 pub struct SimExecutor {
     clock: Arc<dyn Clock>,
     cpu: Arc<SimCpu>,
@@ -104,8 +104,12 @@ impl Executor for SimExecutor {
         self.spend(self.cost.cost(work))
     }
 
-    fn take_syscalls(&self) -> Vec<Syscall> {
-        self.syscalls.lock().expect("syscall log").drain(..).collect()
+    fn syscalls_since(&self, since: Instant) -> Vec<Syscall> {
+        let syscalls = self.syscalls.lock().expect("syscall log");
+        (syscalls.iter())
+            .filter(|call| call.start >= since)
+            .copied()
+            .collect()
     }
 }
 
@@ -127,7 +131,7 @@ mod tests {
             sqlite_tick: Duration::ZERO,
             js_tick: Duration::ZERO,
             js_execution: Duration::ZERO,
-            compile_per_kib: Duration::ZERO,
+            compile_per_kb: Duration::ZERO,
             js_run: Duration::ZERO,
         };
         (clock.clone(), Arc::new(SimExecutor::new(clock, cpu, cost)))
