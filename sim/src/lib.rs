@@ -42,6 +42,7 @@ pub mod regression;
 pub mod report;
 pub mod scenarios;
 pub mod search;
+pub mod sensitivity;
 pub mod server_host;
 pub mod suite;
 pub mod sweep;

@@ -72,7 +72,7 @@ pub struct WakeDelay {
     /// `TimeoutError` on a 2-vCPU dev VM). No document fixes it; an isolated test on a
     /// VM saw 81–94% of new goroutines wait over 0.5 ms after the other vCPU had idled
     /// 5 ms, an upper bound for a curl loop's short idles. `fazt-sim sensitivity` shows
-    /// the failure rate against it. 400.
+    /// the failure rate against it. 600.
     pub tail_per_mille: u64,
     /// The tail's mean (an exponential beyond the body): **calibrated to seed 001**,
     /// with [`WakeDelay::tail_per_mille`]: hundreds of µs, a vCPU brought back from
@@ -84,7 +84,7 @@ impl Default for WakeDelay {
     fn default() -> Self {
         WakeDelay {
             body: Duration::from_micros(5)..=Duration::from_micros(50),
-            tail_per_mille: 400,
+            tail_per_mille: 600,
             tail_mean: Duration::from_micros(500),
         }
     }

@@ -43,7 +43,7 @@ mod workers;
 pub use budgets::{CONSOLE_BYTES_MAX, RESPONSE_BYTES_MAX};
 pub use contract::{AppCode, HandlerRequest, HandlerResponse, LogEntry, LogLevel, Upload};
 pub use error::{ErrorKind, ExecutionError, STALE_INTERRUPT};
-pub use legacy_watchdog::{GoScheduler, WatcherEnd};
+pub use legacy_watchdog::{GoScheduler, WakeDelay, WatcherEnd};
 pub use operation::Operation;
 pub use pool::{PoolMetrics, VmReuse};
 pub use vm::VmLimits;
