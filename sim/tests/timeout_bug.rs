@@ -179,7 +179,9 @@ fn timeout_bug_cashflow_stress_phases_come_out_as_seed_000s_table() {
         (cashflow_stress::THROTTLED_WRITES, 0.90),
     ] {
         let measured = 1.0 - phase_failure_rate(&reports, name);
-        eprintln!("cashflow-stress {name}, 1 cpu, vps: success {measured:.3} (seed 000: {success})");
+        eprintln!(
+            "cashflow-stress {name}, 1 cpu, vps: success {measured:.3} (seed 000: {success})"
+        );
         if (measured - success).abs() > 0.15 {
             misses.push(format!("{name}: {measured:.3} against {success}"));
         }

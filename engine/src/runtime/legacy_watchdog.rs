@@ -137,6 +137,11 @@ impl HandlerRun {
 pub struct Watcher {
     execution: u64,
     state: Rc<VmState>,
+    timing: Timing,
+}
+
+/// The scheduler's draws for one watcher.
+struct Timing {
     /// With several CPUs, when the woken P is running.
     woken_after: Option<Duration>,
     /// When `sysmon` first looks after the watcher's creation (its phase).
@@ -167,11 +172,40 @@ impl Watcher {
         Watcher {
             execution,
             state,
-            woken_after,
-            sysmon_phase: rng.duration_up_to(scheduler.sysmon_tick),
+            timing: Timing {
+                woken_after,
+                sysmon_phase: rng.duration_up_to(scheduler.sysmon_tick),
+            },
         }
     }
 
+    /// Runs fazt's deferred cleanup, in fazt's order, then resolves the watcher.
+    /// Call after the execution ended and before the VM goes back to the pool (the
+    /// caller returns it right after, as fazt's third step). A late watcher runs right
+    /// after the cleanup, which this model folds into the cleanup instant (the VM cannot
+    /// serve again sooner when it is not the only one idle).
+    pub fn cleanup(self, scheduler: &GoScheduler, run: &HandlerRun, rng: &Rng) -> WatcherEnd {
+        // 1. close(done); vm.ClearInterrupt()
+        self.state.interrupt.set(None);
+        // 2. cancel(): the timeout context is done too, from now on.
+        // 3. (the caller) pool.Put(vm)
+        if self
+            .timing
+            .first_runs_at(scheduler, run)
+            .is_some_and(|at| at < run.ran)
+        {
+            return WatcherEnd::InTime;
+        }
+        // Both cases ready: Go's select chooses uniformly.
+        if rng.chance(1, 2) {
+            return WatcherEnd::LatePickedDone;
+        }
+        self.state.interrupt.set(Some(self.execution));
+        WatcherEnd::LateInterruptedPooledVm
+    }
+}
+
+impl Timing {
     /// When `sysmon` retakes the handler's P from a system call (the watcher runs on
     /// the P's new thread): a call seen at one tick and still going at the next.
     fn retaken_at(&self, scheduler: &GoScheduler, run: &HandlerRun) -> Option<Duration> {
@@ -211,28 +245,75 @@ impl Watcher {
             .flatten()
             .min()
     }
+}
 
-    /// Runs fazt's deferred cleanup, in fazt's order, then resolves the watcher.
-    /// Call after the execution ended and before the VM goes back to the pool (the
-    /// caller returns it right after, as fazt's third step). A late watcher runs right
-    /// after the cleanup, which this model folds into the cleanup instant (the VM cannot
-    /// serve again sooner when it is not the only one idle).
-    pub fn cleanup(self, scheduler: &GoScheduler, run: &HandlerRun, rng: &Rng) -> WatcherEnd {
-        // 1. close(done); vm.ClearInterrupt()
-        self.state.interrupt.set(None);
-        // 2. cancel(): the timeout context is done too, from now on.
-        // 3. (the caller) pool.Put(vm)
-        if self
-            .first_runs_at(scheduler, run)
-            .is_some_and(|at| at < run.ran)
-        {
-            return WatcherEnd::InTime;
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn us(n: u64) -> Duration {
+        Duration::from_micros(n)
+    }
+
+    fn run(ran: u64, syscalls: &[(u64, u64)]) -> HandlerRun {
+        HandlerRun {
+            ran: us(ran),
+            longest_storage_call: us(30),
+            syscalls: syscalls.iter().map(|&(a, b)| (us(a), us(b))).collect(),
         }
-        // Both cases ready: Go's select chooses uniformly.
-        if rng.chance(1, 2) {
-            return WatcherEnd::LatePickedDone;
-        }
-        self.state.interrupt.set(Some(self.execution));
-        WatcherEnd::LateInterruptedPooledVm
+    }
+
+    /// One CPU: the watcher waits for the handler, unless a system call outlasts two
+    /// `sysmon` ticks (seen at the first tick inside it, retaken at the next).
+    #[test]
+    fn one_cpu_the_watcher_runs_only_when_sysmon_retakes_a_p_in_a_system_call() {
+        let scheduler = GoScheduler::with_cpus(1);
+        let timing = Timing {
+            woken_after: None,
+            sysmon_phase: us(5),
+        };
+        assert_eq!(
+            timing.first_runs_at(&scheduler, &run(500, &[])),
+            Some(us(10_000))
+        );
+        // A 26 µs sync from 400: seen at 405, retaken at 425.
+        assert_eq!(
+            timing.first_runs_at(&scheduler, &run(500, &[(400, 26)])),
+            Some(us(425))
+        );
+        // A 15 µs sync: gone before the second tick.
+        assert_eq!(
+            timing.first_runs_at(&scheduler, &run(500, &[(400, 15)])),
+            Some(us(10_000))
+        );
+    }
+
+    /// Several CPUs: the thief backs off 55 µs unless the owner is in a system call.
+    #[test]
+    fn several_cpus_the_thief_skips_its_backoff_when_the_owner_is_in_a_system_call() {
+        let scheduler = GoScheduler::with_cpus(2);
+        let timing = Timing {
+            woken_after: Some(us(300)),
+            sysmon_phase: us(19),
+        };
+        assert_eq!(
+            timing.first_runs_at(&scheduler, &run(500, &[])),
+            Some(us(355))
+        );
+        assert_eq!(
+            timing.first_runs_at(&scheduler, &run(500, &[(290, 20)])),
+            Some(us(300))
+        );
+    }
+
+    /// The tail's share of draws is its weight, and a draw is never below the body.
+    #[test]
+    fn wake_delays_have_a_body_and_a_tail() {
+        let wake = WakeDelay::default();
+        let rng = Rng::seeded(3);
+        let draws: Vec<Duration> = (0..10_000).map(|_| wake.draw(&rng)).collect();
+        assert!(draws.iter().all(|d| *d >= us(5)));
+        let tail = draws.iter().filter(|d| **d > us(50)).count();
+        assert!((5_500..=6_200).contains(&tail), "{tail}");
     }
 }
