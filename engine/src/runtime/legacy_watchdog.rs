@@ -144,7 +144,8 @@ pub struct Watcher {
 struct Timing {
     /// With several CPUs, when the woken P is running.
     woken_after: Option<Duration>,
-    /// When `sysmon` first looks after the watcher's creation (its phase).
+    /// When `sysmon` first looks after the watcher's creation (its phase), drawn at the
+    /// cleanup.
     sysmon_phase: Duration,
 }
 
@@ -174,7 +175,7 @@ impl Watcher {
             state,
             timing: Timing {
                 woken_after,
-                sysmon_phase: rng.duration_up_to(scheduler.sysmon_tick),
+                sysmon_phase: Duration::ZERO,
             },
         }
     }
@@ -189,8 +190,13 @@ impl Watcher {
         self.state.interrupt.set(None);
         // 2. cancel(): the timeout context is done too, from now on.
         // 3. (the caller) pool.Put(vm)
-        if self
-            .timing
+        let mut timing = self.timing;
+        // `sysmon`'s phase matters only to a system call: drawn only then, so a run
+        // without one draws what it drew before the model knew system calls.
+        if !run.syscalls.is_empty() {
+            timing.sysmon_phase = rng.duration_up_to(scheduler.sysmon_tick);
+        }
+        if timing
             .first_runs_at(scheduler, run)
             .is_some_and(|at| at < run.ran)
         {
