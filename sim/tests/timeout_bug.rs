@@ -169,17 +169,18 @@ fn timeout_bug_is_absent_from_the_hardened_profile() {
 /// Seed 000's table (one vCPU): success 70% on sequential writes, 60% concurrent, 48%
 /// reads, 90% throttled writes; each phase within ±15 points, from the same parameters.
 ///
-/// Not met. Measured over seeds 1–20 on one CPU: on `vps` sequential writes 100%,
-/// concurrent 22%, reads 59%, throttled 58.5%; on `devvm` 92%, 17%, 59%, 58%; on `nvme`
-/// 100%, 20%, 59%, 60%. Reads are right (±15 of 48%). Writes are not: every write's
+/// Not met. Measured over seeds 1–20 on one CPU, `vps`: sequential writes 100%,
+/// concurrent 20%, reads 60.3%, throttled 62.5% (on `devvm` and `nvme` much the same:
+/// writes 92–100%). Reads are right (±15 of 48%). Writes are not: every write's
 /// commit syncs long enough for `sysmon` to run the watcher in time, so the sequential
 /// writes, on fresh VMs, never poison one (seed 000 lost 30%); the throttled writes
 /// start on VMs the reads phase left poisoned (the FIFO pool of 10 carries them over)
 /// and a poisoned execution, which commits nothing, re-poisons its VM half the time,
-/// so they inherit the reads' rate instead of seed 000's 90%. The concurrent phase's
-/// failures are mostly the storage layer's, not the watcher's. What the model lacks
-/// (seed 000's real sync times, a pause letting the pool's poison drain, the 0.10.5
-/// single-statement writes) is issue 20's version-profile work, not done.
+/// so they inherit the reads' rate instead of seed 000's 90%. The concurrent phase
+/// fails by `sqlite-busy` (seed 1: 9 of 10), the DEFERRED read-then-write upgrade that
+/// 0.10.5's single-statement app writes did not have. Correcting the profile (single
+/// statements, a VM pool that creates a fresh VM when empty) is issue 20's
+/// version-profile work, not done.
 #[test]
 #[ignore = "cashflow-stress phases not yet matched: measured values in the doc comment"]
 fn timeout_bug_cashflow_stress_phases_come_out_as_seed_000s_table() {
