@@ -123,7 +123,9 @@ pub struct HandlerRun {
     pub ran: Duration,
     /// Its longest storage call.
     pub longest_storage_call: Duration,
-    /// The system calls its P sat in (start, length), oldest first.
+    /// The system calls its P sat in (start, length), oldest first: every job's in
+    /// the window (the simulator runs all work on one modelled CPU, so a concurrent
+    /// execution's commit counts too; exact for sequential requests).
     pub syscalls: Vec<(Duration, Duration)>,
 }
 
