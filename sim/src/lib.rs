@@ -38,6 +38,7 @@ pub mod report;
 pub mod run;
 pub mod scenarios;
 pub mod search;
+pub mod sensitivity;
 pub mod suite;
 pub mod sweep;
 pub mod timeline;

@@ -7,7 +7,7 @@ use fazt_chaos::Schedule;
 use fazt_engine::storage::Durability;
 use fazt_sim::app_test::fault_kinds::FaultKinds;
 use fazt_sim::disk::DiskModel;
-use fazt_sim::{app_test, profile, scenarios, suite, sweep};
+use fazt_sim::{app_test, profile, scenarios, sensitivity, suite, sweep};
 
 #[derive(Parser)]
 #[command(
@@ -94,6 +94,21 @@ enum Command {
     /// of rotated files) against the app in DIR, with its arrival times; judge each run
     /// like `test` (exit 1 if a run broke an invariant, with a replay command).
     Replay(ReplayArgs),
+    /// The legacy watchdog's failure rate against the tail of Go's wake-up delay (the
+    /// one parameter calibrated to seed 001): a table over tail weights and means.
+    Sensitivity {
+        #[arg(default_value = "momentum-seq")]
+        scenario: String,
+        #[arg(long, default_value = "1..21", value_parser = parse_seeds)]
+        seeds: std::ops::RangeInclusive<u64>,
+        #[arg(long, default_value = "fazt-0.10.5")]
+        profile: String,
+        #[arg(long, default_value_t = 2)]
+        cpus: u32,
+        /// The simulated disk (default seed 001's dev VM).
+        #[arg(long, default_value = "devvm", value_parser = DiskModel::named)]
+        disk: DiskModel,
+    },
 }
 
 #[derive(clap::Args)]
@@ -339,6 +354,13 @@ fn main() -> ExitCode {
         }
         Command::Test(args) => app_test_command(args),
         Command::Replay(args) => replay_command(args),
+        Command::Sensitivity {
+            scenario,
+            seeds,
+            profile,
+            cpus,
+            disk,
+        } => sensitivity_command(&scenario, seeds, &profile, cpus, disk),
     }
 }
 
@@ -406,6 +428,41 @@ fn report(
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
+    }
+}
+
+fn sensitivity_command(
+    scenario: &str,
+    seeds: std::ops::RangeInclusive<u64>,
+    profile: &str,
+    cpus: u32,
+    disk: DiskModel,
+) -> ExitCode {
+    let table = scenarios::by_name(scenario)
+        .and_then(|scenario| Ok((scenario, profile::by_name(profile, cpus)?)))
+        .and_then(|(scenario, profile)| {
+            let sizes = scenarios::Sizes {
+                disk: Some(disk),
+                ..scenarios::Sizes::default()
+            };
+            sensitivity::measure(
+                &scenario,
+                &profile,
+                seeds,
+                &sizes,
+                &sensitivity::WEIGHTS_PER_MILLE,
+                &sensitivity::MEANS_US,
+            )
+        });
+    match table {
+        Ok(table) => {
+            print!("{}", table.render());
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::from(2)
+        }
     }
 }
 

@@ -3,6 +3,7 @@
 use fazt_engine::config::{Config, PROFILES};
 
 use crate::disk::DiskModel;
+use crate::env::{CostModel, RuntimeStack};
 
 /// A named configuration for a machine with `cpus` CPUs.
 #[derive(Clone, Debug)]
@@ -14,6 +15,27 @@ pub struct Profile {
     pub config: Config,
     /// The simulated machine's disk (`--disk`; default one that takes no time).
     pub disk: DiskModel,
+    /// The software stack whose costs the server's work is charged: fazt's own (goja,
+    /// database/sql, modernc) for the `fazt-*` version profiles, this engine's for the
+    /// others.
+    pub runtime: RuntimeStack,
+}
+
+impl Profile {
+    /// The server machine's CPU costs under this profile.
+    pub fn cost(&self) -> CostModel {
+        self.runtime.costs()
+    }
+}
+
+/// The stack profile `name` runs: the version profiles model fazt's releases, whose
+/// runtime was goja over database/sql; every other profile is this engine.
+fn runtime_of(name: &str) -> RuntimeStack {
+    if name.starts_with("fazt-") {
+        RuntimeStack::GojaGo
+    } else {
+        RuntimeStack::QuickJs
+    }
 }
 
 /// Every profile, in display order.
@@ -26,6 +48,7 @@ pub fn all(cpus: u32) -> Vec<Profile> {
             cpus,
             config: Config::preset(info.name, cpus).expect("listed profiles build"),
             disk: DiskModel::default(),
+            runtime: runtime_of(info.name),
         })
         .collect()
 }
@@ -43,5 +66,6 @@ pub fn by_name(name: &str, cpus: u32) -> Result<Profile, String> {
         cpus,
         config,
         disk: DiskModel::default(),
+        runtime: runtime_of(info.name),
     })
 }

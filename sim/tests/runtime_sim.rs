@@ -12,7 +12,7 @@ use fazt_engine::runtime::{
     AppCode, ErrorKind, HandlerRequest, Runtime, RuntimeConfig, WatcherEnd,
 };
 use fazt_engine::storage::{Storage, StorageConfig};
-use fazt_sim::env::sim_env;
+use fazt_sim::env::{sim_env_with, CostModel};
 use serde_json::json;
 
 fn app(id: &str, main: &str) -> Arc<AppCode> {
@@ -36,6 +36,11 @@ fn post(body: serde_json::Value) -> HandlerRequest {
 
 /// Runs `body` on a paused current-thread runtime with a LocalSet, storage open.
 fn simulate<T>(seed: u64, body: impl AsyncFnOnce(Env, Storage) -> T) -> T {
+    simulate_on(seed, CostModel::default(), body)
+}
+
+/// [`simulate`] on a machine costing `cost`.
+fn simulate_on<T>(seed: u64, cost: CostModel, body: impl AsyncFnOnce(Env, Storage) -> T) -> T {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .start_paused(true)
@@ -43,7 +48,7 @@ fn simulate<T>(seed: u64, body: impl AsyncFnOnce(Env, Storage) -> T) -> T {
         .unwrap();
     let local = tokio::task::LocalSet::new();
     local.block_on(&runtime, async move {
-        let env = sim_env(seed);
+        let env = sim_env_with(seed, cost);
         let dir = tempfile::tempdir().unwrap();
         let storage = Storage::open(
             &dir.path().join("x.db"),
@@ -226,9 +231,10 @@ fn the_hardened_runtime_never_fails_the_same_sequence() {
     });
 }
 
+/// At goja's speed (the watcher's delay is then often shorter than the handler).
 #[test]
 fn with_several_cpus_the_watcher_is_usually_in_time() {
-    simulate(3, async |env, storage| {
+    simulate_on(3, CostModel::fazt_go(), async |env, storage| {
         let runtime =
             Runtime::new(env.clone(), Some(storage), RuntimeConfig::fazt_0_10_5(4)).unwrap();
         let code = app("momentum", MOMENTUM_POST);

@@ -20,8 +20,16 @@ pub struct Work {
     pub statements: u64,
     /// JavaScript interrupt-handler calls (one per ~10k QuickJS ticks).
     pub js_ticks: u64,
-    /// JavaScript executions started (entering a VM, evaluating the script).
+    /// JavaScript executions started (entering a VM, injecting the globals). An
+    /// execution failed by a stale interrupt is started too: it pays this and its
+    /// compile before goja checks the flag.
     pub js_executions: u64,
+    /// Bytes of script compiled (goja compiled the handler at every execution; the
+    /// hardened engine's compile cache makes this cost nothing in its model).
+    pub script_bytes: u64,
+    /// JavaScript executions that ran their script past the first instruction (the
+    /// run's fixed cost; a long script adds [`Work::js_ticks`]).
+    pub js_runs: u64,
 }
 
 /// A unit of blocking work.
@@ -51,6 +59,23 @@ pub trait Executor: Send + Sync + 'static {
     /// real executor returns at once (the time has really passed); the simulator's
     /// spends the work's cost on its modelled CPU, so virtual time passes.
     fn charge(&self, work: Work) -> BoxFuture<'static, ()>;
+
+    /// The system calls (a commit's `fsync`) that jobs spent time blocked in, starting
+    /// at or after `since`, oldest first. The legacy watchdog's model of Go's scheduler
+    /// needs them: a goroutine whose P sits in a system call is picked up sooner
+    /// (fazt-reference.md §4.1). The real executor returns none (the real scheduler
+    /// needs no model); the simulator's returns its disk's waits.
+    fn syscalls_since(&self, since: super::Instant) -> Vec<Syscall> {
+        let _ = since;
+        Vec::new()
+    }
+}
+
+/// A stretch of time a job spent blocked in the kernel, on the executor's clock.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Syscall {
+    pub start: super::Instant,
+    pub length: std::time::Duration,
 }
 
 /// Runs `work` on `executor` and returns its result. `work` returns its value and the

@@ -19,7 +19,7 @@ mod rng;
 
 pub use clock::{timeout_at, Clock, Deadline, Elapsed, Instant, RealClock, Sleep};
 pub use disk::Disk;
-pub use executor::{run_blocking, run_read, Executor, Job, ThreadPoolExecutor, Work};
+pub use executor::{run_blocking, run_read, Executor, Job, Syscall, ThreadPoolExecutor, Work};
 pub use rng::Rng;
 
 use std::sync::Arc;

@@ -99,9 +99,18 @@ pub async fn run(
         interrupted: false,
         writes: WriteEffects::default(),
     };
+    // Starting an execution injects the globals and compiles the script (goja did so
+    // at every execution; the cost model says what each costs).
+    let started = Work {
+        js_executions: 1,
+        script_bytes: job.app.main().map_or(0, |source| source.len() as u64),
+        ..Work::default()
+    };
     // goja checks its interrupt flag before the first instruction: a flag left on the
-    // VM (only the legacy watchdog leaves one) fails this execution at once.
+    // VM (only the legacy watchdog leaves one) fails this execution once its start is
+    // paid for.
     if let Some(origin) = vm.state.interrupt.take() {
+        env.executor.charge(started).await;
         if let Err(error) = &mut finished.result {
             error.cause = Some(format!("{STALE_INTERRUPT} from execution {origin}"));
         }
@@ -134,10 +143,10 @@ pub async fn run(
     *vm.state.slot.borrow_mut() = Some(Slot::new(clock.now(), job.app.clone(), storage_limits));
     env.executor
         .charge(Work {
-            js_executions: 1,
+            js_runs: 1,
             js_ticks: failpoints::fired_with(&env.recorder, failpoints::RUNTIME_SLOW_CPU)
                 .unwrap_or(0),
-            ..Work::default()
+            ..started
         })
         .await;
 

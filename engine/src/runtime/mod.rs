@@ -43,7 +43,7 @@ mod workers;
 pub use budgets::{CONSOLE_BYTES_MAX, RESPONSE_BYTES_MAX};
 pub use contract::{AppCode, HandlerRequest, HandlerResponse, LogEntry, LogLevel, Upload};
 pub use error::{ErrorKind, ExecutionError, STALE_INTERRUPT};
-pub use legacy_watchdog::{GoScheduler, WatcherEnd};
+pub use legacy_watchdog::{GoScheduler, WakeDelay, WatcherEnd};
 pub use operation::Operation;
 pub use pool::{PoolMetrics, VmReuse};
 pub use vm::VmLimits;
@@ -272,6 +272,7 @@ impl Runtime {
         report.vm_wait = clock.now().saturating_duration_since(started);
         let vm = lease.vm.id;
         self.env.recorder.emit(Event::VmCheckout { execution, vm });
+        let spawned = clock.now();
         let watcher = match &self.config.watchdog {
             Watchdog::LegacyGoroutine(scheduler) => Some(Watcher::spawn(
                 execution,
@@ -298,9 +299,14 @@ impl Runtime {
         {
             // fazt never reset or discarded its VMs: an interrupted one went back as is.
             healthy |= timed_out;
+            // The system calls since the watcher's creation, on its clock.
+            let syscalls = (self.env.executor.syscalls_since(spawned).into_iter())
+                .map(|call| (call.start - spawned, call.length))
+                .collect();
             let run = HandlerRun {
-                ran: clock.now().saturating_duration_since(started),
+                ran: clock.now().saturating_duration_since(spawned),
                 longest_storage_call: finished.storage_call_max,
+                syscalls,
             };
             let end = watcher.cleanup(scheduler, &run, &self.env.rng);
             self.env

@@ -1,5 +1,5 @@
 //! How long the simulated disk takes: each operation's latency, charged in virtual
-//! time (`fazt-sim --disk nvme|vps`).
+//! time (`fazt-sim --disk devvm|nvme|vps`).
 
 use std::time::Duration;
 
@@ -24,7 +24,7 @@ pub struct DiskModel {
 
 /// A disk that takes no time: the simulator's timings as they were before the disk
 /// model, which the regression corpus's reproductions (timing-sensitive races found
-/// by search) were found at. The default; `--disk nvme|vps` models a real one.
+/// by search) were found at. The default; `--disk devvm|nvme|vps` models a real one.
 pub const INSTANT: DiskModel = DiskModel {
     name: "instant",
     read: Duration::ZERO,
@@ -58,8 +58,22 @@ pub const VPS: DiskModel = DiskModel {
     stall: Duration::from_millis(50),
 };
 
+/// Seed 001's machine: a developer's virtual machine whose fazt database lived in a
+/// temporary directory (fazt's dev setup of the time), where a sync flushes no device
+/// (tmpfs, or a virtual disk whose host caches writes): an `fsync` is a system call of
+/// 5–30 µs, under the two `sysmon` ticks (40 µs) after which Go hands a P in a system
+/// call to another thread. Reads and writes hit the page cache.
+pub const DEVVM: DiskModel = DiskModel {
+    name: "devvm",
+    read: Duration::from_micros(1),
+    write: Duration::from_micros(2),
+    sync: (Duration::from_micros(5), Duration::from_micros(30)),
+    stall_one_in: 0,
+    stall: Duration::ZERO,
+};
+
 /// Every disk profile, for `--disk`.
-pub const PROFILES: [&DiskModel; 3] = [&INSTANT, &NVME, &VPS];
+pub const PROFILES: [&DiskModel; 4] = [&INSTANT, &NVME, &VPS, &DEVVM];
 
 impl Default for DiskModel {
     fn default() -> Self {

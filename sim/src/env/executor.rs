@@ -1,9 +1,10 @@
 //! The simulated executor: blocking work runs inline on the sim thread, one job at a
 //! time, and its modelled cost is spent on the simulated CPU.
 
-use std::sync::Arc;
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
 
-use fazt_engine::env::{Clock, Executor, Job, Rng, Work};
+use fazt_engine::env::{Clock, Executor, Instant, Job, Rng, Syscall, Work};
 use futures::future::BoxFuture;
 
 use super::cost::CostModel;
@@ -14,6 +15,10 @@ use crate::disk::SimDisk;
 /// Rng: enough for the executions ready at one suspension to resume in any order
 /// (default 3, the engine's own interleaving before it became this seam).
 const MAX_INTERLEAVE_YIELDS: u64 = 3;
+
+/// The most recent disk waits kept for [`Executor::syscalls_since`] (the legacy
+/// watchdog asks for those of one execution; older ones are dropped).
+const SYSCALLS_KEPT: usize = 256;
 
 /// Runs each job inline, then keeps its caller waiting until the modelled CPU has spent
 /// the job's cost on it. Work ending within the timer resolution of tokio's clock only
@@ -26,12 +31,14 @@ const MAX_INTERLEAVE_YIELDS: u64 = 3;
 ///
 /// On a simulated disk, a job's disk time (its reads, writes and syncs, from the
 /// disk model) is waited for after its CPU time, without holding the CPU: the caller
-/// resumes once both have passed.
+/// resumes once both have passed. That wait is a system call (the kernel's `pread`,
+/// `pwrite`, `fsync`), which [`Executor::syscalls_since`] reports.
 pub struct SimExecutor {
     clock: Arc<dyn Clock>,
     cpu: Arc<SimCpu>,
     cost: CostModel,
     disk: Option<SimDisk>,
+    syscalls: Mutex<VecDeque<Syscall>>,
 }
 
 impl SimExecutor {
@@ -41,6 +48,7 @@ impl SimExecutor {
             cpu,
             cost,
             disk: None,
+            syscalls: Mutex::default(),
         }
     }
 
@@ -55,7 +63,18 @@ impl SimExecutor {
             .disk
             .as_ref()
             .map_or(std::time::Duration::ZERO, SimDisk::take_charged);
-        let done_at = self.cpu.spend(self.clock.now(), cost) + io;
+        let cpu_done = self.cpu.spend(self.clock.now(), cost);
+        if !io.is_zero() {
+            let mut syscalls = self.syscalls.lock().expect("syscall log");
+            if syscalls.len() == SYSCALLS_KEPT {
+                syscalls.pop_front();
+            }
+            syscalls.push_back(Syscall {
+                start: cpu_done,
+                length: io,
+            });
+        }
+        let done_at = cpu_done + io;
         if done_at <= tokio::time::Instant::now() + TIMER_RESOLUTION {
             Box::pin(tokio::task::yield_now())
         } else {
@@ -84,6 +103,14 @@ impl Executor for SimExecutor {
     fn charge(&self, work: Work) -> BoxFuture<'static, ()> {
         self.spend(self.cost.cost(work))
     }
+
+    fn syscalls_since(&self, since: Instant) -> Vec<Syscall> {
+        let syscalls = self.syscalls.lock().expect("syscall log");
+        (syscalls.iter())
+            .filter(|call| call.start >= since)
+            .copied()
+            .collect()
+    }
 }
 
 #[cfg(test)]
@@ -104,6 +131,8 @@ mod tests {
             sqlite_tick: Duration::ZERO,
             js_tick: Duration::ZERO,
             js_execution: Duration::ZERO,
+            compile_per_kb: Duration::ZERO,
+            js_run: Duration::ZERO,
         };
         (clock.clone(), Arc::new(SimExecutor::new(clock, cpu, cost)))
     }

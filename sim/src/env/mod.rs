@@ -9,7 +9,7 @@ mod cpu;
 mod executor;
 
 pub use clock::SimClock;
-pub use cost::CostModel;
+pub use cost::{CostModel, RuntimeStack};
 pub use cpu::{SimCpu, TIMER_RESOLUTION};
 pub use executor::SimExecutor;
 

@@ -197,7 +197,7 @@ where
     F: FnOnce(Recorder) -> Fut + 'static,
     Fut: Future<Output = turmoil::Result> + 'static,
 {
-    observe_on(profile, seed, CostModel::default(), workload)
+    observe_on(profile, seed, profile.cost(), workload)
 }
 
 /// [`observe`] with the server's machine costing `cost` (a slower machine: `capacity`).

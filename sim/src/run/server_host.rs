@@ -115,7 +115,7 @@ impl ServerHost {
         ServerHost {
             config: profile.config.clone(),
             seed,
-            cost: CostModel::default(),
+            cost: profile.cost(),
             db: disk.path(db_file),
             disk: Some(disk.clone()),
             capture: capture.clone(),

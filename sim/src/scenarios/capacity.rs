@@ -81,6 +81,8 @@ impl Default for Options {
 pub fn run(profile: &Profile, seed: u64, options: &Options) -> Run {
     let options = options.clone();
     let slowdown = options.slowdown;
+    // This engine's costs under every profile: the slowdown stands for goja on a VPS
+    // (see SEED_002_SLOWDOWN), so the goja cost profile would count goja twice.
     let cost = CostModel::default().slowed(slowdown);
     let observed = http::observe_on(profile, seed, cost, move |recorder| async move {
         for (tag, users) in [("a", options.users), ("b", 2 * options.users)] {
