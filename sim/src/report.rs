@@ -298,9 +298,7 @@ impl Report {
     pub fn render(&self) -> String {
         let mut out = format!(
             "scenario {}  profile {}  seed {}  cpus {}\n\
-             requests {}  ok {}  failed {}  ({:.1}% ok)\n\
-             latency (virtual ms, {})  mean {:.3}  p50 {:.3}  p95 {:.3}  p99 {:.3}  max {:.3}\n\
-             virtual {} ms  wall {} ms  trace_hash {}\n",
+             requests {}  ok {}  failed {}  ({:.1}% ok)\n",
             self.scenario,
             self.profile,
             self.seed,
@@ -309,28 +307,23 @@ impl Report {
             self.ok,
             self.failed,
             self.success_percent(),
-            clock_name(self.latency_ms.clock),
-            self.latency_ms.mean,
-            self.latency_ms.p50,
-            self.latency_ms.p95,
-            self.latency_ms.p99,
-            self.latency_ms.max,
-            self.virtual_ms,
-            self.wall_ms,
-            self.trace_hash,
         );
-        if let Some(server) = &self.server_latency_ms {
+        for latency in std::iter::once(&self.latency_ms).chain(&self.server_latency_ms) {
             out += &format!(
-                "latency (virtual ms, {}, {} answered)  mean {:.3}  p50 {:.3}  p95 {:.3}  p99 {:.3}  max {:.3}\n",
-                clock_name(server.clock),
-                server.samples,
-                server.mean,
-                server.p50,
-                server.p95,
-                server.p99,
-                server.max,
+                "latency (virtual ms, {}, {} samples)  mean {:.3}  p50 {:.3}  p95 {:.3}  p99 {:.3}  max {:.3}\n",
+                clock_name(latency.clock),
+                latency.samples,
+                latency.mean,
+                latency.p50,
+                latency.p95,
+                latency.p99,
+                latency.max,
             );
         }
+        out += &format!(
+            "virtual {} ms  wall {} ms  trace_hash {}\n",
+            self.virtual_ms, self.wall_ms, self.trace_hash
+        );
         for (kind, n) in &self.errors {
             out += &format!("error {kind}: {n}\n");
         }
@@ -396,6 +389,9 @@ mod tests {
     #[test]
     fn clocks_are_named_in_the_json() {
         assert_eq!(clock_name(LatencyClock::ClientTick1ms), "client-tick-1ms");
-        assert_eq!(clock_name(LatencyClock::EngineVirtualUs), "engine-virtual-us");
+        assert_eq!(
+            clock_name(LatencyClock::EngineVirtualUs),
+            "engine-virtual-us"
+        );
     }
 }

@@ -68,7 +68,9 @@ mod tests {
             stream.write_all(&[1]).await?;
             stream.read_exact(&mut [0u8; 1]).await?;
             assert_eq!(clock.elapsed(), Duration::from_millis(1));
-            let counted = turmoil::sim_elapsed().zip(turmoil).map(|(now, then)| now - then);
+            let counted = turmoil::sim_elapsed()
+                .zip(turmoil)
+                .map(|(now, then)| now - then);
             assert_eq!(counted, Some(Duration::from_micros(100)));
             Ok(())
         });
