@@ -92,6 +92,7 @@ pub fn render(groups: &[Group]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::Latency;
 
     #[test]
     fn a_cause_kind_drops_times_and_details() {
@@ -118,7 +119,7 @@ mod tests {
         let profile = crate::profile::by_name("hardened", 1).expect("hardened exists");
         let report = |seed: u64, cause: &str, n: u64| {
             let trace = crate::trace::Trace::default();
-            let mut report = Report::new("sweep", &profile, seed, &trace, &[], 0);
+            let mut report = Report::new("sweep", &profile, seed, &trace, Latency::default(), 0);
             report.causes.insert(cause.into(), n);
             report
         };

@@ -4,9 +4,30 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-/// Latency percentiles in virtual milliseconds.
+/// The clock a latency was measured on: the two differ in resolution, and a reader must
+/// know which one a figure is on.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LatencyClock {
+    /// A client host's clock: tokio's paused clock, which turmoil advances one tick
+    /// ([`crate::run::harness::TICK`], 1 ms) at a time, so every figure is a whole
+    /// number of ticks (send to answer, network and queueing included).
+    #[default]
+    #[serde(rename = "client-tick-1ms")]
+    ClientTick1ms,
+    /// The engine host's virtual clock: the tick refined by the modelled CPU's
+    /// timeline, in microseconds. For HTTP requests, from the request's head read to
+    /// its response handed to the connection (the engine's `Answered` event); for
+    /// storage workloads, one call on the engine host.
+    EngineVirtualUs,
+}
+
+/// Latency percentiles in virtual milliseconds, on one [`LatencyClock`].
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Latency {
+    pub clock: LatencyClock,
+    /// How many samples the figures are over.
+    pub samples: u64,
     pub mean: f64,
     pub p50: f64,
     pub p95: f64,
@@ -15,8 +36,8 @@ pub struct Latency {
 }
 
 impl Latency {
-    /// Nearest-rank percentiles of `samples_us` (microseconds).
-    pub fn from_micros(samples_us: &[u64]) -> Latency {
+    /// Nearest-rank percentiles of `samples_us` (microseconds) measured on `clock`.
+    pub fn from_micros(samples_us: &[u64], clock: LatencyClock) -> Latency {
         let mut sorted = samples_us.to_vec();
         sorted.sort_unstable();
         let rank = |p: f64| -> f64 {
@@ -32,6 +53,8 @@ impl Latency {
             sorted.iter().sum::<u64>() as f64 / sorted.len() as f64 / 1000.0
         };
         Latency {
+            clock,
+            samples: sorted.len() as u64,
             mean,
             p50: rank(50.0),
             p95: rank(95.0),
@@ -55,7 +78,13 @@ pub struct Report {
     pub errors: BTreeMap<String, u64>,
     /// Failed requests by root cause, derived from the trace.
     pub causes: BTreeMap<String, u64>,
+    /// Request latencies as the run's callers measured them (HTTP clients: on the
+    /// client tick; storage workloads: on the engine's clock), labelled with their clock.
     pub latency_ms: Latency,
+    /// HTTP runs: the same requests' latencies on the engine's clock (µs resolution),
+    /// over the requests the server answered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_latency_ms: Option<Latency>,
     /// Virtual time the workload took.
     pub virtual_ms: u64,
     /// Real time the run took (not part of the trace).
@@ -85,7 +114,11 @@ pub struct Phase {
     pub failed: u64,
     pub errors: BTreeMap<String, u64>,
     pub causes: BTreeMap<String, u64>,
+    /// As [`Report::latency_ms`], for the phase's requests.
     pub latency_ms: Latency,
+    /// As [`Report::server_latency_ms`], for the phase's requests.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_latency_ms: Option<Latency>,
     /// Virtual time from the phase's first request to its last answer.
     pub virtual_ms: u64,
 }
@@ -101,8 +134,9 @@ impl Phase {
         (!causes.is_empty()).then(|| causes.join(", "))
     }
 
-    /// A phase with its request latencies; then [`Phase::count`] each request.
-    pub fn new(name: &str, latencies_us: &[u64], virtual_ms: u64) -> Phase {
+    /// A phase with its request latencies (`latency_ms`, with `server_latency_ms` set
+    /// by HTTP runs); then [`Phase::count`] each request.
+    pub fn new(name: &str, latency_ms: Latency, virtual_ms: u64) -> Phase {
         Phase {
             name: name.into(),
             requests: 0,
@@ -110,9 +144,15 @@ impl Phase {
             failed: 0,
             errors: BTreeMap::new(),
             causes: BTreeMap::new(),
-            latency_ms: Latency::from_micros(latencies_us),
+            latency_ms,
+            server_latency_ms: None,
             virtual_ms,
         }
+    }
+
+    /// The latencies on the engine's clock, when the run has them.
+    pub fn engine_latency(&self) -> Option<&Latency> {
+        engine_latency(&self.latency_ms, self.server_latency_ms.as_ref())
     }
 
     /// Counts one request: succeeded (`None`), or failed with its error kind and cause.
@@ -132,20 +172,31 @@ impl Phase {
     }
 }
 
+/// The figures on the engine's clock: the server-side ones, else the callers' own
+/// when they were measured on that clock (storage workloads).
+fn engine_latency<'a>(callers: &'a Latency, server: Option<&'a Latency>) -> Option<&'a Latency> {
+    server.or((callers.clock == LatencyClock::EngineVirtualUs).then_some(callers))
+}
+
+/// `latency`'s `pick`ed figure with three decimals, or `-` when there is none.
+pub fn ms_or_dash(latency: Option<&Latency>, pick: fn(&Latency) -> f64) -> String {
+    latency.map_or_else(|| "-".to_owned(), |l| format!("{:.3}", pick(l)))
+}
+
 /// The phases as a table in the shape of seed 000's (test, success rate, root cause),
-/// with requests and mean latency added.
+/// with requests and mean latency (on the engine's clock, µs resolution) added.
 fn render_phases(phases: &[Phase]) -> String {
     let mut out = format!(
         "| {:<24} | {:>8} | {:>12} | {:>12} | root cause\n",
-        "test", "requests", "success rate", "mean ms"
+        "test", "requests", "success rate", "srv mean ms"
     );
     for phase in phases {
         out += &format!(
-            "| {:<24} | {:>8} | {:>11.1}% | {:>12.3} | {}\n",
+            "| {:<24} | {:>8} | {:>11.1}% | {:>12} | {}\n",
             phase.name,
             phase.requests,
             phase.success_percent(),
-            phase.latency_ms.mean,
+            ms_or_dash(phase.engine_latency(), |l| l.mean),
             phase
                 .causes_line()
                 .unwrap_or_else(|| "- (no failures)".to_owned())
@@ -183,13 +234,13 @@ fn percent(ok: u64, requests: u64) -> f64 {
 
 impl Report {
     /// The report of `scenario` under `profile` with `seed`: its trace hash and request
-    /// latencies; the scenario then [`Report::count`]s each request.
+    /// latencies (`latency_ms`); the scenario then [`Report::count`]s each request.
     pub fn new(
         scenario: &str,
         profile: &crate::profile::Profile,
         seed: u64,
         trace: &crate::trace::Trace,
-        latencies_us: &[u64],
+        latency_ms: Latency,
         virtual_ms: u64,
     ) -> Report {
         Report {
@@ -202,7 +253,8 @@ impl Report {
             failed: 0,
             errors: BTreeMap::new(),
             causes: BTreeMap::new(),
-            latency_ms: Latency::from_micros(latencies_us),
+            latency_ms,
+            server_latency_ms: None,
             virtual_ms,
             wall_ms: 0,
             trace_hash: trace.hash(),
@@ -226,6 +278,11 @@ impl Report {
         );
     }
 
+    /// The latencies on the engine's clock, when the run has them.
+    pub fn engine_latency(&self) -> Option<&Latency> {
+        engine_latency(&self.latency_ms, self.server_latency_ms.as_ref())
+    }
+
     /// The command that replays this run.
     pub fn replay_command(&self) -> String {
         if self.scenario.starts_with("regression:") {
@@ -241,9 +298,7 @@ impl Report {
     pub fn render(&self) -> String {
         let mut out = format!(
             "scenario {}  profile {}  seed {}  cpus {}\n\
-             requests {}  ok {}  failed {}  ({:.1}% ok)\n\
-             latency (virtual ms)  mean {:.3}  p50 {:.3}  p95 {:.3}  p99 {:.3}  max {:.3}\n\
-             virtual {} ms  wall {} ms  trace_hash {}\n",
+             requests {}  ok {}  failed {}  ({:.1}% ok)\n",
             self.scenario,
             self.profile,
             self.seed,
@@ -252,14 +307,22 @@ impl Report {
             self.ok,
             self.failed,
             self.success_percent(),
-            self.latency_ms.mean,
-            self.latency_ms.p50,
-            self.latency_ms.p95,
-            self.latency_ms.p99,
-            self.latency_ms.max,
-            self.virtual_ms,
-            self.wall_ms,
-            self.trace_hash,
+        );
+        for latency in std::iter::once(&self.latency_ms).chain(&self.server_latency_ms) {
+            out += &format!(
+                "latency (virtual ms, {}, {} samples)  mean {:.3}  p50 {:.3}  p95 {:.3}  p99 {:.3}  max {:.3}\n",
+                clock_name(latency.clock),
+                latency.samples,
+                latency.mean,
+                latency.p50,
+                latency.p95,
+                latency.p99,
+                latency.max,
+            );
+        }
+        out += &format!(
+            "virtual {} ms  wall {} ms  trace_hash {}\n",
+            self.virtual_ms, self.wall_ms, self.trace_hash
         );
         for (kind, n) in &self.errors {
             out += &format!("error {kind}: {n}\n");
@@ -285,6 +348,14 @@ impl Report {
     }
 }
 
+/// The clock's name as the JSON report spells it.
+fn clock_name(clock: LatencyClock) -> String {
+    serde_json::to_value(clock)
+        .ok()
+        .and_then(|name| name.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
 /// Milliseconds of real time since `started`: reported as `wall_ms`, never fed into a run.
 #[allow(clippy::disallowed_methods)] // wall clock for the report only
 pub fn wall_clock_ms_since(started: std::time::Instant) -> u64 {
@@ -304,10 +375,23 @@ mod tests {
     #[test]
     fn nearest_rank_percentiles() {
         let samples: Vec<u64> = (1..=100).map(|ms| ms * 1000).collect();
-        let latency = Latency::from_micros(&samples);
+        let latency = Latency::from_micros(&samples, LatencyClock::ClientTick1ms);
         assert_eq!(latency.p50, 50.0);
         assert_eq!(latency.p99, 99.0);
         assert_eq!(latency.max, 100.0);
-        assert_eq!(Latency::from_micros(&[]).max, 0.0);
+        assert_eq!(latency.samples, 100);
+        assert_eq!(
+            Latency::from_micros(&[], LatencyClock::EngineVirtualUs).max,
+            0.0
+        );
+    }
+
+    #[test]
+    fn clocks_are_named_in_the_json() {
+        assert_eq!(clock_name(LatencyClock::ClientTick1ms), "client-tick-1ms");
+        assert_eq!(
+            clock_name(LatencyClock::EngineVirtualUs),
+            "engine-virtual-us"
+        );
     }
 }

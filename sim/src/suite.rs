@@ -12,7 +12,7 @@ use crate::causes;
 use crate::lost_writes::LOST;
 use crate::profile;
 use crate::regression;
-use crate::report::{Phase, Report};
+use crate::report::{ms_or_dash, Phase, Report};
 use crate::scenarios;
 use crate::scenarios::cashflow_stress::{
     CONCURRENT_WRITES, SEQUENTIAL_READS, SEQUENTIAL_WRITES, THROTTLED_WRITES,
@@ -658,19 +658,24 @@ pub fn run_cell(cell: &Cell) -> Result<CellResult, String> {
     })
 }
 
+/// What the table's latency columns are on, printed under it: the engine's clock, because
+/// the clients' 1 ms tick puts nearly every request at exactly 1.000 ms (the clients'
+/// figures stay in each report's `latency_ms`).
+pub const LATENCY_LEGEND: &str = "srv p50/p99/mean: virtual ms on the engine's clock (µs resolution), request head read -> response handed to the connection; `-`: no server-side figure. Client-side latencies (1 ms tick) are in each report's latency_ms.";
+
 /// The suite's table. `with_wall` adds real time, which varies between runs (the
 /// snapshot leaves it out).
 pub fn render_table(results: &[CellResult], with_wall: bool) -> String {
     let mut out = format!(
-        "{:<18} {:<26} {:>4} {:>4} {:>7} {:>8} {:>9} {:>9}  {:<16} {:<18} {}\n",
+        "{:<18} {:<26} {:>4} {:>4} {:>7} {:>8} {:>10} {:>10}  {:<16} {:<18} {}\n",
         "scenario",
         "profile",
         "seed",
         "cpus",
         "ok%",
         "failed",
-        "p50 ms",
-        "p99 ms",
+        "srv p50 ms",
+        "srv p99 ms",
         "trace",
         "errors",
         "expectation"
@@ -683,15 +688,15 @@ pub fn render_table(results: &[CellResult], with_wall: bool) -> String {
             Err(why) => format!("FAIL ({why})"),
         };
         out += &format!(
-            "{:<18} {:<26} {:>4} {:>4} {:>7.1} {:>8} {:>9.3} {:>9.3}  {:<16} {:<18} {verdict}: {}\n",
+            "{:<18} {:<26} {:>4} {:>4} {:>7.1} {:>8} {:>10} {:>10}  {:<16} {:<18} {verdict}: {}\n",
             r.scenario,
             r.profile,
             r.seed,
             r.cpus,
             r.success_percent(),
             r.failed,
-            r.latency_ms.p50,
-            r.latency_ms.p99,
+            ms_or_dash(r.engine_latency(), |l| l.p50),
+            ms_or_dash(r.engine_latency(), |l| l.p99),
             r.trace_hash,
             if errors.is_empty() {
                 "-".to_owned()
@@ -705,12 +710,12 @@ pub fn render_table(results: &[CellResult], with_wall: bool) -> String {
         }
         for phase in &r.phases {
             out += &format!(
-                "{:>20} phase {:<18} {:>5.1}% ok of {:<4} mean {:.3} ms  {}\n",
+                "{:>20} phase {:<18} {:>5.1}% ok of {:<4} srv mean {} ms  {}\n",
                 "",
                 phase.name,
                 phase.success_percent(),
                 phase.requests,
-                phase.latency_ms.mean,
+                ms_or_dash(phase.engine_latency(), |l| l.mean),
                 phase.causes_line().unwrap_or_else(|| "-".to_owned())
             );
         }
@@ -723,5 +728,7 @@ pub fn render_table(results: &[CellResult], with_wall: bool) -> String {
             );
         }
     }
+    out += LATENCY_LEGEND;
+    out.push('\n');
     out
 }

@@ -143,6 +143,14 @@ pub enum Event {
         execution: u64,
         outcome: RequestOutcome,
     },
+    /// Request `request_id` was answered with `status`, `took_us` microseconds of the
+    /// server's clock after its head was read: the server-side latency, for every
+    /// request the router answered (served, refused, rate-limited or failed).
+    Answered {
+        request_id: String,
+        status: u16,
+        took_us: u64,
+    },
 }
 
 /// `duration` in whole microseconds, for event fields (saturating).
@@ -215,7 +223,7 @@ impl Event {
             | AnalyticsFlushed { .. }
             | AnalyticsFlushFailed { .. } => Source::Storage,
             Fault { .. } => Source::Fault,
-            RequestRefused { .. } | Request { .. } => Source::Server,
+            RequestRefused { .. } | Request { .. } | Answered { .. } => Source::Server,
         }
     }
 

@@ -25,6 +25,7 @@ use super::state::Server;
 use super::traces::{micros, RequestTrace};
 use super::{admin, request_id, static_files};
 use crate::env::Instant;
+use crate::events::Event;
 use crate::storage::{AnalyticsEvent, RequestLogEntry};
 
 /// Headers on every response unless the handler chose its own.
@@ -126,6 +127,11 @@ where
     let duration = clock.now().saturating_duration_since(arrived);
     trace.status = response.status().as_u16();
     trace.duration_us = micros(duration);
+    server.env.recorder.emit(Event::Answered {
+        request_id: request_id.to_owned(),
+        status: trace.status,
+        took_us: trace.duration_us,
+    });
     server
         .metrics
         .record(trace.app.as_deref(), trace.status, duration);

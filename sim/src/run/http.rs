@@ -6,6 +6,7 @@
 //! capture and the report with root causes are built here the same way for all.
 
 use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::path::PathBuf;
 use std::rc::Rc;
@@ -13,6 +14,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use fazt_engine::env::{Clock, Env, Instant, Rng};
+use fazt_engine::events::Event as EngineEvent;
 
 use crate::capture::Capture;
 use crate::causes::{cause_class, Causes};
@@ -20,7 +22,7 @@ use crate::client::HttpClient;
 use crate::disk::SimDisk;
 use crate::env::{sim_env, CostModel};
 use crate::profile::Profile;
-use crate::report::{wall_clock_ms_since, wall_clock_start, Phase, Report};
+use crate::report::{wall_clock_ms_since, wall_clock_start, Latency, LatencyClock, Phase, Report};
 use crate::run::harness;
 use crate::run::server_host::{fixture_apps, ServerHost, ADMIN_TOKEN, DOMAIN, PORT};
 use crate::run::Run;
@@ -38,7 +40,41 @@ pub struct RequestRecord {
     pub kind: Option<String>,
     /// When it was sent, in virtual µs since the client host started.
     pub started_us: u64,
+    /// From sent to answered on the client host's clock ([`LatencyClock::ClientTick1ms`]).
     pub latency_us: u64,
+}
+
+/// Each request's server-side latency ([`LatencyClock::EngineVirtualUs`]) by request id,
+/// from the engine's `Answered` events in `trace` (the first answer, should an id repeat).
+pub fn server_latencies(trace: &Trace) -> BTreeMap<&str, u64> {
+    let mut took = BTreeMap::new();
+    for event in &trace.events {
+        if let Some(EngineEvent::Answered {
+            request_id,
+            took_us,
+            ..
+        }) = event.engine()
+        {
+            took.entry(request_id.as_str()).or_insert(*took_us);
+        }
+    }
+    took
+}
+
+/// The client-side and server-side latencies of `outcomes` (the server's over those it
+/// answered).
+fn latencies<'a>(
+    outcomes: impl Iterator<Item = &'a RequestRecord> + Clone,
+    server: &BTreeMap<&str, u64>,
+) -> (Latency, Latency) {
+    let client: Vec<u64> = outcomes.clone().map(|o| o.latency_us).collect();
+    let server: Vec<u64> = outcomes
+        .filter_map(|o| server.get(o.request_id.as_str()).copied())
+        .collect();
+    (
+        Latency::from_micros(&client, LatencyClock::ClientTick1ms),
+        Latency::from_micros(&server, LatencyClock::EngineVirtualUs),
+    )
 }
 
 /// A client host's view of the run: its clock, and where outcomes go. Cheap to clone;
@@ -300,15 +336,17 @@ impl Observed {
                 (kind.to_owned(), cause_class(&cause))
             })
         };
-        let latencies: Vec<u64> = self.outcomes.iter().map(|o| o.latency_us).collect();
+        let server = server_latencies(&self.trace);
+        let (client, on_server) = latencies(self.outcomes.iter(), &server);
         let mut report = Report::new(
             scenario,
             profile,
             seed,
             &self.trace,
-            &latencies,
+            client,
             self.virtual_ms,
         );
+        report.server_latency_ms = Some(on_server);
         let mut phases: Vec<&str> = Vec::new();
         for outcome in &self.outcomes {
             if !phases.contains(&outcome.phase.as_str()) {
@@ -325,15 +363,15 @@ impl Observed {
             for phase in phases {
                 let outcomes: Vec<&RequestRecord> =
                     self.outcomes.iter().filter(|o| o.phase == phase).collect();
-                let latencies: Vec<u64> = outcomes.iter().map(|o| o.latency_us).collect();
+                let (client, on_server) = latencies(outcomes.iter().copied(), &server);
                 let first_sent = outcomes.iter().map(|o| o.started_us).min().unwrap_or(0);
                 let last_answered = outcomes
                     .iter()
                     .map(|o| o.started_us + o.latency_us)
                     .max()
                     .unwrap_or(0);
-                let mut summary =
-                    Phase::new(phase, &latencies, (last_answered - first_sent) / 1000);
+                let mut summary = Phase::new(phase, client, (last_answered - first_sent) / 1000);
+                summary.server_latency_ms = Some(on_server);
                 for outcome in outcomes {
                     let failure = failure(outcome);
                     summary.count(failure.as_ref().map(|(k, c)| (k.as_str(), c.clone())));

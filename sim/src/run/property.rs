@@ -22,7 +22,7 @@ use crate::env::{sim_env, TIMER_RESOLUTION};
 use crate::faults;
 use crate::lost_writes;
 use crate::profile::Profile;
-use crate::report::{wall_clock_ms_since, wall_clock_start, Report};
+use crate::report::{wall_clock_ms_since, wall_clock_start, Latency, LatencyClock, Report};
 use crate::run::harness;
 use crate::run::server_host::{fixture_apps, ServerHost, DOMAIN, PORT};
 use crate::run::Run;
@@ -199,8 +199,18 @@ pub fn run_checked(
         .iter()
         .map(|op| op.completed_us - op.invoked_us)
         .collect();
+    let server = crate::run::http::server_latencies(&trace);
+    let on_server: Vec<u64> = ops
+        .iter()
+        .filter_map(|op| server.get(op.request.as_str()).copied())
+        .collect();
     let virtual_ms = ops.iter().map(|op| op.completed_us).max().unwrap_or(0) / 1000;
-    let mut report = Report::new("property", profile, seed, &trace, &latencies, virtual_ms);
+    let client = Latency::from_micros(&latencies, LatencyClock::ClientTick1ms);
+    let mut report = Report::new("property", profile, seed, &trace, client, virtual_ms);
+    report.server_latency_ms = Some(Latency::from_micros(
+        &on_server,
+        LatencyClock::EngineVirtualUs,
+    ));
     // Requests told "failed" whose write landed anyway.
     let ghosts: BTreeSet<&str> = violations
         .iter()

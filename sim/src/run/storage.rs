@@ -17,7 +17,7 @@ use crate::capture::Capture;
 use crate::disk::SimDisk;
 use crate::env::{sim_env_on, CostModel};
 use crate::profile::Profile;
-use crate::report::{wall_clock_ms_since, wall_clock_start, Report};
+use crate::report::{wall_clock_ms_since, wall_clock_start, Latency, LatencyClock, Report};
 use crate::run::harness;
 use crate::run::Run;
 use crate::trace::{Said, Trace, What};
@@ -87,7 +87,7 @@ impl Finished {
             profile,
             seed,
             &self.trace,
-            latencies_us,
+            Latency::from_micros(latencies_us, LatencyClock::EngineVirtualUs),
             self.virtual_ms,
         );
         report.details = self.details.clone();
