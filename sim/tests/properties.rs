@@ -29,17 +29,21 @@ fn runner(cases: u32, seed: u64) -> TestRunner {
     runner_shrinking(cases, seed, 256)
 }
 
-/// [`runner`] with at most `shrinks` shrinking steps.
+/// [`runner`] with at most `shrinks` shrinking steps. `PROPTEST_CASES` and
+/// `PROPTEST_MAX_SHRINK_ITERS` override the counts (cargo-mutants runs with no
+/// shrinking: a failure is all it needs, and shrinking a mutant's failure takes minutes).
 fn runner_shrinking(cases: u32, seed: u64, shrinks: u32) -> TestRunner {
-    let cases = std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(cases);
+    let from_env = |name: &str, default: u32| {
+        std::env::var(name)
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(default)
+    };
     TestRunner::new(Config {
-        cases,
+        cases: from_env("PROPTEST_CASES", cases),
         rng_seed: RngSeed::Fixed(seed),
         failure_persistence: None,
-        max_shrink_iters: shrinks,
+        max_shrink_iters: from_env("PROPTEST_MAX_SHRINK_ITERS", shrinks),
         ..Config::default()
     })
 }
