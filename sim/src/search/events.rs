@@ -217,3 +217,80 @@ pub fn queued_behind_groups(lifetime: &[Event]) -> Vec<QueuedBehind> {
     }
     behind
 }
+
+/// The executions of one lifetime whose queued write was answered with an error while
+/// the group that had claimed it was still running, that group then committing every
+/// one of its writes (or failing to confirm its commit): their write's outcome was not
+/// known when they were answered, and was in fact (or may have been) applied.
+///
+/// A write queued before a group started (in the trace's order) is in that group: the
+/// writer drains the queue and starts the group in one step, and the search's few
+/// clients never fill a batch. A member answered later than the group's start, before
+/// it ended, was claimed by it (a member whose deadline had passed is cancelled as the
+/// group starts). An attempt that met SQLITE_BUSY gives its writes back to the queue.
+pub fn answered_mid_group(lifetime: &[Event]) -> Vec<u64> {
+    /// The group running: when it started, its members not yet answered, and those
+    /// answered with an error while it ran.
+    struct Running {
+        started_us: u64,
+        members: BTreeSet<u64>,
+        mid: Vec<u64>,
+    }
+    let mut queued = BTreeSet::new();
+    let mut group: Option<Running> = None;
+    let mut answered = Vec::new();
+    for event in lifetime {
+        let Some(engine) = event.engine() else {
+            continue;
+        };
+        match engine {
+            EngineEvent::WriteQueued { .. } => queued.extend(event.execution()),
+            EngineEvent::GroupStarted { .. } => {
+                group = Some(Running {
+                    started_us: event.at_us,
+                    members: std::mem::take(&mut queued),
+                    mid: Vec::new(),
+                })
+            }
+            EngineEvent::StorageAnswer { execution, ok, .. } => {
+                queued.remove(execution);
+                if let Some(running) = group.as_mut() {
+                    if running.members.remove(execution) && !ok && event.at_us > running.started_us
+                    {
+                        running.mid.push(*execution);
+                    }
+                }
+            }
+            EngineEvent::GroupCommitted { writes, applied } => {
+                if let Some(running) = group.take() {
+                    if applied == writes {
+                        answered.extend(running.mid);
+                    }
+                }
+            }
+            EngineEvent::CommitUnconfirmed { .. } => {
+                answered.extend(group.take().into_iter().flat_map(|running| running.mid));
+            }
+            EngineEvent::WriterBusy { .. } => {
+                queued.extend(group.take().into_iter().flat_map(|running| running.members));
+            }
+            _ => {}
+        }
+    }
+    answered
+}
+
+/// The request each execution of one lifetime served.
+pub fn requests(lifetime: &[Event]) -> BTreeMap<u64, &str> {
+    lifetime
+        .iter()
+        .filter_map(|event| match event.engine()? {
+            EngineEvent::Request {
+                request_id,
+                execution,
+                ..
+            } => Some((*execution, request_id.as_str())),
+            _ => None,
+        })
+        .collect()
+}
