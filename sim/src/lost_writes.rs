@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use fazt_chaos::durability::acknowledged_writes_lost;
-use fazt_chaos::{Action, Op, OpKind, Outcome, Schedule, Violation};
+use fazt_chaos::{Action, Op, Outcome, Schedule, Violation};
 use fazt_engine::storage::Durability;
 
 /// The cause counted for an acknowledged write a power loss erased under `normal`.
@@ -65,19 +65,19 @@ pub fn judge(
     }
     // Under `normal`, any acknowledged write sent before a power loss may be erased by
     // it, not only a register's sure last (a later write of unknown outcome hides it
-    // from `acknowledged_writes_lost`): its outcome is unknown to linearizability.
-    // (A read that saw such a write before the power loss is still held to it.)
-    let erasable = |op: &Op| {
+    // from `acknowledged_writes_lost`), and a register may go back past what a read saw
+    // before it, which no serial order explains: before a power loss, writes are of
+    // unknown outcome to linearizability and reads are not held to the final state.
+    let before_power_loss = |op: &Op| {
         durability == Durability::Normal
             && op.outcome == Outcome::Ok
-            && !matches!(op.kind, OpKind::Read(_))
             && power_losses.iter().any(|at| *at >= op.invoked_us)
     };
     let history = ops
         .iter()
         .map(|op| {
             let mut op = op.clone();
-            if allowed.contains(&op.request) || erasable(&op) {
+            if allowed.contains(&op.request) || before_power_loss(&op) {
                 op.outcome = Outcome::Unknown;
             }
             op
