@@ -123,6 +123,25 @@ pub fn network_faulted(trace: &Trace) -> Vec<(u64, u64)> {
         .collect()
 }
 
+/// The windows (µs) when a CPU slowdown (the `runtime-slow-cpu` failpoint: `n` ticks
+/// of `js_tick_us` charged at once, before a script starts) held the simulated CPU:
+/// like a held link, it delays every answer that needs the CPU meanwhile.
+pub fn cpu_stalled(trace: &Trace, js_tick_us: u64) -> Vec<(u64, u64)> {
+    trace
+        .events
+        .iter()
+        .filter_map(|event| match event.engine()? {
+            EngineEvent::Fault {
+                point,
+                n: Some(ticks),
+            } if *point == failpoints::RUNTIME_SLOW_CPU => {
+                Some((event.at_us, event.at_us + ticks * js_tick_us))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
 /// The coverage marks a trace's typed events record: the states the engine reports as
 /// events anyway, so it need not mark them itself (issue 17).
 pub fn marks(trace: &Trace) -> Vec<Mark> {
