@@ -123,21 +123,25 @@ pub fn network_faulted(trace: &Trace) -> Vec<(u64, u64)> {
         .collect()
 }
 
-/// The windows (µs) when a CPU slowdown (the `runtime-slow-cpu` failpoint: `n` ticks
-/// of `js_tick_us` charged at once, before a script starts) held the simulated CPU:
-/// like a held link, it delays every answer that needs the CPU meanwhile.
-pub fn cpu_stalled(trace: &Trace, js_tick_us: u64) -> Vec<(u64, u64)> {
+/// The windows (µs) when the server stalled every request whatever the engine does: a
+/// CPU slowdown (`runtime-slow-cpu`: `n` ticks of `js_tick_us` charged at once, before a
+/// script starts, holding the simulated CPU) or a slow accept (`server-slow-accept`:
+/// `n` ms before a connection is taken). Like a held link, each delays every answer
+/// that needs the CPU or a new connection meanwhile.
+pub fn server_stalled(trace: &Trace, js_tick_us: u64) -> Vec<(u64, u64)> {
     trace
         .events
         .iter()
-        .filter_map(|event| match event.engine()? {
-            EngineEvent::Fault {
-                point,
-                n: Some(ticks),
-            } if *point == failpoints::RUNTIME_SLOW_CPU => {
-                Some((event.at_us, event.at_us + ticks * js_tick_us))
-            }
-            _ => None,
+        .filter_map(|event| {
+            let EngineEvent::Fault { point, n: Some(n) } = event.engine()? else {
+                return None;
+            };
+            let us = match *point {
+                failpoints::RUNTIME_SLOW_CPU => n * js_tick_us,
+                failpoints::SERVER_SLOW_ACCEPT => n * 1000,
+                _ => return None,
+            };
+            Some((event.at_us, event.at_us + us))
         })
         .collect()
 }

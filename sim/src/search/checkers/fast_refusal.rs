@@ -2,8 +2,9 @@
 //! early, while the client can still retry elsewhere, not after waiting out its budget.
 //!
 //! Verifies: every answer of a refusal kind ([`REFUSALS`]) came within
-//! [`FAST_REFUSAL_PERCENT`] of the budget from its sending, network faults and CPU
-//! slowdowns aside (a held or slowed link, or a stalled CPU, delays every answer); and that a write is refused up front when
+//! [`FAST_REFUSAL_PERCENT`] of the budget from its sending, network faults, CPU
+//! slowdowns and slow accepts aside (a held or slowed link, a stalled CPU or accept
+//! loop, delays every answer); and that a write is refused up front when
 //! the engine knows it cannot finish in time: when the group the writer is running has
 //! already run longer than the write's whole remaining budget (the trace bounds that
 //! budget from above: the execution's VM checkout plus the execution budget). Does not
@@ -64,7 +65,7 @@ fn refused_too_late(scale: &Scale, evidence: &Evidence) -> Vec<Violation> {
 fn slow_refusals(scale: &Scale, evidence: &Evidence) -> Vec<Violation> {
     let limit_us = scale.budget_ms * 1000 * FAST_REFUSAL_PERCENT / 100;
     let mut stalled = events::network_faulted(evidence.trace);
-    stalled.extend(events::cpu_stalled(evidence.trace, scale.js_tick_us));
+    stalled.extend(events::server_stalled(evidence.trace, scale.js_tick_us));
     evidence
         .answers
         .iter()
