@@ -246,20 +246,25 @@ pub fn queued_behind_groups(lifetime: &[Event]) -> Vec<QueuedBehind> {
 /// one of its writes (or failing to confirm its commit): their write's outcome was not
 /// known when they were answered, and was in fact (or may have been) applied.
 ///
-/// A write queued before a group started (in the trace's order) is in that group: the
-/// writer drains the queue and starts the group in one step, and the search's few
-/// clients never fill a batch. A member answered later than the group's start, before
-/// it ended, was claimed by it (a member whose deadline had passed is cancelled as the
-/// group starts). An attempt that met SQLITE_BUSY gives its writes back to the queue.
+/// A group is the writes queued before it started (in the trace's order: the writer
+/// drains the queue and starts the group in one step); an attempt that met SQLITE_BUSY
+/// is retried with the same writes, less those answered meanwhile, draining nothing
+/// new. A group whose count of writes is not the count so found (a background write
+/// among them, a full batch) is left out. A member answered later than the group's
+/// start, before it ended, was claimed by it (a member whose deadline had passed is
+/// cancelled as the group starts).
 pub fn answered_mid_group(lifetime: &[Event]) -> Vec<u64> {
-    /// The group running: when it started, its members not yet answered, and those
-    /// answered with an error while it ran.
+    /// The group running: when it started, its members not yet answered, those
+    /// answered with an error while it ran, and whether its members are known.
     struct Running {
         started_us: u64,
         members: BTreeSet<u64>,
         mid: Vec<u64>,
+        known: bool,
     }
     let mut queued = BTreeSet::new();
+    // The writes of an attempt that met SQLITE_BUSY, until it is retried.
+    let mut retrying: Option<BTreeSet<u64>> = None;
     let mut group: Option<Running> = None;
     let mut answered = Vec::new();
     for event in lifetime {
@@ -268,15 +273,22 @@ pub fn answered_mid_group(lifetime: &[Event]) -> Vec<u64> {
         };
         match engine {
             EngineEvent::WriteQueued { .. } => queued.extend(event.execution()),
-            EngineEvent::GroupStarted { .. } => {
+            EngineEvent::GroupStarted { writes } => {
+                let members = retrying
+                    .take()
+                    .unwrap_or_else(|| std::mem::take(&mut queued));
                 group = Some(Running {
                     started_us: event.at_us,
-                    members: std::mem::take(&mut queued),
+                    known: members.len() == *writes,
+                    members,
                     mid: Vec::new(),
                 })
             }
             EngineEvent::StorageAnswer { execution, ok, .. } => {
                 queued.remove(execution);
+                if let Some(retrying) = retrying.as_mut() {
+                    retrying.remove(execution);
+                }
                 if let Some(running) = group.as_mut() {
                     if running.members.remove(execution) && !ok && event.at_us > running.started_us
                     {
@@ -286,16 +298,18 @@ pub fn answered_mid_group(lifetime: &[Event]) -> Vec<u64> {
             }
             EngineEvent::GroupCommitted { writes, applied } => {
                 if let Some(running) = group.take() {
-                    if applied == writes {
+                    if running.known && applied == writes {
                         answered.extend(running.mid);
                     }
                 }
             }
             EngineEvent::CommitUnconfirmed { .. } => {
-                answered.extend(group.take().into_iter().flat_map(|running| running.mid));
+                if let Some(running) = group.take().filter(|running| running.known) {
+                    answered.extend(running.mid);
+                }
             }
             EngineEvent::WriterBusy { .. } => {
-                queued.extend(group.take().into_iter().flat_map(|running| running.members));
+                retrying = group.take().map(|running| running.members);
             }
             _ => {}
         }
