@@ -30,17 +30,21 @@ fn runner(cases: u32, seed: u64) -> TestRunner {
     runner_shrinking(cases, seed, 256)
 }
 
-/// [`runner`] with at most `shrinks` shrinking steps.
+/// [`runner`] with at most `shrinks` shrinking steps. `PROPTEST_CASES` and
+/// `PROPTEST_MAX_SHRINK_ITERS` override the counts (cargo-mutants runs with no
+/// shrinking: a failure is all it needs, and shrinking a mutant's failure takes minutes).
 fn runner_shrinking(cases: u32, seed: u64, shrinks: u32) -> TestRunner {
-    let cases = std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(cases);
+    let from_env = |name: &str, default: u32| {
+        std::env::var(name)
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(default)
+    };
     TestRunner::new(Config {
-        cases,
+        cases: from_env("PROPTEST_CASES", cases),
         rng_seed: RngSeed::Fixed(seed),
         failure_persistence: None,
-        max_shrink_iters: shrinks,
+        max_shrink_iters: from_env("PROPTEST_MAX_SHRINK_ITERS", shrinks),
         ..Config::default()
     })
 }
@@ -269,16 +273,21 @@ fn a_commit_error_on_fazts_direct_path_is_a_ghost_write() {
     );
 }
 
-/// Runs `cases` drawn from broad workloads and `schedules(span, scale)` through
-/// [`search::run`]; the first case that breaks an invariant, shrunk, is the error.
+/// The CI search's workloads: up to 4 clients of up to 8 operations.
+const CI_WORKLOADS: (usize, usize) = (4, 8);
+
+/// Runs `cases` drawn from broad workloads of up to `(clients, steps)` and
+/// `schedules(span, scale)` through [`search::run`]; the first case that breaks an
+/// invariant, shrunk, is the error.
 fn promise_search<S: Strategy<Value = Schedule>>(
     cases: u32,
     rng_seed: u64,
+    (clients, steps): (usize, usize),
     schedules: impl Fn(u64, Scale) -> S,
 ) -> Result<(), String> {
     let profile = profile::by_name("hardened", 1)?;
     let scale = Scale::of(&profile);
-    let strategy = search::workload::broad(4, 8).prop_flat_map(move |workload| {
+    let strategy = search::workload::broad(clients, steps).prop_flat_map(move |workload| {
         let span = search::faults::span_ms(&workload);
         (Just(workload), schedules(span, scale), 1u64..1000)
     });
@@ -309,11 +318,11 @@ fn promise_search<S: Strategy<Value = Schedule>>(
 fn hardened_keeps_its_promises() {
     let scenario = FailScenario::setup();
     let before = Hits::now();
-    let in_span = promise_search(192, 16, |span, scale| {
+    let in_span = promise_search(192, 16, CI_WORKLOADS, |span, scale| {
         search::faults::in_span(span, scale, 3)
     });
     let absorbed = in_span.and_then(|()| {
-        promise_search(12, 17, |span, scale| {
+        promise_search(12, 17, CI_WORKLOADS, |span, scale| {
             search::faults::absorbable(span, scale, 2)
         })
     });
@@ -356,4 +365,46 @@ fn determinism_search(cases: u32, rng_seed: u64) -> Result<(), String> {
             },
         )
         .map_err(|error| error.to_string())
+}
+
+/// The longer search, for whoever runs it before a release (ignored in CI): ten times
+/// the CI search's cases, on workloads of up to 6 clients of up to 12 operations, with
+/// up to 5 faults each up to twice the request deadline; then absorbed faults and
+/// determinism, ten times as many cases each; and every required coverage mark. Other
+/// seeds than the CI search's, so that it reaches cases the CI search never runs.
+/// `cargo test -p fazt-sim --test properties -- --ignored release_search --nocapture`;
+/// run time and result: TESTING.md.
+#[test]
+#[ignore = "the release search: about ten times the CI search; run by hand before a release"]
+fn release_search() {
+    let scenario = FailScenario::setup();
+    let before = Hits::now();
+    let in_span = promise_search(1920, 26, (6, 12), |span, scale| {
+        search::faults::in_span_up_to(
+            span,
+            scale,
+            5,
+            search::faults::RELEASE_MAGNITUDE_MAX_PERCENT,
+        )
+    });
+    let absorbed = in_span.and_then(|()| {
+        promise_search(120, 27, (6, 12), |span, scale| {
+            search::faults::absorbable(span, scale, 3)
+        })
+    });
+    let deterministic = absorbed.and_then(|()| determinism_search(20, 28));
+    let hits = Hits::now().since(&before);
+    scenario.teardown();
+    println!(
+        "coverage marks hit by the release search:\n{}",
+        coverage::render(&hits)
+    );
+    if let Err(failure) = deterministic {
+        panic!("{failure}");
+    }
+    let missing = coverage::missing(&hits);
+    assert!(
+        missing.is_empty(),
+        "required coverage marks never hit: {missing:?}"
+    );
 }

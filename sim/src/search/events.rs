@@ -123,6 +123,29 @@ pub fn network_faulted(trace: &Trace) -> Vec<(u64, u64)> {
         .collect()
 }
 
+/// The windows (µs) when the server stalled every request whatever the engine does: a
+/// CPU slowdown (`runtime-slow-cpu`: `n` ticks of `js_tick_us` charged at once, before a
+/// script starts, holding the simulated CPU) or a slow accept (`server-slow-accept`:
+/// `n` ms before a connection is taken). Like a held link, each delays every answer
+/// that needs the CPU or a new connection meanwhile.
+pub fn server_stalled(trace: &Trace, js_tick_us: u64) -> Vec<(u64, u64)> {
+    trace
+        .events
+        .iter()
+        .filter_map(|event| {
+            let EngineEvent::Fault { point, n: Some(n) } = event.engine()? else {
+                return None;
+            };
+            let us = match *point {
+                failpoints::RUNTIME_SLOW_CPU => n * js_tick_us,
+                failpoints::SERVER_SLOW_ACCEPT => n * 1000,
+                _ => return None,
+            };
+            Some((event.at_us, event.at_us + us))
+        })
+        .collect()
+}
+
 /// The coverage marks a trace's typed events record: the states the engine reports as
 /// events anyway, so it need not mark them itself (issue 17).
 pub fn marks(trace: &Trace) -> Vec<Mark> {
@@ -216,4 +239,95 @@ pub fn queued_behind_groups(lifetime: &[Event]) -> Vec<QueuedBehind> {
         }
     }
     behind
+}
+
+/// The executions of one lifetime whose queued write was answered with an error while
+/// the group that had claimed it was still running, that group then committing every
+/// one of its writes (or failing to confirm its commit): their write's outcome was not
+/// known when they were answered, and was in fact (or may have been) applied.
+///
+/// A group is the writes queued before it started (in the trace's order: the writer
+/// drains the queue and starts the group in one step); an attempt that met SQLITE_BUSY
+/// is retried with the same writes, less those answered meanwhile, draining nothing
+/// new. A group whose count of writes is not the count so found (a background write
+/// among them, a full batch) is left out. A member answered later than the group's
+/// start, before it ended, was claimed by it (a member whose deadline had passed is
+/// cancelled as the group starts).
+pub fn answered_mid_group(lifetime: &[Event]) -> Vec<u64> {
+    /// The group running: when it started, its members not yet answered, those
+    /// answered with an error while it ran, and whether its members are known.
+    struct Running {
+        started_us: u64,
+        members: BTreeSet<u64>,
+        mid: Vec<u64>,
+        known: bool,
+    }
+    let mut queued = BTreeSet::new();
+    // The writes of an attempt that met SQLITE_BUSY, until it is retried.
+    let mut retrying: Option<BTreeSet<u64>> = None;
+    let mut group: Option<Running> = None;
+    let mut answered = Vec::new();
+    for event in lifetime {
+        let Some(engine) = event.engine() else {
+            continue;
+        };
+        match engine {
+            EngineEvent::WriteQueued { .. } => queued.extend(event.execution()),
+            EngineEvent::GroupStarted { writes } => {
+                let members = retrying
+                    .take()
+                    .unwrap_or_else(|| std::mem::take(&mut queued));
+                group = Some(Running {
+                    started_us: event.at_us,
+                    known: members.len() == *writes,
+                    members,
+                    mid: Vec::new(),
+                })
+            }
+            EngineEvent::StorageAnswer { execution, ok, .. } => {
+                queued.remove(execution);
+                if let Some(retrying) = retrying.as_mut() {
+                    retrying.remove(execution);
+                }
+                if let Some(running) = group.as_mut() {
+                    if running.members.remove(execution) && !ok && event.at_us > running.started_us
+                    {
+                        running.mid.push(*execution);
+                    }
+                }
+            }
+            EngineEvent::GroupCommitted { writes, applied } => {
+                if let Some(running) = group.take() {
+                    if running.known && applied == writes {
+                        answered.extend(running.mid);
+                    }
+                }
+            }
+            EngineEvent::CommitUnconfirmed { .. } => {
+                if let Some(running) = group.take().filter(|running| running.known) {
+                    answered.extend(running.mid);
+                }
+            }
+            EngineEvent::WriterBusy { .. } => {
+                retrying = group.take().map(|running| running.members);
+            }
+            _ => {}
+        }
+    }
+    answered
+}
+
+/// The request each execution of one lifetime served.
+pub fn requests(lifetime: &[Event]) -> BTreeMap<u64, &str> {
+    lifetime
+        .iter()
+        .filter_map(|event| match event.engine()? {
+            EngineEvent::Request {
+                request_id,
+                execution,
+                ..
+            } => Some((*execution, request_id.as_str())),
+            _ => None,
+        })
+        .collect()
 }

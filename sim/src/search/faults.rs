@@ -26,6 +26,11 @@ pub const REQUEST_MS: u64 = 20;
 /// out.
 pub const MAGNITUDE_MAX_PERCENT: u64 = 150;
 
+/// The release search's largest fault (percent of the budget): twice the request
+/// deadline, so that a slow statement or a hold outlasts a request and the next one
+/// queued behind it.
+pub const RELEASE_MAGNITUDE_MAX_PERCENT: u64 = 300;
+
 /// A disk fault fires on at most this many disk operations: a few failed reads, writes
 /// or syncs in a row, as a flaky disk gives, against the handful of operations a
 /// group's commit makes (more only repeats the same failure).
@@ -148,10 +153,11 @@ fn failpoint(point: &'static str, times: u32, argument: Option<u64>) -> Action {
     }
 }
 
-/// One fault at the budgets' scale: a list, as a crash between apply and commit is two
-/// (a slow statement, and a crash while it holds the transaction open).
-fn faults(span_ms: u64, scale: Scale) -> impl Strategy<Value = Vec<Fault>> {
-    let big = scale.share_ms(MAGNITUDE_MAX_PERCENT);
+/// One fault at the budgets' scale, up to `magnitude_percent` of the budget: a list, as
+/// a crash between apply and commit is two (a slow statement, and a crash while it
+/// holds the transaction open).
+fn faults(span_ms: u64, scale: Scale, magnitude_percent: u64) -> impl Strategy<Value = Vec<Fault>> {
+    let big = scale.share_ms(magnitude_percent);
     let ticks = scale.ticks(big).max(2);
     let at = 0..span_ms;
     let one = prop_oneof![
@@ -183,10 +189,23 @@ fn faults(span_ms: u64, scale: Scale) -> impl Strategy<Value = Vec<Fault>> {
     ]
 }
 
-/// Schedules of up to `faults_max` faults within `span_ms`, at `scale`; at most one
-/// crash or power loss per run (a restart is then simple to read in a trace).
+/// Schedules of up to `faults_max` faults within `span_ms`, at `scale`, each up to
+/// [`MAGNITUDE_MAX_PERCENT`] of the budget; at most one crash or power loss per run (a
+/// restart is then simple to read in a trace).
 pub fn in_span(span_ms: u64, scale: Scale, faults_max: usize) -> impl Strategy<Value = Schedule> {
-    proptest::collection::vec(faults(span_ms, scale), 0..=faults_max).prop_map(schedule)
+    in_span_up_to(span_ms, scale, faults_max, MAGNITUDE_MAX_PERCENT)
+}
+
+/// [`in_span`] with faults up to `magnitude_percent` of the budget (the release search
+/// draws them up to [`RELEASE_MAGNITUDE_MAX_PERCENT`]).
+pub fn in_span_up_to(
+    span_ms: u64,
+    scale: Scale,
+    faults_max: usize,
+    magnitude_percent: u64,
+) -> impl Strategy<Value = Schedule> {
+    proptest::collection::vec(faults(span_ms, scale, magnitude_percent), 0..=faults_max)
+        .prop_map(schedule)
 }
 
 /// Schedules of up to `faults_max` faults within `span_ms` that the engine claims to

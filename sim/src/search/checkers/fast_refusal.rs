@@ -2,8 +2,9 @@
 //! early, while the client can still retry elsewhere, not after waiting out its budget.
 //!
 //! Verifies: every answer of a refusal kind ([`REFUSALS`]) came within
-//! [`FAST_REFUSAL_PERCENT`] of the budget from its sending, network faults aside (a
-//! held or slowed link delays every answer); and that a write is refused up front when
+//! [`FAST_REFUSAL_PERCENT`] of the budget from its sending, network faults, CPU
+//! slowdowns and slow accepts aside (a held or slowed link, a stalled CPU or accept
+//! loop, delays every answer); and that a write is refused up front when
 //! the engine knows it cannot finish in time: when the group the writer is running has
 //! already run longer than the write's whole remaining budget (the trace bounds that
 //! budget from above: the execution's VM checkout plus the execution budget). Does not
@@ -63,7 +64,8 @@ fn refused_too_late(scale: &Scale, evidence: &Evidence) -> Vec<Violation> {
 /// Refusals answered late.
 fn slow_refusals(scale: &Scale, evidence: &Evidence) -> Vec<Violation> {
     let limit_us = scale.budget_ms * 1000 * FAST_REFUSAL_PERCENT / 100;
-    let network = crate::search::events::network_faulted(evidence.trace);
+    let mut stalled = events::network_faulted(evidence.trace);
+    stalled.extend(events::server_stalled(evidence.trace, scale.js_tick_us));
     evidence
         .answers
         .iter()
@@ -71,7 +73,7 @@ fn slow_refusals(scale: &Scale, evidence: &Evidence) -> Vec<Violation> {
         .filter(|answer| failed_with(answer, REFUSALS))
         .filter(|answer| answer.op.completed_us - answer.op.invoked_us > limit_us)
         .filter(|answer| {
-            !network
+            !stalled
                 .iter()
                 .any(|&(from, to)| from < answer.op.completed_us && answer.op.invoked_us < to)
         })

@@ -9,6 +9,7 @@ pub mod ledger;
 pub mod lists;
 pub mod liveness;
 pub mod pairs;
+pub mod truthful_failures;
 pub mod vm_hygiene;
 
 use std::collections::BTreeMap;
@@ -50,5 +51,6 @@ pub fn all(
     violations.extend(lists::check(evidence));
     violations.extend(ledger::check(evidence));
     violations.extend(pairs::check(evidence));
+    violations.extend(truthful_failures::check(evidence));
     violations
 }
