@@ -12,7 +12,8 @@
 //! Which connections have one follows [`BusyTimeoutPragma`]: run once through fazt's
 //! pool, the pragma lands on the first connection (the one that was opened to run it,
 //! and that the pool hands out first while load is light) and on no other; the pool
-//! replaces a connection older than its lifetime with a fresh one, which never has it.
+//! replaces a connection older than its lifetime, or closes one returned to a full
+//! idle list, and the fresh one it opens never has it.
 
 use std::time::Duration;
 
@@ -75,6 +76,21 @@ impl ConnectionBusyTimeout {
             }
         }
         self.timeout
+    }
+
+    /// The pool closes the connection (returned to a full idle list); the one it later
+    /// opens in its place has the pragma only when every connection gets it.
+    pub fn close(&mut self, recorder: &Recorder) {
+        if matches!(self.pragma, BusyTimeoutPragma::OnceThroughPool { .. })
+            && self.timeout.is_some()
+        {
+            self.generation += 1;
+            self.timeout = None;
+            recorder.emit(Event::ConnectionReplaced {
+                conn: self.index,
+                generation: self.generation,
+            });
+        }
     }
 
     /// The busy timeout in ms for trace events (0: none).
