@@ -77,8 +77,9 @@ pub fn fazt_0_10_6(cpus: u32) -> Config {
 /// load), the deadline propagated but abandoned mid-write (ghost writes), runtime
 /// timeout 5 s = request timeout 5 s (`internal/runtime/runtime.go` `DefaultTimeout`,
 /// `handler.go`'s `context.WithTimeout(ctx, 5*time.Second)`), the kv sweep every
-/// 5 minutes (`kv.go` `kvCleanupInterval`), and the analytics flush and a
-/// request-log row per request outside the queue.
+/// 5 minutes (`kv.go` `kvCleanupInterval`), and outside the queue the analytics
+/// flush and `persistLogs`' rows (`handler.go`: one per console entry and one per
+/// failed execution, not one per request).
 ///
 /// The runtime is fazt's FIFO pool of `MaxPoolSize = 100` pre-warmed VMs that creates
 /// another when all are busy, with the watcher fix (waiting for the watcher before
@@ -103,7 +104,7 @@ pub fn fazt_0_10_10() -> Config {
                 deadline: DeadlinePolicy::AbandonAtDeadline,
                 admission: QueueAdmission::QueueDepthOnly,
                 background: BackgroundWrites::BypassQueue,
-                request_log: RequestLogWrites::PerRequest(BackgroundWrites::BypassQueue),
+                request_log: RequestLogWrites::PerLogEntry(BackgroundWrites::BypassQueue),
                 readers: 8,
                 kv_sweep_interval: Duration::from_secs(300),
                 checkpoint_pages: SQLITE_CHECKPOINT_PAGES,

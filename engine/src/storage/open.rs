@@ -26,7 +26,11 @@ impl Storage {
     pub async fn open(path: &Path, env: Env, config: StorageConfig) -> Result<Storage> {
         let policy = &config.policy;
         let bypassing = policy.background == BackgroundWrites::BypassQueue
-            || policy.request_log == RequestLogWrites::PerRequest(BackgroundWrites::BypassQueue);
+            || matches!(
+                policy.request_log,
+                RequestLogWrites::PerRequest(BackgroundWrites::BypassQueue)
+                    | RequestLogWrites::PerLogEntry(BackgroundWrites::BypassQueue)
+            );
         let bypass_connections = match (&policy.write_path, bypassing) {
             (WritePath::GroupCommit { .. }, true) => 1,
             _ => 0,

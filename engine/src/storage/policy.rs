@@ -293,6 +293,12 @@ pub enum RequestLogWrites {
     /// outside the queue, its own policy apart from the analytics flush's). A row that
     /// meets SQLITE_BUSY is dropped.
     PerRequest(BackgroundWrites),
+    /// fazt 0.10.10 as it was (fde8041, `internal/runtime/handler.go` `persistLogs`):
+    /// after each handler execution, a row per console entry and one more when the
+    /// execution failed, each its own autocommit `INSERT` (into `site_logs`; written
+    /// here as a request-log row, the same one-statement write), as a background write
+    /// by the given path. A request whose handler logs nothing and succeeds writes none.
+    PerLogEntry(BackgroundWrites),
 }
 
 /// When the analytics buffer (fazt's `internal/analytics/buffer.go`) is written out.
