@@ -262,7 +262,9 @@ async fn fazt_0_10_10_writes_a_log_row_per_console_entry_and_failure_outside_the
     // for a failure.
     let fixture = open(storage_of("fazt-0.10.10")).await;
     fixture.storage.log_request(request_log_entry(1));
-    fixture.storage.log_execution(request_log_entry(1), 0, false);
+    fixture
+        .storage
+        .log_execution(request_log_entry(1), 0, false);
     fixture.sleep_ms(10).await;
     assert_eq!(request_log_rows(&fixture), 0);
     fixture.storage.log_execution(request_log_entry(2), 1, true);
