@@ -348,3 +348,40 @@ impl VmPool {
         metrics
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::env::Clock;
+
+    fn pool(when_all_busy: WhenAllBusy) -> VmPool {
+        let env = Env::real();
+        VmPool::new(env, VmLimits::default(), 1, VmReuse::Fifo, when_all_busy)
+    }
+
+    /// fazt's pool: a checkout finding every VM busy creates another, and a VM coming
+    /// back to a pool whose idle VMs are already `size` is dropped.
+    #[tokio::test]
+    async fn a_growing_pool_creates_a_vm_when_all_are_busy_and_drops_the_extra() {
+        let pool = pool(WhenAllBusy::CreateAnother);
+        let first = pool.acquire("a", Deadline::NONE).await.unwrap();
+        let second = pool.acquire("a", Deadline::NONE).await.unwrap();
+        assert_eq!(pool.metrics().busy, 2);
+        pool.release("a", first, true);
+        pool.release("a", second, true);
+        let metrics = pool.metrics();
+        assert_eq!((metrics.created, metrics.idle, metrics.busy), (2, 1, 0));
+        assert_eq!(metrics.discarded, 0);
+    }
+
+    #[tokio::test]
+    async fn a_bounded_pool_waits_and_refuses_at_the_deadline() {
+        let pool = pool(WhenAllBusy::Wait);
+        let first = pool.acquire("a", Deadline::NONE).await.unwrap();
+        let now = pool.env.clock.now();
+        let refused = pool.acquire("a", Deadline::at(now)).await;
+        assert!(matches!(refused, Err(error) if error.kind == ErrorKind::Overloaded));
+        pool.release("a", first, true);
+        assert_eq!(pool.metrics().created, 1);
+    }
+}

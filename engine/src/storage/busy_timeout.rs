@@ -166,6 +166,34 @@ mod tests {
         assert_eq!(wait.waited(), Duration::from_millis(33));
     }
 
+    /// fazt 0.10.6 set no lifetime: the pragma's connection keeps it until the pool
+    /// closes it (returned to a full idle list); its replacement has none.
+    #[test]
+    fn a_closed_connection_loses_the_pragma_run_once_through_the_pool() {
+        let clock = crate::env::RealClock::new();
+        let start = crate::env::Clock::now(&clock);
+        let recorder = Recorder::tracing();
+        let pragma = BusyTimeoutPragma::OnceThroughPool {
+            timeout: Duration::from_secs(5),
+            connection_lifetime: Duration::MAX,
+        };
+        let mut first = ConnectionBusyTimeout::new(pragma, 0, start);
+        let much_later = start + Duration::from_secs(86_400);
+        assert_eq!(
+            first.at(much_later, &recorder),
+            Some(Duration::from_secs(5))
+        );
+        first.close(&recorder);
+        assert_eq!(first.at(much_later, &recorder), None);
+
+        let every = BusyTimeoutPragma::EveryConnection {
+            timeout: Duration::from_secs(5),
+        };
+        let mut any = ConnectionBusyTimeout::new(every, 3, start);
+        any.close(&recorder);
+        assert_eq!(any.at(start, &recorder), Some(Duration::from_secs(5)));
+    }
+
     #[test]
     fn once_through_the_pool_only_the_first_connection_has_it_until_replaced() {
         let now = crate::env::RealClock::new();
