@@ -352,7 +352,6 @@ impl VmPool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::env::Clock;
 
     fn pool(when_all_busy: WhenAllBusy) -> VmPool {
         let env = Env::real();
