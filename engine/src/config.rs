@@ -38,19 +38,19 @@ pub const PROFILES: &[ProfileInfo] = &[
     },
     ProfileInfo {
         name: "fazt-0.10.5",
-        summary: "legacy watchdog and FIFO pool of 10, runtime timeout 1 s under 5 s, storage ignores deadlines, fail fast on BUSY, 25 connections writing DEFERRED",
+        summary: "legacy watchdog and FIFO pool of 10 that grows when all are busy, runtime timeout 1 s under 5 s, storage ignores deadlines, fail fast on BUSY, single-statement writes on up to 25 connections (5 idle)",
     },
     ProfileInfo {
         name: "fazt-0.10.6",
-        summary: "fazt-0.10.5 plus PRAGMA busy_timeout=5000 run once through the pool: one connection waits on BUSY, and none after the 5-minute connection lifetime",
+        summary: "fazt-0.10.5 plus PRAGMA busy_timeout=5000 run once through the pool: one connection waits on BUSY, until it returns to a full idle list and is closed",
     },
     ProfileInfo {
         name: "fazt-0.10.10",
-        summary: "unbatched DEFERRED write queue of 1000 with fazt's admission rule, 5 retries 20-320 ms, busy_timeout 2 s on one of 10 connections, ghost writes, 5 s under 10 s, analytics flush and a request-log row per request outside the queue",
+        summary: "fde8041: unbatched write queue of 1000 (refused only when full), 5 retries 20-320 ms, busy_timeout 2 s on one of 10 connections for 5 min, ghost writes, runtime = request timeout 5 s, VM pool of 100 that grows, analytics flush and request-log rows outside the queue",
     },
     ProfileInfo {
         name: "fazt-0.10.10-analytics-fix",
-        summary: "fazt-0.10.10 with the fix seed 002 planned: analytics batches (and the kv sweep) through the write queue; the request-log rows still outside it",
+        summary: "c8e38a5, the fix seed 002 planned: analytics batches (and the kv sweep) through the write queue; the request-log rows still outside it",
     },
     ProfileInfo {
         name: "mech-stale-interrupt",

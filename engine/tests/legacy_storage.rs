@@ -242,23 +242,38 @@ fn request_log_rows(fixture: &Fixture) -> i64 {
 }
 
 #[tokio::test(start_paused = true)]
-async fn fazt_0_10_10_writes_a_request_log_row_per_request_outside_the_queue() {
+async fn fazt_0_10_10_writes_a_log_row_per_console_entry_and_failure_outside_the_queue() {
     // hardened: the request log stays in memory.
     let fixture = open(StorageConfig::default()).await;
     fixture.storage.log_request(request_log_entry(1));
+    fixture.storage.log_execution(request_log_entry(1), 2, true);
     fixture.sleep_ms(10).await;
     assert_eq!(request_log_rows(&fixture), 0);
     fixture.storage.shutdown().await;
 
+    // §4.7's mechanism: a row per request.
+    let fixture = open(storage_of("mech-writers-bypass-queue")).await;
+    fixture.storage.log_request(request_log_entry(1));
+    fixture.sleep_ms(10).await;
+    assert_eq!(request_log_rows(&fixture), 1);
+    fixture.storage.shutdown().await;
+
+    // fde8041's `persistLogs`: none for a quiet success, one per console entry and one
+    // for a failure.
     let fixture = open(storage_of("fazt-0.10.10")).await;
     fixture.storage.log_request(request_log_entry(1));
-    fixture.storage.log_request(request_log_entry(2));
+    fixture
+        .storage
+        .log_execution(request_log_entry(1), 0, false);
+    fixture.sleep_ms(10).await;
+    assert_eq!(request_log_rows(&fixture), 0);
+    fixture.storage.log_execution(request_log_entry(2), 1, true);
     fixture.sleep_ms(10).await;
     assert_eq!(request_log_rows(&fixture), 2);
-    // Outside the queue, DEFERRED, no retry: while another connection holds the write
-    // lock, the row meets SQLITE_BUSY and is dropped; the queue never saw it.
+    // Outside the queue, no retry: while another connection holds the write lock, the
+    // row meets SQLITE_BUSY and is dropped; the queue never saw it.
     let holder = fixture.hold_the_lock();
-    fixture.storage.log_request(request_log_entry(3));
+    fixture.storage.log_execution(request_log_entry(3), 0, true);
     fixture.sleep_ms(10).await;
     holder.conn().execute_batch("COMMIT").unwrap();
     fixture.sleep_ms(10).await;

@@ -362,7 +362,7 @@ impl<'a> Causes<'a> {
             ("TimeoutError", _) => "deadline (the execution ran out of time)".to_owned(),
             ("StorageError", _) => match self.direct_write_lock_holders(execution) {
                 Some(holders) if !holders.is_empty() => format!(
-                    "sqlite-busy (DEFERRED write of execution {execution} met the write lock held by execution {})",
+                    "sqlite-busy (write of execution {execution} met the write lock held by execution {})",
                     holders.join(", ")
                 ),
                 Some(_) => "sqlite-busy (lock holder not in trace)".to_owned(),
@@ -373,7 +373,7 @@ impl<'a> Causes<'a> {
     }
 
     /// When `execution`'s last direct write failed with SQLITE_BUSY: the executions
-    /// whose DEFERRED transaction held the write lock as that write began (began before
+    /// whose transaction held the write lock as that write began (began before
     /// it, had not committed yet, and went on to commit: a write that itself met BUSY
     /// held nothing). `None` when the execution met no BUSY on the direct path.
     ///
@@ -656,7 +656,7 @@ mod tests {
         trace.engine(3, None, request("c-2", 22, "StorageError"));
         assert_eq!(
             root_cause(&trace, "c-2", "StorageError"),
-            "sqlite-busy (DEFERRED write of execution 22 met the write lock held by execution 29)"
+            "sqlite-busy (write of execution 22 met the write lock held by execution 29)"
         );
     }
 }

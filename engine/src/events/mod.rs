@@ -71,7 +71,7 @@ pub enum Event {
     ReaderReturn { reader: usize },
     /// Connection `conn` was replaced past its lifetime and lost its busy timeout.
     ConnectionReplaced { conn: usize, generation: u32 },
-    /// A write on the direct path began its DEFERRED transaction.
+    /// A write on the direct path began its transaction.
     DirectWriteStarted { write: &'static str },
     /// A direct write met SQLITE_BUSY (`lock_wait`: at the lock, not at the upgrade).
     DirectWriteBusy {

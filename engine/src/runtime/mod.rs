@@ -45,7 +45,7 @@ pub use contract::{AppCode, HandlerRequest, HandlerResponse, LogEntry, LogLevel,
 pub use error::{ErrorKind, ExecutionError, STALE_INTERRUPT};
 pub use legacy_watchdog::{GoScheduler, WakeDelay, WatcherEnd};
 pub use operation::Operation;
-pub use pool::{PoolMetrics, VmReuse};
+pub use pool::{PoolMetrics, VmReuse, WhenAllBusy};
 pub use vm::VmLimits;
 pub use workers::Workers;
 
@@ -68,6 +68,8 @@ pub struct RuntimeConfig {
     /// (`pool_size` × `limits.memory_bytes`). Default 16.
     pub pool_size: usize,
     pub reuse: VmReuse,
+    /// What a checkout does when all `pool_size` VMs are busy. Default wait.
+    pub when_all_busy: WhenAllBusy,
     /// Longest execution, within the request's deadline. Default 5 s.
     pub timeout: Duration,
     pub limits: VmLimits,
@@ -92,6 +94,7 @@ impl Default for RuntimeConfig {
         RuntimeConfig {
             pool_size: 16,
             reuse: VmReuse::Lifo,
+            when_all_busy: WhenAllBusy::Wait,
             timeout: Duration::from_secs(5),
             limits: VmLimits::default(),
             watchdog: Watchdog::Deadline,
@@ -101,12 +104,15 @@ impl Default for RuntimeConfig {
 }
 
 impl RuntimeConfig {
-    /// fazt 0.10.5's runtime: a pre-warmed FIFO pool of 10 VMs never reset, a 1 s
-    /// timeout, the watcher goroutine on a machine with `cpus` CPUs.
+    /// fazt 0.10.5's runtime (tag v0.10.5, `internal/runtime/runtime.go`): a
+    /// pre-warmed FIFO pool of `MaxPoolSize = 10` VMs never reset, that creates another
+    /// VM when all are busy (`getVM`), a `DefaultTimeout` of 1 s, the watcher goroutine
+    /// on a machine with `cpus` CPUs.
     pub fn fazt_0_10_5(cpus: u32) -> RuntimeConfig {
         RuntimeConfig {
             pool_size: 10,
             reuse: VmReuse::Fifo,
+            when_all_busy: WhenAllBusy::CreateAnother,
             timeout: Duration::from_secs(1),
             limits: VmLimits::default(),
             watchdog: Watchdog::LegacyGoroutine(GoScheduler::with_cpus(cpus)),
@@ -222,6 +228,7 @@ impl Runtime {
             config.limits.clone(),
             config.pool_size,
             config.reuse,
+            config.when_all_busy,
         );
         if config.prewarm {
             pool.prewarm()?;

@@ -5,7 +5,9 @@
 //! VM has its own heap limit). A checkout for an app takes one of its idle VMs, else a
 //! fresh one (pre-warmed, never used), else creates one while under the bound, else
 //! evicts an idle VM of the app that used the pool least recently and creates one in
-//! its place. When every VM is busy it waits, no later than its deadline.
+//! its place. When every VM is busy it waits, no later than its deadline, or (fazt's
+//! pool, [`WhenAllBusy::CreateAnother`]) creates one more, dropped on its return if
+//! the pool's idle VMs are already `size`.
 
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, VecDeque};
@@ -29,6 +31,19 @@ pub enum VmReuse {
     /// The least recently returned (fazt's channel-based pool): fresh VMs first, as
     /// they were in fazt's channel before any VM came back.
     Fifo,
+}
+
+/// What a checkout does when every VM of the pool is busy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WhenAllBusy {
+    /// Wait for one, no later than the deadline: the pool bounds the VMs' memory. The
+    /// hardened default.
+    Wait,
+    /// Create a VM outside the bound; it is dropped on its return when `size` VMs are
+    /// idle (fazt's `getVM`/`returnVM`: a non-blocking receive from the pool's channel,
+    /// else `goja.New()`; a non-blocking send back, else discard; v0.10.5 and fde8041
+    /// `internal/runtime/runtime.go`).
+    CreateAnother,
 }
 
 /// Pool counters, as `/api/_debug/runtime` shows them.
@@ -170,6 +185,7 @@ pub struct VmPool {
     env: Env,
     limits: VmLimits,
     reuse: VmReuse,
+    when_all_busy: WhenAllBusy,
     size: usize,
     idle: RefCell<Idle>,
     /// VMs alive: idle, fresh and checked out.
@@ -181,11 +197,18 @@ pub struct VmPool {
 }
 
 impl VmPool {
-    pub fn new(env: Env, limits: VmLimits, size: usize, reuse: VmReuse) -> VmPool {
+    pub fn new(
+        env: Env,
+        limits: VmLimits,
+        size: usize,
+        reuse: VmReuse,
+        when_all_busy: WhenAllBusy,
+    ) -> VmPool {
         VmPool {
             env,
             limits,
             reuse,
+            when_all_busy,
             size: size.max(1),
             idle: RefCell::new(Idle::default()),
             alive: Cell::new(0),
@@ -199,20 +222,8 @@ impl VmPool {
     /// Checks out a VM for `app` (one that has run no other app's code) and a stack,
     /// waiting for one no later than `deadline`.
     pub async fn acquire(&self, app: &str, deadline: Deadline) -> Result<Lease, ExecutionError> {
-        self.metrics.borrow_mut().waiters += 1;
-        let permit = timeout_at(self.env.clock.as_ref(), deadline, self.permits.acquire()).await;
-        self.metrics.borrow_mut().waiters -= 1;
-        match permit {
-            Ok(Ok(permit)) => permit.forget(),
-            _ => {
-                return Err(ExecutionError::new(
-                    ErrorKind::Overloaded,
-                    format!(
-                        "all {} VMs are busy and none became free in time",
-                        self.size
-                    ),
-                ))
-            }
+        if self.when_all_busy == WhenAllBusy::Wait {
+            self.take_permit(deadline).await?;
         }
         let stack = self.stacks.borrow_mut().pop();
         let stack = match stack {
@@ -220,7 +231,7 @@ impl VmPool {
             None => match DefaultStack::new(self.limits.coroutine_stack_bytes) {
                 Ok(stack) => stack,
                 Err(error) => {
-                    self.permits.add_permits(1);
+                    self.give_permit();
                     return Err(ExecutionError::new(
                         ErrorKind::Memory,
                         format!("cannot map a coroutine stack: {error}"),
@@ -232,11 +243,38 @@ impl VmPool {
             Ok(vm) => vm,
             Err(error) => {
                 self.stacks.borrow_mut().push(stack);
-                self.permits.add_permits(1);
+                self.give_permit();
                 return Err(error);
             }
         };
         Ok(Lease { vm, stack })
+    }
+
+    /// Waits for a VM of the pool to be free, no later than `deadline`.
+    async fn take_permit(&self, deadline: Deadline) -> Result<(), ExecutionError> {
+        self.metrics.borrow_mut().waiters += 1;
+        let permit = timeout_at(self.env.clock.as_ref(), deadline, self.permits.acquire()).await;
+        self.metrics.borrow_mut().waiters -= 1;
+        match permit {
+            Ok(Ok(permit)) => {
+                permit.forget();
+                Ok(())
+            }
+            _ => Err(ExecutionError::new(
+                ErrorKind::Overloaded,
+                format!(
+                    "all {} VMs are busy and none became free in time",
+                    self.size
+                ),
+            )),
+        }
+    }
+
+    /// Frees the permit a checkout took (none under [`WhenAllBusy::CreateAnother`]).
+    fn give_permit(&self) {
+        if self.when_all_busy == WhenAllBusy::Wait {
+            self.permits.add_permits(1);
+        }
     }
 
     /// An idle VM of `app`, a fresh one, a new one, or a new one in place of the
@@ -282,14 +320,16 @@ impl VmPool {
 
     /// Returns `app`'s lease; an unhealthy VM is dropped instead of being reused.
     pub fn release(&self, app: &str, lease: Lease, healthy: bool) {
-        if healthy {
+        let overflow = self.when_all_busy == WhenAllBusy::CreateAnother
+            && self.idle.borrow().len() >= self.size;
+        if healthy && !overflow {
             self.idle.borrow_mut().give_back(app, lease.vm);
         } else {
             self.alive.set(self.alive.get() - 1);
-            self.metrics.borrow_mut().discarded += 1;
+            self.metrics.borrow_mut().discarded += u64::from(!healthy);
         }
         self.stacks.borrow_mut().push(lease.stack);
-        self.permits.add_permits(1);
+        self.give_permit();
     }
 
     /// Counts a finished execution.
@@ -304,7 +344,43 @@ impl VmPool {
         let mut metrics = self.metrics.borrow().clone();
         metrics.size = self.size;
         metrics.idle = self.idle.borrow().len();
-        metrics.busy = self.size - self.permits.available_permits();
+        metrics.busy = self.alive.get() - metrics.idle;
         metrics
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pool(when_all_busy: WhenAllBusy) -> VmPool {
+        let env = Env::real();
+        VmPool::new(env, VmLimits::default(), 1, VmReuse::Fifo, when_all_busy)
+    }
+
+    /// fazt's pool: a checkout finding every VM busy creates another, and a VM coming
+    /// back to a pool whose idle VMs are already `size` is dropped.
+    #[tokio::test]
+    async fn a_growing_pool_creates_a_vm_when_all_are_busy_and_drops_the_extra() {
+        let pool = pool(WhenAllBusy::CreateAnother);
+        let first = pool.acquire("a", Deadline::NONE).await.unwrap();
+        let second = pool.acquire("a", Deadline::NONE).await.unwrap();
+        assert_eq!(pool.metrics().busy, 2);
+        pool.release("a", first, true);
+        pool.release("a", second, true);
+        let metrics = pool.metrics();
+        assert_eq!((metrics.created, metrics.idle, metrics.busy), (2, 1, 0));
+        assert_eq!(metrics.discarded, 0);
+    }
+
+    #[tokio::test]
+    async fn a_bounded_pool_waits_and_refuses_at_the_deadline() {
+        let pool = pool(WhenAllBusy::Wait);
+        let first = pool.acquire("a", Deadline::NONE).await.unwrap();
+        let now = pool.env.clock.now();
+        let refused = pool.acquire("a", Deadline::at(now)).await;
+        assert!(matches!(refused, Err(error) if error.kind == ErrorKind::Overloaded));
+        pool.release("a", first, true);
+        assert_eq!(pool.metrics().created, 1);
     }
 }

@@ -19,6 +19,7 @@ use super::traces::{micros, RequestTrace};
 use super::{cookies, form, host, request_id};
 use crate::events::{Event, RequestOutcome};
 use crate::runtime::{AppCode, HandlerRequest, HandlerResponse, LogLevel};
+use crate::storage::RequestLogEntry;
 
 /// Response headers a handler may not set: the server frames the body itself and
 /// owns the request id.
@@ -101,6 +102,23 @@ where
     trace.execute_us = micros(report.total.saturating_sub(report.vm_wait));
     trace.storage_us = micros(report.storage);
     trace.storage_calls = report.storage_calls;
+    let (console_entries, failed) = match &execution.outcome {
+        Ok(executed) => (executed.logs.len(), false),
+        Err(error) => (error.logs.len(), true),
+    };
+    server.storage.log_execution(
+        RequestLogEntry {
+            app_id: app_id.as_str().to_owned(),
+            request_id: request_id.to_owned(),
+            method: parts.method.to_string(),
+            path: trace.path.clone(),
+            status: 0,
+            duration_us: 0,
+            at_ms: trace.at_ms,
+        },
+        console_entries,
+        failed,
+    );
     match execution.outcome {
         Ok(executed) => {
             for line in &executed.logs {

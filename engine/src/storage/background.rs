@@ -23,22 +23,41 @@ impl Storage {
     /// ([`RequestLogWrites::PerRequest`]): written in the background, as fazt's request
     /// logger did, so the request does not wait for it; a failed row is dropped.
     pub fn log_request(&self, entry: RequestLogEntry) {
-        let RequestLogWrites::PerRequest(path) = self.shared.config.policy.request_log else {
+        if let RequestLogWrites::PerRequest(path) = self.shared.config.policy.request_log {
+            self.write_log_rows(path, entry, 1);
+        }
+    }
+
+    /// Persists a handler execution's log rows when the policy says so
+    /// ([`RequestLogWrites::PerLogEntry`]): `console_entries` rows, and one more when
+    /// the execution `failed`, each its own write, in the background.
+    pub fn log_execution(&self, entry: RequestLogEntry, console_entries: usize, failed: bool) {
+        if let RequestLogWrites::PerLogEntry(path) = self.shared.config.policy.request_log {
+            self.write_log_rows(path, entry, console_entries + usize::from(failed));
+        }
+    }
+
+    /// Writes `rows` copies of `entry` one after another by `path`; a failed row is
+    /// dropped and traced.
+    fn write_log_rows(&self, path: BackgroundWrites, entry: RequestLogEntry, rows: usize) {
+        if rows == 0 {
             return;
-        };
+        }
         let storage = self.clone();
         tokio::spawn(async move {
-            match storage
-                .write_background(path, Write::RequestLog { entry })
-                .await
-            {
-                Ok(_) | Err(StorageError::Closed) => {}
-                Err(error) => {
-                    storage
-                        .shared
-                        .env
-                        .recorder
-                        .emit(Event::RequestLogWriteFailed { kind: error.kind() });
+            for _ in 0..rows {
+                let write = Write::RequestLog {
+                    entry: entry.clone(),
+                };
+                match storage.write_background(path, write).await {
+                    Ok(_) | Err(StorageError::Closed) => {}
+                    Err(error) => {
+                        storage
+                            .shared
+                            .env
+                            .recorder
+                            .emit(Event::RequestLogWriteFailed { kind: error.kind() });
+                    }
                 }
             }
         });

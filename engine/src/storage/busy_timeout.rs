@@ -12,7 +12,8 @@
 //! Which connections have one follows [`BusyTimeoutPragma`]: run once through fazt's
 //! pool, the pragma lands on the first connection (the one that was opened to run it,
 //! and that the pool hands out first while load is light) and on no other; the pool
-//! replaces a connection older than its lifetime with a fresh one, which never has it.
+//! replaces a connection older than its lifetime, or closes one returned to a full
+//! idle list, and the fresh one it opens never has it.
 
 use std::time::Duration;
 
@@ -75,6 +76,21 @@ impl ConnectionBusyTimeout {
             }
         }
         self.timeout
+    }
+
+    /// The pool closes the connection (returned to a full idle list); the one it later
+    /// opens in its place has the pragma only when every connection gets it.
+    pub fn close(&mut self, recorder: &Recorder) {
+        if matches!(self.pragma, BusyTimeoutPragma::OnceThroughPool { .. })
+            && self.timeout.is_some()
+        {
+            self.generation += 1;
+            self.timeout = None;
+            recorder.emit(Event::ConnectionReplaced {
+                conn: self.index,
+                generation: self.generation,
+            });
+        }
     }
 
     /// The busy timeout in ms for trace events (0: none).
@@ -148,6 +164,34 @@ mod tests {
             wait.next_delay();
         }
         assert_eq!(wait.waited(), Duration::from_millis(33));
+    }
+
+    /// fazt 0.10.6 set no lifetime: the pragma's connection keeps it until the pool
+    /// closes it (returned to a full idle list); its replacement has none.
+    #[test]
+    fn a_closed_connection_loses_the_pragma_run_once_through_the_pool() {
+        let clock = crate::env::RealClock::new();
+        let start = crate::env::Clock::now(&clock);
+        let recorder = Recorder::tracing();
+        let pragma = BusyTimeoutPragma::OnceThroughPool {
+            timeout: Duration::from_secs(5),
+            connection_lifetime: Duration::MAX,
+        };
+        let mut first = ConnectionBusyTimeout::new(pragma, 0, start);
+        let much_later = start + Duration::from_secs(86_400);
+        assert_eq!(
+            first.at(much_later, &recorder),
+            Some(Duration::from_secs(5))
+        );
+        first.close(&recorder);
+        assert_eq!(first.at(much_later, &recorder), None);
+
+        let every = BusyTimeoutPragma::EveryConnection {
+            timeout: Duration::from_secs(5),
+        };
+        let mut any = ConnectionBusyTimeout::new(every, 3, start);
+        any.close(&recorder);
+        assert_eq!(any.at(start, &recorder), Some(Duration::from_secs(5)));
     }
 
     #[test]

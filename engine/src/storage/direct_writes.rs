@@ -1,16 +1,18 @@
 //! fazt's legacy write path (0.10.5): a pool of connections, each write checking one
-//! out and running in its own transaction, begun DEFERRED.
+//! out and running in its own transaction, begun as the policy's `begin` says (fazt's
+//! single autocommit statements: IMMEDIATE's locking).
 //!
-//! A DEFERRED transaction takes the write lock at its first write statement; a second
-//! connection that wants it meanwhile gets SQLITE_BUSY from SQLite (and with the
-//! `FailFast` busy policy, the caller gets it). The transaction (`transaction.rs`, the
+//! A second connection that wants the write lock while one holds it gets SQLITE_BUSY
+//! from SQLite (and with the `FailFast` busy policy, the caller gets it). The transaction (`transaction.rs`, the
 //! same as the queue's, with this path's policy) runs as two executor jobs,
 //! begin-and-write then commit, so that in simulation the lock is held for the
 //! modelled time between them and contention comes from SQLite itself.
 //!
 //! The pool hands out the connection returned last (Go's `database/sql`), so the first
 //! connection, the one fazt's `PRAGMA busy_timeout` ran on, serves while load is light
-//! and the others only under concurrency (`busy_timeout.rs`).
+//! and the others only under concurrency (`busy_timeout.rs`). A connection returned
+//! while `max_idle` others are idle is closed (Go's `SetMaxIdleConns`), the first one
+//! and its busy timeout with it; the pool opens a fresh one in its place when needed.
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex, RwLock};
@@ -28,14 +30,31 @@ use super::write::{ApplyContext, Write, WriteOutput};
 use crate::env::{timeout_at, Deadline, Env, Instant};
 use crate::events::{Event, Recorder};
 
-/// A pooled connection and its busy timeout.
-type Pooled = (Arc<Mutex<Db>>, ConnectionBusyTimeout);
+/// A pooled connection, its busy timeout, and whether it is open (an idle slot may
+/// stand for a connection the pool closed, or has not opened yet).
+struct Pooled {
+    db: Arc<Mutex<Db>>,
+    busy_timeout: ConnectionBusyTimeout,
+    open: bool,
+}
+
+/// How the pool's connections write and are kept.
+#[derive(Clone, Copy, Debug)]
+pub struct PoolPolicy {
+    pub begin: BeginMode,
+    /// Open connections kept idle at most (Go's `SetMaxIdleConns`).
+    pub max_idle: usize,
+    pub pragma: BusyTimeoutPragma,
+}
 
 /// Writer connections, checked out one per write.
 pub struct DirectWriters {
     idle: Arc<Mutex<Vec<Pooled>>>,
     permits: Arc<Semaphore>,
     size: usize,
+    begin: BeginMode,
+    /// Open connections kept idle at most (Go's `SetMaxIdleConns`).
+    max_idle: usize,
     /// Whether the storage failpoints act on these writes: on the legacy pool that
     /// carries requests' writes, not on the connection background writes bypass the
     /// queue with (faults aim at requests' writes, as in the writer).
@@ -46,10 +65,10 @@ pub struct DirectWriters {
 
 impl DirectWriters {
     /// The pool over `connections`, opened at `now`; the first is the pool's first
-    /// connection (`first_index` 0) or a later one.
+    /// connection (`first_index` 0, the one open at the start) or a later one.
     pub fn new(
         connections: Vec<Db>,
-        pragma: BusyTimeoutPragma,
+        pool: PoolPolicy,
         faults: Faults,
         first_index: usize,
         now: Instant,
@@ -61,9 +80,10 @@ impl DirectWriters {
         let mut idle: Vec<Pooled> = connections
             .into_iter()
             .enumerate()
-            .map(|(n, db)| {
-                let busy_timeout = ConnectionBusyTimeout::new(pragma, first_index + n, now);
-                (Arc::new(Mutex::new(db)), busy_timeout)
+            .map(|(n, db)| Pooled {
+                db: Arc::new(Mutex::new(db)),
+                busy_timeout: ConnectionBusyTimeout::new(pool.pragma, first_index + n, now),
+                open: first_index + n == 0,
             })
             .collect();
         idle.reverse();
@@ -71,6 +91,8 @@ impl DirectWriters {
             idle: Arc::new(Mutex::new(idle)),
             permits: Arc::new(Semaphore::new(size)),
             size,
+            begin: pool.begin,
+            max_idle: pool.max_idle,
             faults,
             limits,
             indexed,
@@ -82,7 +104,7 @@ impl DirectWriters {
         self.size - self.permits.available_permits()
     }
 
-    /// Runs `write` in its own DEFERRED transaction on a pooled connection.
+    /// Runs `write` in its own transaction on a pooled connection.
     pub async fn submit(
         &self,
         env: &Env,
@@ -101,7 +123,7 @@ impl DirectWriters {
             .map_err(|_| StorageError::QueueFull { depth: self.size })?
             .map_err(|_| StorageError::Closed)?;
         let policy = Policy {
-            begin: BeginMode::Deferred,
+            begin: self.begin,
             faults: self.faults,
             commit_failure: CommitFailure::Plain,
         };
@@ -112,7 +134,11 @@ impl DirectWriters {
             indexed: self.indexed.clone(),
         };
         loop {
-            let (db, mut busy_timeout) = self
+            let Pooled {
+                db,
+                mut busy_timeout,
+                ..
+            } = self
                 .idle
                 .lock()
                 .expect("writer pool")
@@ -134,10 +160,7 @@ impl DirectWriters {
                     }
                 }
             };
-            self.idle
-                .lock()
-                .expect("writer pool")
-                .push((db, busy_timeout));
+            self.give_back(env, db, busy_timeout);
             match outcome {
                 Ok(result) => return result,
                 Err(Retry::Backoff(delay)) => clock.sleep(delay).await,
@@ -145,6 +168,23 @@ impl DirectWriters {
                 Err(Retry::SqliteWait(_)) => unreachable!("the busy handler waited above"),
             }
         }
+    }
+}
+
+impl DirectWriters {
+    /// Returns a connection to the idle list, closing it when `max_idle` open ones are
+    /// already there (Go's `putConnDBLocked`).
+    fn give_back(&self, env: &Env, db: Arc<Mutex<Db>>, mut busy_timeout: ConnectionBusyTimeout) {
+        let mut idle = self.idle.lock().expect("writer pool");
+        let open = idle.iter().filter(|pooled| pooled.open).count() < self.max_idle;
+        if !open {
+            busy_timeout.close(&env.recorder);
+        }
+        idle.push(Pooled {
+            db,
+            busy_timeout,
+            open,
+        });
     }
 }
 
@@ -217,7 +257,11 @@ mod tests {
         let env = Env::real();
         let writers = DirectWriters::new(
             vec![Db::open(&path).unwrap()],
-            BusyTimeoutPragma::Off,
+            PoolPolicy {
+                begin: BeginMode::Deferred,
+                max_idle: 1,
+                pragma: BusyTimeoutPragma::Off,
+            },
             Faults::Armed,
             0,
             env.clock.now(),

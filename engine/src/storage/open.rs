@@ -10,7 +10,7 @@ use tokio::sync::watch;
 use super::analytics::EventBuffer;
 use super::busy_timeout::ConnectionBusyTimeout;
 use super::connection::Db;
-use super::direct_writes::{DirectWriters, Faults};
+use super::direct_writes::{DirectWriters, Faults, PoolPolicy};
 use super::durability::Durability;
 use super::error::Result;
 use super::handle::{Shared, Storage, StorageConfig, Writes};
@@ -26,14 +26,18 @@ impl Storage {
     pub async fn open(path: &Path, env: Env, config: StorageConfig) -> Result<Storage> {
         let policy = &config.policy;
         let bypassing = policy.background == BackgroundWrites::BypassQueue
-            || policy.request_log == RequestLogWrites::PerRequest(BackgroundWrites::BypassQueue);
+            || matches!(
+                policy.request_log,
+                RequestLogWrites::PerRequest(BackgroundWrites::BypassQueue)
+                    | RequestLogWrites::PerLogEntry(BackgroundWrites::BypassQueue)
+            );
         let bypass_connections = match (&policy.write_path, bypassing) {
             (WritePath::GroupCommit { .. }, true) => 1,
             _ => 0,
         };
         let extra_writers = match policy.write_path {
             WritePath::GroupCommit { .. } => bypass_connections,
-            WritePath::DirectPool { connections } => connections.max(1) - 1,
+            WritePath::DirectPool { connections, .. } => connections.max(1) - 1,
         };
         config.limits.validate()?;
         let opening = Opening {
@@ -79,7 +83,11 @@ impl Storage {
                 if !writer_dbs.is_empty() {
                     bypass = Some(DirectWriters::new(
                         writer_dbs,
-                        policy.busy_timeout,
+                        PoolPolicy {
+                            begin: policy.begin,
+                            max_idle: usize::MAX,
+                            pragma: policy.busy_timeout,
+                        },
                         Faults::Ignored,
                         1,
                         opened_at,
@@ -89,9 +97,13 @@ impl Storage {
                 }
                 Writes::Queue(queue)
             }
-            WritePath::DirectPool { .. } => Writes::Direct(DirectWriters::new(
+            WritePath::DirectPool { max_idle, .. } => Writes::Direct(DirectWriters::new(
                 writer_dbs,
-                policy.busy_timeout,
+                PoolPolicy {
+                    begin: policy.begin,
+                    max_idle,
+                    pragma: policy.busy_timeout,
+                },
                 Faults::Armed,
                 0,
                 opened_at,

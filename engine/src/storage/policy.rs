@@ -14,8 +14,8 @@ use crate::env::Deadline;
 #[derive(Clone, Debug)]
 pub struct StoragePolicy {
     pub write_path: WritePath,
-    /// How the write queue's transactions begin. Default IMMEDIATE. (The legacy
-    /// direct pool always begins DEFERRED.)
+    /// How write transactions begin: the queue's, the legacy pool's and those of the
+    /// writes that bypass the queue. Default IMMEDIATE.
     pub begin: BeginMode,
     /// The engine's own retry on SQLITE_BUSY.
     pub busy: BusyPolicy,
@@ -85,8 +85,15 @@ pub enum WritePath {
         batch_max: usize,
     },
     /// fazt 0.10.5: `connections` connections, each write on one of them in its own
-    /// DEFERRED transaction (see `direct_writes.rs`).
-    DirectPool { connections: usize },
+    /// transaction, begun by the policy's [`BeginMode`] (see `direct_writes.rs`).
+    DirectPool {
+        /// Go's `SetMaxOpenConns`.
+        connections: usize,
+        /// Go's `SetMaxIdleConns`: a connection returned while this many are idle is
+        /// closed, and the pool later opens a fresh one in its place (without a pragma
+        /// that was run once through the pool).
+        max_idle: usize,
+    },
 }
 
 impl WritePath {
@@ -111,11 +118,15 @@ impl Default for WritePath {
 pub enum BeginMode {
     /// `BEGIN IMMEDIATE`: the write lock is taken first, where SQLite's busy handler
     /// (and the engine's busy policy) can wait for it. The hardened default.
+    /// Also what a single autocommit write statement does (fazt 0.10.x's `ExecContext`
+    /// calls): SQLite's `OP_Transaction` takes the write lock as the statement starts,
+    /// calling the busy handler; there is no read before it to upgrade.
     Immediate,
-    /// `BEGIN DEFERRED` (Go's `db.Begin`, autocommit statements): the lock is taken at
-    /// the first write. A transaction that read first and then writes gets SQLITE_BUSY
-    /// at once when another connection holds the lock or committed since its read:
-    /// SQLite does not call the busy handler for that upgrade (§4.9).
+    /// `BEGIN DEFERRED` (Go's `db.Begin`): the lock is taken at the first write. A
+    /// transaction that read first and then writes gets SQLITE_BUSY at once when
+    /// another connection holds the lock or committed since its read: SQLite does not
+    /// call the busy handler for that upgrade (§4.9). This engine's update and delete
+    /// read first (`ds.rs`), so under this mode they meet it; fazt's did not.
     Deferred,
 }
 
@@ -181,7 +192,8 @@ pub enum BusyTimeoutPragma {
     EveryConnection { timeout: Duration },
     /// fazt 0.10.6-0.10.10 (§4.3): run once through the pool, so only the first
     /// connection has it, and only until the pool replaces connections older than
-    /// `connection_lifetime` (Go's `SetConnMaxLifetime`): after that none has it.
+    /// `connection_lifetime` (Go's `SetConnMaxLifetime`; `Duration::MAX` for none, as
+    /// fazt 0.10.6 set none): after that none has it.
     OnceThroughPool {
         timeout: Duration,
         connection_lifetime: Duration,
@@ -241,13 +253,16 @@ pub enum QueueAdmission {
     /// ahead plus one, a group still running counting as at least its elapsed time.
     /// The hardened default.
     Estimate,
-    /// fazt 0.10.10 (§4.8): refused unless the time left ≥ writes waiting × `per_write`
+    /// fazt 51c0d2b (§4.8): refused unless the time left ≥ writes waiting × `per_write`
     /// + `base`, however fast the queue drains.
     PerQueuedWrite { per_write: Duration, base: Duration },
+    /// No rule: only a full queue refuses (fazt fde8041, `internal/storage/writer.go`
+    /// `Write`: a non-blocking send into the queue's channel).
+    QueueDepthOnly,
 }
 
 impl QueueAdmission {
-    /// fazt 0.10.10: 30 ms per queued write plus 500 ms.
+    /// fazt 51c0d2b (`internal/storage/writer.go`): 30 ms per queued write plus 500 ms.
     pub fn fazt() -> QueueAdmission {
         QueueAdmission::PerQueuedWrite {
             per_write: Duration::from_millis(30),
@@ -278,6 +293,12 @@ pub enum RequestLogWrites {
     /// outside the queue, its own policy apart from the analytics flush's). A row that
     /// meets SQLITE_BUSY is dropped.
     PerRequest(BackgroundWrites),
+    /// fazt 0.10.10 as it was (fde8041, `internal/runtime/handler.go` `persistLogs`):
+    /// after each handler execution, a row per console entry and one more when the
+    /// execution failed, each its own autocommit `INSERT` (into `site_logs`; written
+    /// here as a request-log row, the same one-statement write), as a background write
+    /// by the given path. A request whose handler logs nothing and succeeds writes none.
+    PerLogEntry(BackgroundWrites),
 }
 
 /// When the analytics buffer (fazt's `internal/analytics/buffer.go`) is written out.

@@ -134,6 +134,7 @@ impl WriteQueue {
                 QueueAdmission::PerQueuedWrite { per_write, base } => per_write
                     .saturating_mul(u32::try_from(waiting).unwrap_or(u32::MAX))
                     .saturating_add(base),
+                QueueAdmission::QueueDepthOnly => std::time::Duration::ZERO,
             };
             if remaining < needed {
                 env.recorder.emit(Event::WriteRefused {
