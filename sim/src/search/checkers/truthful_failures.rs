@@ -15,7 +15,7 @@
 
 use fazt_chaos::{Outcome, Violation};
 
-use crate::property::Evidence;
+use crate::run::property::Evidence;
 use crate::search::events;
 
 pub fn check(evidence: &Evidence) -> Vec<Violation> {
