@@ -7,8 +7,9 @@
 //! `$lte`) match exactly the documents they should; a query with as many conditions as
 //! the engine's limit runs, one with one more is refused as `InvalidQuery`; a
 //! client-chosen field name with `'`, `%` or `_` is stored and queried literally, one
-//! with `"` or a control character is refused as `InvalidQuery` (the engine's field
-//! paths exclude them). Does not verify: probes that failed (a fault may fail them),
+//! with `"` or a control character, an empty segment (`a..b`) or a segment longer
+//! than the engine's limit is refused as `InvalidQuery` (the engine's field paths
+//! exclude them). Does not verify: probes that failed (a fault may fail them),
 //! nor these operations under concurrent writes to the same documents (each probe's
 //! documents are its own).
 
@@ -20,6 +21,11 @@ use crate::workload::Verb;
 
 /// The probes the app knows, by the name the workload sends.
 pub const KINDS: &[&str] = &["unset", "in", "range", "many", "fields"];
+
+/// The longest segment of a field path the engine takes, in bytes: the engine's
+/// `FIELD_SEGMENT_MAX` (`engine/src/storage/query.rs`, private to it); the probes app
+/// sends a segment one byte longer.
+const FIELD_SEGMENT_MAX: usize = 64;
 
 /// What the engine refuses a malformed query with.
 fn refused() -> Value {
@@ -33,15 +39,20 @@ pub fn expected(kind: &str) -> Value {
         "in" => json!({ "in": [1, 3], "nin": [0, 2, 4] }),
         "range" => json!({ "gt_lte": [2, 3], "gte": [3, 4], "lt": [0] }),
         "many" => json!({ "at_limit": 1, "over_limit": refused() }),
-        "fields" => json!({
-            "plain": 1,
-            "a\"b": refused(),
-            "a'b": 1,
-            "a%b": 1,
-            "a_b": 1,
-            "a\u{1}b": refused(),
-            "a\nb": refused(),
-        }),
+        "fields" => {
+            let mut fields = json!({
+                "plain": 1,
+                "a\"b": refused(),
+                "a'b": 1,
+                "a%b": 1,
+                "a_b": 1,
+                "a\u{1}b": refused(),
+                "a\nb": refused(),
+                "a..b": refused(),
+            });
+            fields["x".repeat(FIELD_SEGMENT_MAX + 1)] = refused();
+            fields
+        }
         other => json!({ "unknown probe": other }),
     }
 }
