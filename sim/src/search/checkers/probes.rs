@@ -9,13 +9,15 @@
 //! client-chosen field name with `'`, `%` or `_` is stored and queried literally, one
 //! with `"` or a control character, an empty segment (`a..b`) or a segment longer
 //! than the engine's limit is refused as `InvalidQuery` (the engine's field paths
-//! exclude them). Does not verify: probes that failed (a fault may fail them),
+//! exclude them); and no probe fails as a caller's mistake. Does not verify: probes that
+//! failed otherwise (a fault may fail them),
 //! nor these operations under concurrent writes to the same documents (each probe's
 //! documents are its own).
 
 use fazt_chaos::{Outcome, Violation};
 use serde_json::{json, Value};
 
+use super::failed_with;
 use crate::run::property::Evidence;
 use crate::workload::Verb;
 
@@ -26,6 +28,9 @@ pub const KINDS: &[&str] = &["unset", "in", "range", "many", "fields"];
 /// `FIELD_SEGMENT_MAX` (`engine/src/storage/query.rs`, private to it); the probes app
 /// sends a segment one byte longer.
 const FIELD_SEGMENT_MAX: usize = 64;
+
+/// The errors the engine answers a caller's mistake with (never a fault's).
+const CALLER_MISTAKES: &[&str] = &["InvalidQuery", "InvalidArgument"];
 
 /// What the engine refuses a malformed query with.
 fn refused() -> Value {
@@ -58,18 +63,29 @@ pub fn expected(kind: &str) -> Value {
 }
 
 pub fn check(evidence: &Evidence) -> Vec<Violation> {
-    evidence
+    let probes = evidence
         .answers
         .iter()
-        .filter(|a| a.operation.verb == Verb::Probe && a.op.outcome == Outcome::Ok)
+        .filter(|a| a.operation.verb == Verb::Probe);
+    probes
         .filter_map(|answer| {
             let kind = answer.operation.key.as_str();
             let want = expected(kind);
-            (answer.body != want).then(|| Violation {
-                invariant: "probe-wrong-answer",
+            let (invariant, got) = match answer.op.outcome {
+                Outcome::Ok if answer.body != want => ("probe-wrong-answer", answer.body.to_string()),
+                // Every query a probe sends without catching its error is valid: a
+                // refusal for the caller's mistake is the engine's, whatever the faults.
+                _ if failed_with(answer, CALLER_MISTAKES) => (
+                    "probe-refused",
+                    format!("a refusal ({:?}, {})", answer.kind, answer.body),
+                ),
+                _ => return None,
+            };
+            Some(Violation {
+                invariant,
                 detail: format!(
-                    "request {} probed {kind}: the engine answered {}, the model expects {want}",
-                    answer.op.request, answer.body
+                    "request {} probed {kind}: the engine answered {got}, the model expects {want}",
+                    answer.op.request
                 ),
                 involved: vec![answer.op.request.clone()],
             })
