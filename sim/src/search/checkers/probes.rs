@@ -72,7 +72,9 @@ pub fn check(evidence: &Evidence) -> Vec<Violation> {
             let kind = answer.operation.key.as_str();
             let want = expected(kind);
             let (invariant, got) = match answer.op.outcome {
-                Outcome::Ok if answer.body != want => ("probe-wrong-answer", answer.body.to_string()),
+                Outcome::Ok if answer.body != want => {
+                    ("probe-wrong-answer", answer.body.to_string())
+                }
                 // Every query a probe sends without catching its error is valid: a
                 // refusal for the caller's mistake is the engine's, whatever the faults.
                 _ if failed_with(answer, CALLER_MISTAKES) => (
