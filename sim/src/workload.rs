@@ -13,6 +13,9 @@ pub const APP: &str = "registers";
 /// with [`APP`]'s, so a storage call that loses its app scope reads or writes the other's.
 pub const TWIN_APP: &str = "registers-twin";
 
+/// The app the property search's probes go to (`fixtures/search-apps/probes`).
+pub const PROBE_APP: &str = "probes";
+
 /// Clients running at the same time, each with its own operations.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Workload {
@@ -56,6 +59,10 @@ pub enum Verb {
     /// One ds.update of every ledger entry of group `key` ($inc of the count, $set of
     /// `last`): fails partway on an entry whose count is not a number; touches no register.
     Bump,
+    /// A probe of the storage API's rarer parts (`$unset`, `$in`/`$nin`, range
+    /// operators, the conditions limit, client-chosen field names) named by `key`, sent
+    /// to [`PROBE_APP`] on documents of its own; touches no register.
+    Probe,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -78,6 +85,7 @@ impl Operation {
         };
         match (&self.app, self.verb) {
             (_, Verb::List) => format!("list:{space}:{}", self.key),
+            (_, Verb::Probe) => format!("probe:{}", self.key),
             (_, Verb::Enlist | Verb::Bump) => format!("ledger:{}:{}", self.app(), self.key),
             (None, _) => format!("{space}:{}", self.key),
             (Some(app), _) => format!("{app}/{space}:{}", self.key),
@@ -100,6 +108,7 @@ impl Operation {
             (_, Verb::Get) => "GET",
             (_, Verb::List) => return ("GET", format!("/api/list/{space}/{}", self.key)),
             (Space::Ds, Verb::Pair) => return ("PATCH", format!("/api/pair/{}", self.key)),
+            (_, Verb::Probe) => return ("POST", format!("/api/probe/{}", self.key)),
             (_, Verb::Enlist) => return ("POST", format!("/api/ledger/{}", self.key)),
             (_, Verb::Bump) => return ("PATCH", format!("/api/ledger/{}", self.key)),
             (_, Verb::Delete) => "DELETE",
@@ -116,7 +125,10 @@ impl Operation {
 
     /// Whether it reads or writes a register of the history (lists and the ledger do not).
     pub fn on_register(&self) -> bool {
-        !matches!(self.verb, Verb::List | Verb::Enlist | Verb::Bump)
+        !matches!(
+            self.verb,
+            Verb::List | Verb::Enlist | Verb::Bump | Verb::Probe
+        )
     }
 }
 

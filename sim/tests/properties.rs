@@ -408,3 +408,32 @@ fn release_search() {
         "required coverage marks never hit: {missing:?}"
     );
 }
+
+/// Every probe of the storage API's rarer parts, with no fault, succeeds and gets the
+/// model's answer: the probes the CI search sends are judged, not failed.
+#[test]
+fn probes_answer_as_the_model_says() {
+    let _scenario = FailScenario::setup();
+    let profile = profile::by_name("hardened", 1).expect("the hardened profile");
+    let steps = search::checkers::probes::KINDS
+        .iter()
+        .map(|kind| Step {
+            think_ms: 1,
+            op: Operation {
+                space: Space::Ds,
+                verb: Verb::Probe,
+                key: (*kind).to_owned(),
+                app: Some(fazt_sim::workload::PROBE_APP.to_owned()),
+            },
+        })
+        .collect();
+    let workload = Workload {
+        clients: vec![steps],
+    };
+    let run = search::run(&profile, 19, &workload, &Schedule::default());
+    let report = &run.report;
+    assert_eq!(report.violations, Vec::<String>::new());
+    // The probes and the liveness probe client's requests all succeeded.
+    assert_eq!(report.failed, 0, "failures: {:?}", report.causes);
+    assert_eq!(report.ok, report.requests);
+}

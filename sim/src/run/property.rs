@@ -27,7 +27,7 @@ use crate::run::harness;
 use crate::run::server_host::{fixture_apps, ServerHost, DOMAIN, PORT};
 use crate::run::Run;
 use crate::trace::{Said, Trace, What};
-use crate::workload::{Operation, Space, Verb, Workload, APP, TWIN_APP};
+use crate::workload::{Operation, Space, Verb, Workload, APP, PROBE_APP, TWIN_APP};
 
 /// How long a client waits for an answer before it counts the outcome as unknown:
 /// longer than any profile's request budget.
@@ -111,14 +111,14 @@ pub fn run_checked(
     let dir = tempfile::tempdir().expect("a temp dir for the twin app");
     let twin = twin_app(dir.path());
     let capture = Capture::default();
-    let host = ServerHost::on_disk(
-        profile,
-        seed,
-        &disk,
-        DB_FILE,
-        &capture,
-        vec![fixture_apps(), twin],
-    );
+    let mut apps = vec![fixture_apps(), twin];
+    // The search's own apps only when the workload sends to them: the scenarios that
+    // run through here deploy exactly what they did before.
+    let mut steps = workload.clients.iter().flatten();
+    if steps.any(|step| step.op.app() == PROBE_APP) {
+        apps.push(search_apps());
+    }
+    let host = ServerHost::on_disk(profile, seed, &disk, DB_FILE, &capture, apps);
     let mut sim = harness::build(seed);
     sim.host(faults::SERVER, move || host.clone().run());
     let observed: Rc<RefCell<Vec<Answer>>> = Rc::default();
@@ -347,7 +347,7 @@ fn observe(
         (_, Verb::Get) => OpKind::Read(body["value"].as_str().map(str::to_owned)),
         // Lists and the ledger touch no register: their own, never written, reads as
         // absent.
-        (_, Verb::List | Verb::Enlist | Verb::Bump) => OpKind::Read(None),
+        (_, Verb::List | Verb::Enlist | Verb::Bump | Verb::Probe) => OpKind::Read(None),
         (_, Verb::Delete) => OpKind::Write(None),
         (Space::Ds, Verb::Put) => OpKind::Insert(request.to_owned()),
         (Space::Ds, Verb::Update) => OpKind::Update {
@@ -383,6 +383,12 @@ fn twin_app(dir: &Path) -> std::path::PathBuf {
     let source = fixture_apps().join(APP).join("api/main.js");
     std::fs::copy(source, api.join("main.js")).expect("the registers app copied");
     apps
+}
+
+/// Where the property search's own apps live (`fixtures/search-apps`): deployed only
+/// for workloads that send to them.
+fn search_apps() -> std::path::PathBuf {
+    fixture_apps().join("../search-apps")
 }
 
 /// The final value of every register the history touched, read from the file.

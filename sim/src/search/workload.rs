@@ -1,11 +1,14 @@
 //! Broad workloads: several clients on two apps that share every key and collection
 //! name, over kv, ds and s3, with single- and two-field updates, deletes, multi-document
 //! updates that fail partway (the ledger, on the keys' first letters), and prefix lists whose prefixes hold the
-//! characters a query builder must escape (`_`, `'`).
+//! characters a query builder must escape (`_`, `'`), and probes of the rarer parts of
+//! the storage API (`$unset`, `$in`/`$nin`, range operators, the conditions limit,
+//! hostile field names; see [`super::checkers::probes`]).
 
 use proptest::prelude::*;
 
-use crate::workload::{Operation, Space, Step, Verb, Workload, TWIN_APP};
+use crate::search::checkers::probes::KINDS;
+use crate::workload::{Operation, Space, Step, Verb, Workload, PROBE_APP, TWIN_APP};
 
 /// Keys: few, so that clients and apps meet on them; some are prefixes of others and
 /// hold `_` (a LIKE wildcard) and `'` (a SQL quote), and `b` lies just past every `a`
@@ -16,7 +19,26 @@ pub const KEYS: &[&str] = &["a", "a_", "a'", "ab", "b"];
 /// meet them.
 pub const THINK_MAX_MS: u64 = 40;
 
+/// A probe of the storage API's rarer parts, to the probes app.
+fn probe() -> impl Strategy<Value = Operation> {
+    proptest::sample::select(KINDS).prop_map(|kind| Operation {
+        space: Space::Ds,
+        verb: Verb::Probe,
+        key: kind.to_owned(),
+        app: Some(PROBE_APP.to_owned()),
+    })
+}
+
+/// One operation: a register operation, or (one in [`PROBE_ONE_IN`]) a probe.
 fn operation() -> impl Strategy<Value = Operation> {
+    prop_oneof![PROBE_ONE_IN - 1 => register_operation(), 1 => probe()]
+}
+
+/// One operation in this many is a probe: enough that each of the five kinds is sent
+/// in most CI cases, few enough that the registers stay contended.
+const PROBE_ONE_IN: u32 = 6;
+
+fn register_operation() -> impl Strategy<Value = Operation> {
     (
         prop_oneof![Just(Space::Kv), Just(Space::Ds), Just(Space::S3)],
         prop_oneof![

@@ -9,6 +9,7 @@ pub mod ledger;
 pub mod lists;
 pub mod liveness;
 pub mod pairs;
+pub mod probes;
 pub mod truthful_failures;
 pub mod vm_hygiene;
 
@@ -51,6 +52,7 @@ pub fn all(
     violations.extend(lists::check(evidence));
     violations.extend(ledger::check(evidence));
     violations.extend(pairs::check(evidence));
+    violations.extend(probes::check(evidence));
     violations.extend(truthful_failures::check(evidence));
     violations
 }
