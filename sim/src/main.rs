@@ -121,15 +121,34 @@ struct ReplayArgs {
     /// Seeds as A..B (B excluded) or A..=B.
     #[arg(long, default_value = "1..2", value_parser = parse_seeds)]
     seeds: std::ops::RangeInclusive<u64>,
-    /// Faults drawn within the journal's span: none, network, storage or all.
+    /// Let the search mutate the journal (move, duplicate, burst requests), seeded.
+    #[arg(long)]
+    mutate: bool,
+    #[command(flatten)]
+    search: AppSearchArgs,
+}
+
+#[derive(clap::Args)]
+struct TestArgs {
+    /// The app's directory.
+    dir: std::path::PathBuf,
+    /// Seeds as A..B (B excluded) or A..=B.
+    #[arg(long, default_value = "1..11", value_parser = parse_seeds)]
+    seeds: std::ops::RangeInclusive<u64>,
+    #[command(flatten)]
+    search: AppSearchArgs,
+}
+
+/// What `test` and `replay` share: the faults and profiles searched, where cases go, and
+/// the reports.
+#[derive(clap::Args)]
+struct AppSearchArgs {
+    /// Faults drawn within the requests' span: none, network, storage or all.
     #[arg(long, default_value = "none", value_parser = FaultKinds::parse)]
     faults: FaultKinds,
     /// Also run under this profile (a fazt version's, e.g. legacy); repeatable.
     #[arg(long)]
     profile: Vec<String>,
-    /// Let the search mutate the journal (move, duplicate, burst requests), seeded.
-    #[arg(long)]
-    mutate: bool,
     /// Where to store a shrunk failing case (default DIR/sim/cases).
     #[arg(long, value_name = "DIR")]
     cases: Option<std::path::PathBuf>,
@@ -144,31 +163,24 @@ struct ReplayArgs {
     json: bool,
 }
 
-#[derive(clap::Args)]
-struct TestArgs {
-    /// The app's directory.
-    dir: std::path::PathBuf,
-    /// Seeds as A..B (B excluded) or A..=B.
-    #[arg(long, default_value = "1..11", value_parser = parse_seeds)]
-    seeds: std::ops::RangeInclusive<u64>,
-    /// Faults drawn within the workload's span: none, network, storage or all.
-    #[arg(long, default_value = "none", value_parser = FaultKinds::parse)]
-    faults: FaultKinds,
-    /// Also run under this profile (a fazt version's, e.g. legacy); repeatable.
-    #[arg(long)]
-    profile: Vec<String>,
-    /// Where to store a shrunk failing case (default DIR/sim/cases).
-    #[arg(long, value_name = "DIR")]
-    cases: Option<std::path::PathBuf>,
-    /// Run the stored case in FILE instead of the seeds.
-    #[arg(long, value_name = "FILE")]
-    replay: Option<std::path::PathBuf>,
-    /// Write a JUnit XML report to FILE.
-    #[arg(long, value_name = "FILE")]
-    junit: Option<std::path::PathBuf>,
-    /// Print the summary as JSON.
-    #[arg(long)]
-    json: bool,
+impl AppSearchArgs {
+    /// The search over the app in `dir`: `hardened` and the profiles of `--profile`,
+    /// each once.
+    fn options(
+        &self,
+        dir: &std::path::Path,
+        seeds: &std::ops::RangeInclusive<u64>,
+    ) -> app_test::Options {
+        let mut profiles = vec!["hardened".to_owned()];
+        profiles.extend(self.profile.iter().filter(|p| *p != "hardened").cloned());
+        app_test::Options {
+            cases_dir: self.cases.clone().unwrap_or_else(|| dir.join("sim/cases")),
+            dir: dir.to_path_buf(),
+            seeds: seeds.clone(),
+            faults: self.faults,
+            profiles,
+        }
+    }
 }
 
 /// The simulated machine's disk and the engine's durability, over the profile's.
@@ -364,28 +376,12 @@ fn main() -> ExitCode {
     }
 }
 
-/// `hardened` and the profiles of `--profile`, each once.
-fn profiles(extra: &[String]) -> Vec<String> {
-    let mut profiles = vec!["hardened".to_owned()];
-    profiles.extend(extra.iter().filter(|p| *p != "hardened").cloned());
-    profiles
-}
-
 fn replay_command(args: ReplayArgs) -> ExitCode {
     let options = app_test::journal_replay::ReplayOptions {
         journal: args.journal.clone(),
-        search: app_test::Options {
-            cases_dir: args
-                .cases
-                .clone()
-                .unwrap_or_else(|| args.app.join("sim/cases")),
-            dir: args.app.clone(),
-            seeds: args.seeds.clone(),
-            faults: args.faults,
-            profiles: profiles(&args.profile),
-        },
+        search: args.search.options(&args.app, &args.seeds),
         mutate: args.mutate,
-        case: args.replay.clone(),
+        case: args.search.replay.clone(),
     };
     let summary = match app_test::journal_replay::replay(&options, &mut |line| eprintln!("{line}"))
     {
@@ -397,8 +393,8 @@ fn replay_command(args: ReplayArgs) -> ExitCode {
     };
     report(
         &summary.summary,
-        args.junit.as_deref(),
-        args.json,
+        args.search.junit.as_deref(),
+        args.search.json,
         &|| serde_json::to_string_pretty(&summary).expect("a summary serializes"),
         &|| summary.render(),
     )
@@ -467,21 +463,11 @@ fn sensitivity_command(
 }
 
 fn app_test_command(args: TestArgs) -> ExitCode {
-    let summary = match &args.replay {
+    let summary = match &args.search.replay {
         Some(case) => app_test::replay(&args.dir, case),
-        None => {
-            let options = app_test::Options {
-                cases_dir: args
-                    .cases
-                    .clone()
-                    .unwrap_or_else(|| args.dir.join("sim/cases")),
-                dir: args.dir.clone(),
-                seeds: args.seeds.clone(),
-                faults: args.faults,
-                profiles: profiles(&args.profile),
-            };
-            app_test::test(&options, &mut |line| eprintln!("{line}"))
-        }
+        None => app_test::test(&args.search.options(&args.dir, &args.seeds), &mut |line| {
+            eprintln!("{line}")
+        }),
     };
     let summary = match summary {
         Ok(summary) => summary,
@@ -492,8 +478,8 @@ fn app_test_command(args: TestArgs) -> ExitCode {
     };
     report(
         &summary,
-        args.junit.as_deref(),
-        args.json,
+        args.search.junit.as_deref(),
+        args.search.json,
         &|| serde_json::to_string_pretty(&summary).expect("a summary serializes"),
         &|| summary.render(),
     )

@@ -310,6 +310,24 @@ fn promise_search<S: Strategy<Value = Schedule>>(
     }
 }
 
+/// Prints the coverage marks a search hit since `before`, then fails on its first
+/// failing case or on a required mark it never hit.
+fn judge_search(label: &str, before: &Hits, result: Result<(), String>) {
+    let hits = Hits::now().since(before);
+    println!(
+        "coverage marks hit by the {label} search:\n{}",
+        coverage::render(&hits)
+    );
+    if let Err(failure) = result {
+        panic!("{failure}");
+    }
+    let missing = coverage::missing(&hits);
+    assert!(
+        missing.is_empty(),
+        "required coverage marks never hit: {missing:?}"
+    );
+}
+
 /// The CI search for the engine's promises: broad workloads (two apps sharing names,
 /// two-field updates, prefix lists with `_` and `'`) under faults in their span at the
 /// budgets' scale, then under faults the engine claims to absorb, then a few cases run
@@ -327,20 +345,8 @@ fn hardened_keeps_its_promises() {
         })
     });
     let deterministic = absorbed.and_then(|()| determinism_search(2, 18));
-    let hits = Hits::now().since(&before);
     scenario.teardown();
-    println!(
-        "coverage marks hit by the CI search:\n{}",
-        coverage::render(&hits)
-    );
-    if let Err(failure) = deterministic {
-        panic!("{failure}");
-    }
-    let missing = coverage::missing(&hits);
-    assert!(
-        missing.is_empty(),
-        "required coverage marks never hit: {missing:?}"
-    );
+    judge_search("CI", &before, deterministic);
 }
 
 /// `cases` drawn cases, each run twice: equal traces and equal final rows.
@@ -393,20 +399,8 @@ fn release_search() {
         })
     });
     let deterministic = absorbed.and_then(|()| determinism_search(20, 28));
-    let hits = Hits::now().since(&before);
     scenario.teardown();
-    println!(
-        "coverage marks hit by the release search:\n{}",
-        coverage::render(&hits)
-    );
-    if let Err(failure) = deterministic {
-        panic!("{failure}");
-    }
-    let missing = coverage::missing(&hits);
-    assert!(
-        missing.is_empty(),
-        "required coverage marks never hit: {missing:?}"
-    );
+    judge_search("release", &before, deterministic);
 }
 
 /// Every probe of the storage API's rarer parts, with no fault, succeeds and gets the
