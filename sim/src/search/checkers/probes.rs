@@ -4,7 +4,9 @@
 //!
 //! Verifies, for every probe answered with a success: `$unset` removes the field and
 //! keeps the others; `$in`/`$nin` and the range operators (`$gt`, `$gte`, `$lt`,
-//! `$lte`) match exactly the documents they should; a query with as many conditions as
+//! `$lte`) match exactly the documents they should; a query binding as many values as the
+//! engine's limit runs, one binding one more is refused as `InvalidQuery`; the system
+//! fields (`_createdAt`, `id`) are queried as such; a query with as many conditions as
 //! the engine's limit runs, one with one more is refused as `InvalidQuery`; a
 //! client-chosen field name with `'`, `%` or `_` is stored and queried literally, one
 //! with `"` or a control character, an empty segment (`a..b`) or a segment longer
@@ -22,7 +24,7 @@ use crate::run::property::Evidence;
 use crate::workload::Verb;
 
 /// The probes the app knows, by the name the workload sends.
-pub const KINDS: &[&str] = &["unset", "in", "range", "many", "fields"];
+pub const KINDS: &[&str] = &["unset", "in", "range", "values", "system", "many", "fields"];
 
 /// The longest segment of a field path the engine takes, in bytes: the engine's
 /// `FIELD_SEGMENT_MAX` (`engine/src/storage/query.rs`, private to it); the probes app
@@ -43,6 +45,8 @@ pub fn expected(kind: &str) -> Value {
         "unset" => json!({ "keys": ["keep"] }),
         "in" => json!({ "in": [1, 3], "nin": [0, 2, 4] }),
         "range" => json!({ "gt_lte": [2, 3], "gte": [3, 4], "lt": [0] }),
+        "values" => json!({ "at_limit": [1, 3], "over_limit": refused() }),
+        "system" => json!({ "created": [0, 1, 2, 3, 4], "ids": [1, 3] }),
         "many" => json!({ "at_limit": 1, "over_limit": refused() }),
         "fields" => {
             let mut fields = json!({
