@@ -82,6 +82,7 @@ pub fn check(profile: &Profile, ran: &Ran) -> Vec<Verdict> {
         answers: &[],
         trace: &ran.trace,
         db,
+        scraped: None,
     };
     let mut poisoned = property::vm_pool(&ran.trace);
     poisoned.extend(vm_hygiene::check(&evidence));

@@ -176,29 +176,40 @@ impl Recorder {
 }
 
 impl Recorder {
-    /// `GET path` on the admin host with the admin token: the JSON answer, or `None`
-    /// when the request failed. Not a workload request: no outcome is recorded.
+    /// [`admin_json`] as request `admin`, `None` when it failed. Not a workload
+    /// request: no outcome is recorded.
     pub async fn admin_json(
         &self,
         client: &mut HttpClient,
         path: &str,
     ) -> Option<serde_json::Value> {
-        let authorization = format!("Bearer {ADMIN_TOKEN}");
-        let response = client
-            .send_with_headers(
-                "GET",
-                &format!("admin.{DOMAIN}"),
-                path,
-                "admin",
-                None,
-                &[("authorization", &authorization)],
-            )
-            .await
-            .ok()?;
-        (response.status == 200)
-            .then(|| serde_json::from_slice(&response.body).ok())
-            .flatten()
+        admin_json(client, path, "admin").await.ok()
     }
+}
+
+/// `GET path` on the admin host with the admin token, as request `request_id`: the
+/// JSON answer, or why there is none.
+pub async fn admin_json(
+    client: &mut HttpClient,
+    path: &str,
+    request_id: &str,
+) -> Result<serde_json::Value, String> {
+    let authorization = format!("Bearer {ADMIN_TOKEN}");
+    let response = client
+        .send_with_headers(
+            "GET",
+            &format!("admin.{DOMAIN}"),
+            path,
+            request_id,
+            None,
+            &[("authorization", &authorization)],
+        )
+        .await
+        .map_err(|error| format!("no answer: {error}"))?;
+    if response.status != 200 {
+        return Err(format!("HTTP {}", response.status));
+    }
+    serde_json::from_slice(&response.body).map_err(|error| format!("unreadable answer: {error}"))
 }
 
 /// One request of a workload.

@@ -78,6 +78,27 @@ pub struct Evidence<'a> {
     pub answers: &'a [Answer],
     pub trace: &'a Trace,
     pub db: &'a Path,
+    /// The runtime's figures as the server served them at the end (the property
+    /// search's runs only: [`run_checked`]).
+    pub scraped: Option<&'a Scrape>,
+}
+
+/// The request id of the scrape of [`RUNTIME_PATH`], by which the checkers find its
+/// answer in the trace.
+pub const SCRAPE_REQUEST: &str = "scrape-runtime";
+
+/// Where the admin API serves the runtime's figures (the VM pool's among them).
+pub const RUNTIME_PATH: &str = "/api/_debug/runtime";
+
+/// What the run's last client read at [`RUNTIME_PATH`] after its workload, so that the
+/// checkers can hold the figures the server serves against its trace.
+#[derive(Clone, Debug)]
+pub struct Scrape {
+    /// When it was sent and answered (µs, on the client's clock).
+    pub sent_us: u64,
+    pub answered_us: u64,
+    /// The JSON answer, or why there was none.
+    pub answer: Result<Value, String>,
 }
 
 /// Checks of a run beyond the history's; they may add numbers to the report's details.
@@ -89,16 +110,30 @@ const DB_FILE: &str = "fazt.db";
 /// Runs `workload` under `profile` with `seed` and `schedule`; the report's violations
 /// are the invariants it broke.
 pub fn run(profile: &Profile, seed: u64, workload: &Workload, schedule: &Schedule) -> Run {
-    run_checked(profile, seed, workload, schedule, &|_, _| Vec::new())
+    run_scraping(profile, seed, workload, schedule, &|_, _| Vec::new(), false)
 }
 
-/// [`run`], with `checks` run on the evidence too.
+/// [`run`], with `checks` run on the evidence too, which holds the runtime's figures as
+/// the last client read them after its workload ([`Scrape`]). Only here: the scrape is
+/// one more request (and request-log write) at the end of the trace, which the
+/// scenarios that run through [`run`] do not make.
 pub fn run_checked(
     profile: &Profile,
     seed: u64,
     workload: &Workload,
     schedule: &Schedule,
     checks: Checks,
+) -> Run {
+    run_scraping(profile, seed, workload, schedule, checks, true)
+}
+
+fn run_scraping(
+    profile: &Profile,
+    seed: u64,
+    workload: &Workload,
+    schedule: &Schedule,
+    checks: Checks,
+    scrape: bool,
 ) -> Run {
     let wall = wall_clock_start();
     let disk = SimDisk::new(
@@ -122,11 +157,14 @@ pub fn run_checked(
     let mut sim = harness::build(seed);
     sim.host(faults::SERVER, move || host.clone().run());
     let observed: Rc<RefCell<Vec<Answer>>> = Rc::default();
+    let scraped: Rc<RefCell<Option<Scrape>>> = Rc::default();
+    let scraper = workload.clients.len().checked_sub(1).filter(|_| scrape);
     let mut clients = Vec::new();
     for (index, steps) in workload.clients.iter().enumerate() {
         let name = format!("client-{index}");
         clients.push(name.clone());
         let (steps, out, capture) = (steps.clone(), observed.clone(), capture.clone());
+        let scrape_to = (scraper == Some(index)).then(|| scraped.clone());
         let host_name = name.clone();
         sim.client(host_name.as_str(), async move {
             let clock = sim_env(seed).clock;
@@ -168,6 +206,22 @@ pub fn run_checked(
                 capture.note_at(completed, name.as_str(), answered);
                 out.borrow_mut().push(answer);
             }
+            if let Some(scrape_to) = scrape_to {
+                let sent_us = now_us();
+                let answer = timeout_at(
+                    clock.as_ref(),
+                    clock.deadline_in(CLIENT_TIMEOUT),
+                    scrape_runtime(&mut connection),
+                )
+                .await
+                .unwrap_or_else(|_| Err("no answer within the client's timeout".into()));
+                let answered_us = now_us();
+                *scrape_to.borrow_mut() = Some(Scrape {
+                    sent_us,
+                    answered_us,
+                    answer,
+                });
+            }
             Ok(())
         });
     }
@@ -188,10 +242,12 @@ pub fn run_checked(
     violations.extend(vm_pool(&trace));
     violations.extend(check_integrity(&db));
     let mut details = BTreeMap::new();
+    let scraped = scraped.borrow();
     let evidence = Evidence {
         answers: &observed,
         trace: &trace,
         db: &db,
+        scraped: scraped.as_ref(),
     };
     violations.extend(checks(&evidence, &mut details));
 
@@ -287,14 +343,19 @@ enum Exchange {
     Unanswered,
 }
 
-async fn send(connection: &mut Option<HttpClient>, op: &Operation, request: &str) -> Exchange {
+/// The client's keep-alive connection, opened when it has none (`None`: refused).
+async fn connected(connection: &mut Option<HttpClient>) -> Option<&mut HttpClient> {
     if connection.is_none() {
-        match HttpClient::connect(&format!("{}:{PORT}", faults::SERVER)).await {
-            Ok(client) => *connection = Some(client),
-            Err(_) => return Exchange::NeverConnected,
-        }
+        let address = format!("{}:{PORT}", faults::SERVER);
+        *connection = HttpClient::connect(&address).await.ok();
     }
-    let client = connection.as_mut().expect("connected above");
+    connection.as_mut()
+}
+
+async fn send(connection: &mut Option<HttpClient>, op: &Operation, request: &str) -> Exchange {
+    let Some(client) = connected(connection).await else {
+        return Exchange::NeverConnected;
+    };
     let (method, path) = op.route();
     let body = (op.writes() && op.verb != Verb::Delete).then(|| json!({ "value": request }));
     let host = format!("{}.{DOMAIN}", op.app());
@@ -308,6 +369,12 @@ async fn send(connection: &mut Option<HttpClient>, op: &Operation, request: &str
         }
         Err(_) => Exchange::Unanswered,
     }
+}
+
+/// The runtime's figures, read over the client's connection (or a new one).
+async fn scrape_runtime(connection: &mut Option<HttpClient>) -> Result<Value, String> {
+    let client = connected(connection).await.ok_or("connection refused")?;
+    crate::run::http::admin_json(client, RUNTIME_PATH, SCRAPE_REQUEST).await
 }
 
 /// The history entry of one operation, with the error kind when it failed.

@@ -7,6 +7,7 @@ use fazt_chaos::Action;
 use fazt_engine::coverage::Mark;
 use fazt_engine::events::Event as EngineEvent;
 use fazt_engine::failpoints;
+use fazt_engine::runtime::Operation;
 
 use crate::trace::{Event, Trace, What};
 
@@ -330,4 +331,124 @@ pub fn requests(lifetime: &[Event]) -> BTreeMap<u64, &str> {
             _ => None,
         })
         .collect()
+}
+
+/// What a lifetime's runtime events say of its VM pool so far: the figures the pool
+/// keeps (`PoolMetrics`), counted from the events that go with each change.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PoolTally {
+    /// Executions that ran to an end on a VM (answered or failed).
+    pub executions: u64,
+    /// Executions failed as `TimeoutError`, and those of them the VM's interrupt ended
+    /// (a script may throw an error of that name itself: no timeout of the pool's).
+    pub timeouts: u64,
+    pub interrupted_timeouts: u64,
+    /// Executions the VM's interrupt ended.
+    pub interrupts: u64,
+    /// VMs returned to be dropped.
+    pub discarded: u64,
+    pub evicted: u64,
+    /// VMs the pool has numbered: its highest VM id checked out, plus one (ids count
+    /// from 0 in each lifetime).
+    pub numbered: u64,
+    /// Checkouts refused (no VM in time, or one could not be created).
+    pub refused: u64,
+    /// VMs checked out and not yet returned.
+    pub busy: u64,
+}
+
+impl PoolTally {
+    /// Counts one engine event.
+    pub fn count(&mut self, event: &EngineEvent) {
+        match event {
+            EngineEvent::VmCheckout { vm, .. } => {
+                self.busy += 1;
+                self.numbered = self.numbered.max(vm + 1);
+            }
+            EngineEvent::ExecutionOk { .. } => self.executions += 1,
+            EngineEvent::ExecutionFailed {
+                kind, interrupted, ..
+            } => {
+                self.executions += 1;
+                self.interrupts += u64::from(*interrupted);
+                if kind == TIMEOUT {
+                    self.timeouts += 1;
+                    self.interrupted_timeouts += u64::from(*interrupted);
+                }
+            }
+            EngineEvent::VmReturn { discarded, .. } => {
+                self.busy = self.busy.saturating_sub(1);
+                self.discarded += u64::from(*discarded);
+            }
+            EngineEvent::VmEvicted { .. } => self.evicted += 1,
+            EngineEvent::Overloaded { .. } => self.refused += 1,
+            _ => {}
+        }
+    }
+}
+
+/// Where request `request_id`'s `Answered` event is in `lifetime`, and when (µs) the
+/// server read its head: the answer was made between the two.
+pub fn answered(lifetime: &[Event], request_id: &str) -> Option<(usize, u64)> {
+    lifetime.iter().enumerate().find_map(|(at, event)| {
+        let EngineEvent::Answered {
+            request_id: id,
+            took_us,
+            ..
+        } = event.engine()?
+        else {
+            return None;
+        };
+        (id == request_id).then(|| (at, event.at_us.saturating_sub(*took_us)))
+    })
+}
+
+/// A write named in an event the storage emitted inside an execution's storage call.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NamedWrite<'a> {
+    pub execution: u64,
+    /// The storage operation the execution called (its latest call).
+    pub called: Operation,
+    /// The write's name in the event.
+    pub named: &'a str,
+    pub at_us: u64,
+}
+
+/// Every write of one lifetime that an event names inside an execution's storage call
+/// (queued, refused, begun on the direct path), with the operation that call made.
+/// Background writes (analytics, the request log, sweeps) are made by no execution and
+/// are left out, as are events of the writer's own task.
+pub fn named_writes(lifetime: &[Event]) -> Vec<NamedWrite<'_>> {
+    let mut calls = BTreeMap::new();
+    let mut named = Vec::new();
+    for event in lifetime {
+        let Some(engine) = event.engine() else {
+            continue;
+        };
+        let name = match engine {
+            EngineEvent::StorageCall {
+                execution,
+                operation,
+            } => {
+                calls.insert(*execution, *operation);
+                continue;
+            }
+            EngineEvent::WriteQueued { write, .. }
+            | EngineEvent::WriteRefused { write, .. }
+            | EngineEvent::DirectWriteStarted { write } => *write,
+            _ => continue,
+        };
+        let Some(execution) = event.execution() else {
+            continue;
+        };
+        if let Some(&called) = calls.get(&execution) {
+            named.push(NamedWrite {
+                execution,
+                called,
+                named: name,
+                at_us: event.at_us,
+            });
+        }
+    }
+    named
 }

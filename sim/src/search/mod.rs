@@ -18,10 +18,19 @@ use crate::run::property;
 use crate::run::Run;
 use crate::workload::Workload;
 
-/// Runs `workload` with `schedule` under `profile` (a liveness probe appended) and
-/// checks the history's invariants and every checker of [`checkers::all`]; counts the
-/// coverage marks its trace records.
+/// One case in this many (by its seed) runs with its runtime's pool pre-warmed
+/// (`RuntimeConfig::prewarm`: every VM created at start, as fazt's pool was), so that
+/// the option is searched too and its promise checked ([`checkers::metrics`]); the
+/// others run the profile as it is.
+pub const PREWARM_ONE_IN: u64 = 8;
+
+/// Runs `workload` with `schedule` under `profile` (a liveness probe appended; its pool
+/// pre-warmed for one seed in [`PREWARM_ONE_IN`]) and checks the history's invariants
+/// and every checker of [`checkers::all`]; counts the coverage marks its trace records.
 pub fn run(profile: &Profile, seed: u64, workload: &Workload, schedule: &Schedule) -> Run {
+    let mut profile = profile.clone();
+    profile.config.runtime.prewarm |= seed % PREWARM_ONE_IN == 0;
+    let profile = &profile;
     let probed = checkers::liveness::with_probe(workload, schedule, profile);
     let checks = |evidence: &property::Evidence, details: &mut _| {
         checkers::all(profile, schedule, evidence, details)

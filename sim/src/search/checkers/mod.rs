@@ -8,10 +8,12 @@ pub mod fast_refusal;
 pub mod ledger;
 pub mod lists;
 pub mod liveness;
+pub mod metrics;
 pub mod pairs;
 pub mod probes;
 pub mod truthful_failures;
 pub mod vm_hygiene;
+pub mod write_names;
 
 use std::collections::BTreeMap;
 
@@ -54,5 +56,7 @@ pub fn all(
     violations.extend(pairs::check(evidence));
     violations.extend(probes::check(evidence));
     violations.extend(truthful_failures::check(evidence));
+    violations.extend(metrics::check(profile, evidence));
+    violations.extend(write_names::check(evidence));
     violations
 }
