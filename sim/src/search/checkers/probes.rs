@@ -8,7 +8,9 @@
 //! engine's limit runs, one binding one more is refused as `InvalidQuery`; the system
 //! fields (`_createdAt`, `id`) are queried as such; a query with as many conditions as
 //! the engine's limit runs, one with one more is refused as `InvalidQuery`; a
-//! client-chosen field name with `'`, `%` or `_` is stored and queried literally, one
+//! client-chosen field name with `'`, `%` or `_`, or one that is no identifier and must
+//! be quoted in the JSON path (`first-name`, `a b`, `1a`, `a$b`, `a[0]`: unquoted,
+//! `a[0]` would address an array element), is stored and queried literally, one
 //! with `"` or a control character, an empty segment (`a..b`) or a segment longer
 //! than the engine's limit is refused as `InvalidQuery` (the engine's field paths
 //! exclude them); and no probe fails as a caller's mistake. Does not verify: probes that
@@ -58,6 +60,11 @@ pub fn expected(kind: &str) -> Value {
                 "a\u{1}b": refused(),
                 "a\nb": refused(),
                 "a..b": refused(),
+                "first-name": 1,
+                "a b": 1,
+                "1a": 1,
+                "a$b": 1,
+                "a[0]": 1,
             });
             fields["x".repeat(FIELD_SEGMENT_MAX + 1)] = refused();
             fields
