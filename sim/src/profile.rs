@@ -1,6 +1,7 @@
 //! The engine's profiles (`fazt_engine::config`), as the simulator runs them.
 
 use fazt_engine::config::{Config, PROFILES};
+use fazt_engine::storage::WritePath;
 
 use crate::disk::DiskModel;
 use crate::env::{CostModel, RuntimeStack};
@@ -21,10 +22,27 @@ pub struct Profile {
     pub runtime: RuntimeStack,
 }
 
+/// The `batch_max`es the property search's deep-queue stage runs `hardened` with: its
+/// own (256), and small ones, so that a burst of writes queues several groups deep and
+/// the admission estimate's count of the groups ahead matters. A search-only variation
+/// of the profile (the cap is a tuning knob, every promise holds at any), not a profile.
+pub const HARDENED_BATCH_MAX_DRAWN: [usize; 3] = [256, 4, 2];
+
 impl Profile {
     /// The server machine's CPU costs under this profile.
     pub fn cost(&self) -> CostModel {
         self.runtime.costs()
+    }
+
+    /// This profile with groups of at most `batch_max` writes (a group-commit profile;
+    /// another is returned as it is).
+    pub fn with_batch_max(mut self, batch_max: usize) -> Profile {
+        if let WritePath::GroupCommit { batch_max: cap, .. } =
+            &mut self.config.storage.policy.write_path
+        {
+            *cap = batch_max;
+        }
+        self
     }
 }
 

@@ -285,29 +285,67 @@ fn promise_search<S: Strategy<Value = Schedule>>(
     (clients, steps): (usize, usize),
     schedules: impl Fn(u64, Scale) -> S,
 ) -> Result<(), String> {
-    let profile = profile::by_name("hardened", 1)?;
-    let scale = Scale::of(&profile);
-    let strategy = search::workload::broad(clients, steps).prop_flat_map(move |workload| {
-        let span = search::faults::span_ms(&workload);
-        (Just(workload), schedules(span, scale), 1u64..1000)
+    let hardened = profile::by_name("hardened", 1)?;
+    let workloads = search::workload::broad(clients, steps);
+    searched(cases, rng_seed, Just(hardened), workloads, schedules)
+}
+
+/// Runs `cases` drawn from `profiles`, `workloads` and `schedules(span, scale)` through
+/// [`search::run`]; the first case that breaks an invariant, shrunk, is the error.
+fn searched<S: Strategy<Value = Schedule>>(
+    cases: u32,
+    rng_seed: u64,
+    profiles: impl Strategy<Value = profile::Profile>,
+    workloads: impl Strategy<Value = Workload>,
+    schedules: impl Fn(u64, Scale) -> S,
+) -> Result<(), String> {
+    let strategy = (profiles, workloads).prop_flat_map(move |(profile, workload)| {
+        let (span, scale) = (search::faults::span_ms(&workload), Scale::of(&profile));
+        (
+            Just(profile),
+            Just(workload),
+            schedules(span, scale),
+            1u64..1000,
+        )
     });
-    let outcome =
-        runner_shrinking(cases, rng_seed, 32).run(&strategy, |(workload, schedule, seed)| {
+    let outcome = runner_shrinking(cases, rng_seed, 32).run(
+        &strategy,
+        |(profile, workload, schedule, seed)| {
             let report = search::run(&profile, seed, &workload, &schedule).report;
             match report.violations.first() {
                 None => Ok(()),
                 Some(first) => Err(TestCaseError::fail(first.clone())),
             }
-        });
+        },
+    );
     match outcome {
         Ok(()) => Ok(()),
         Err(TestError::Abort(why)) => Err(format!("proptest aborted: {why}")),
-        Err(TestError::Fail(why, (workload, schedule, seed))) => Err(format!(
-            "{why}\nseed {seed}\nworkload {}\nschedule {}",
+        Err(TestError::Fail(why, (profile, workload, schedule, seed))) => Err(format!(
+            "{why}\nprofile {} (batch_max {:?})\nseed {seed}\nworkload {}\nschedule {}",
+            profile.name,
+            Scale::of(&profile).estimate_batch_max,
             serde_json::to_string(&workload).unwrap_or_default(),
             serde_json::to_string(&schedule).unwrap_or_default()
         )),
     }
+}
+
+/// The deep-queue stage: bursts of 8–16 clients' writes under `hardened` with a
+/// `batch_max` drawn from [`profile::HARDENED_BATCH_MAX_DRAWN`], behind slow groups, so
+/// that writes queue several groups deep and the admission estimate decides (the
+/// admission checker judges it; the other searches' few clients never fill a batch).
+fn deep_queue_search(cases: u32, rng_seed: u64) -> Result<(), String> {
+    let hardened = profile::by_name("hardened", 1)?;
+    let profiles = proptest::sample::select(&profile::HARDENED_BATCH_MAX_DRAWN[..])
+        .prop_map(move |batch_max| hardened.clone().with_batch_max(batch_max));
+    searched(
+        cases,
+        rng_seed,
+        profiles,
+        search::workload::burst(8..=16, 4),
+        |span, scale| search::faults::slow_groups(span, scale, 3),
+    )
 }
 
 /// Prints the coverage marks a search hit since `before`, then fails on its first
@@ -331,7 +369,8 @@ fn judge_search(label: &str, before: &Hits, result: Result<(), String>) {
 /// The CI search for the engine's promises: broad workloads (two apps sharing names,
 /// two-field updates, prefix lists with `_` and `'`) under faults in their span at the
 /// budgets' scale, then under faults the engine claims to absorb, then a few cases run
-/// twice for determinism; every required coverage mark must have been hit.
+/// twice for determinism, then bursts of writes queued deep behind slow groups; every
+/// required coverage mark must have been hit.
 #[test]
 fn hardened_keeps_its_promises() {
     let scenario = FailScenario::setup();
@@ -345,8 +384,9 @@ fn hardened_keeps_its_promises() {
         })
     });
     let deterministic = absorbed.and_then(|()| determinism_search(2, 18));
+    let deep = deterministic.and_then(|()| deep_queue_search(12, 20));
     scenario.teardown();
-    judge_search("CI", &before, deterministic);
+    judge_search("CI", &before, deep);
 }
 
 /// `cases` drawn cases, each run twice: equal traces and equal final rows.
@@ -376,8 +416,9 @@ fn determinism_search(cases: u32, rng_seed: u64) -> Result<(), String> {
 /// The longer search, for whoever runs it before a release (ignored in CI): ten times
 /// the CI search's cases, on workloads of up to 6 clients of up to 12 operations, with
 /// up to 5 faults each up to twice the request deadline; then absorbed faults and
-/// determinism, ten times as many cases each; and every required coverage mark. Other
-/// seeds than the CI search's, so that it reaches cases the CI search never runs.
+/// determinism, and the deep-queue stage, ten times as many cases each; and every
+/// required coverage mark. Other seeds than the CI search's, so that it reaches cases
+/// the CI search never runs.
 /// `cargo test -p fazt-sim --test properties -- --ignored release_search --nocapture`;
 /// run time and result: TESTING.md.
 #[test]
@@ -399,8 +440,9 @@ fn release_search() {
         })
     });
     let deterministic = absorbed.and_then(|()| determinism_search(20, 28));
+    let deep = deterministic.and_then(|()| deep_queue_search(120, 29));
     scenario.teardown();
-    judge_search("release", &before, deterministic);
+    judge_search("release", &before, deep);
 }
 
 /// Every probe of the storage API's rarer parts, with no fault, succeeds and gets the

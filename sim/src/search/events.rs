@@ -1,7 +1,7 @@
 //! The one place the search reads the engine's trace: each reader turns typed events
 //! into the facts its checker needs.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use fazt_chaos::Action;
 use fazt_engine::coverage::Mark;
@@ -247,73 +247,42 @@ pub fn queued_behind_groups(lifetime: &[Event]) -> Vec<QueuedBehind> {
 /// one of its writes (or failing to confirm its commit): their write's outcome was not
 /// known when they were answered, and was in fact (or may have been) applied.
 ///
-/// A group is the writes queued before it started (in the trace's order: the writer
-/// drains the queue and starts the group in one step); an attempt that met SQLITE_BUSY
-/// is retried with the same writes, less those answered meanwhile, draining nothing
-/// new. A group whose count of writes is not the count so found (a background write
-/// among them, a full batch) is left out. A member answered later than the group's
-/// start, before it ended, was claimed by it (a member whose deadline had passed is
-/// cancelled as the group starts).
+/// A group's members are those [`Membership`] finds, of groups whose members it knows
+/// (a group with a background write among them is left out). A member answered later
+/// than the attempt's start, before the group ended, was claimed by it (a member whose
+/// deadline had passed is cancelled as the attempt starts); an attempt that met
+/// SQLITE_BUSY claimed nothing that its retry does not claim again.
 pub fn answered_mid_group(lifetime: &[Event]) -> Vec<u64> {
-    /// The group running: when it started, its members not yet answered, those
-    /// answered with an error while it ran, and whether its members are known.
-    struct Running {
-        started_us: u64,
-        members: BTreeSet<u64>,
-        mid: Vec<u64>,
-        known: bool,
-    }
-    let mut queued = BTreeSet::new();
-    // The writes of an attempt that met SQLITE_BUSY, until it is retried.
-    let mut retrying: Option<BTreeSet<u64>> = None;
-    let mut group: Option<Running> = None;
+    let mut membership = Membership::default();
+    // The attempt in progress: when it started, and its members answered with an
+    // error since.
+    let mut attempt: (u64, Vec<u64>) = (0, Vec::new());
     let mut answered = Vec::new();
     for event in lifetime {
         let Some(engine) = event.engine() else {
             continue;
         };
+        let members = membership.running().and_then(|(_, members)| members);
         match engine {
-            EngineEvent::WriteQueued { .. } => queued.extend(event.execution()),
-            EngineEvent::GroupStarted { writes } => {
-                let members = retrying
-                    .take()
-                    .unwrap_or_else(|| std::mem::take(&mut queued));
-                group = Some(Running {
-                    started_us: event.at_us,
-                    known: members.len() == *writes,
-                    members,
-                    mid: Vec::new(),
-                })
+            EngineEvent::GroupStarted { .. } => attempt = (event.at_us, Vec::new()),
+            EngineEvent::StorageAnswer {
+                execution,
+                ok: false,
+                ..
+            } if event.at_us > attempt.0 && members.is_some_and(|m| m.contains(execution)) => {
+                attempt.1.push(*execution);
             }
-            EngineEvent::StorageAnswer { execution, ok, .. } => {
-                queued.remove(execution);
-                if let Some(retrying) = retrying.as_mut() {
-                    retrying.remove(execution);
-                }
-                if let Some(running) = group.as_mut() {
-                    if running.members.remove(execution) && !ok && event.at_us > running.started_us
-                    {
-                        running.mid.push(*execution);
-                    }
-                }
+            EngineEvent::GroupCommitted { writes, applied }
+                if members.is_some() && applied == writes =>
+            {
+                answered.append(&mut attempt.1);
             }
-            EngineEvent::GroupCommitted { writes, applied } => {
-                if let Some(running) = group.take() {
-                    if running.known && applied == writes {
-                        answered.extend(running.mid);
-                    }
-                }
-            }
-            EngineEvent::CommitUnconfirmed { .. } => {
-                if let Some(running) = group.take().filter(|running| running.known) {
-                    answered.extend(running.mid);
-                }
-            }
-            EngineEvent::WriterBusy { .. } => {
-                retrying = group.take().map(|running| running.members);
+            EngineEvent::CommitUnconfirmed { .. } if members.is_some() => {
+                answered.append(&mut attempt.1);
             }
             _ => {}
         }
+        membership.observe(event);
     }
     answered
 }
@@ -451,4 +420,300 @@ pub fn named_writes(lifetime: &[Event]) -> Vec<NamedWrite<'_>> {
         }
     }
     named
+}
+
+/// Which writes of one lifetime are waiting in the write queue and which the group in
+/// progress took, followed event by event ([`Membership::observe`]).
+///
+/// The queue is first in, first out: a group takes the first `writes` writes still
+/// waiting (writes cancelled in the queue are drained with them but do not count in
+/// `GroupStarted`'s `writes`); a retry after SQLITE_BUSY takes the same writes, less
+/// those answered meanwhile. A group's members are *known* when the count so found is
+/// the group's count and no write of the queue was answered at the group's first
+/// instant (one the writer cancelled as the group started, past its deadline, is
+/// answered just after the `GroupStarted` event, and the group took one write fewer
+/// than the count so found).
+#[derive(Debug, Default)]
+pub struct Membership {
+    /// Writes waiting, in order (`None`: a write of no execution, a background write).
+    queued: VecDeque<Option<u64>>,
+    group: Option<Group>,
+    /// The group whose attempt met SQLITE_BUSY (its start and writes), until it is
+    /// retried.
+    retrying: Option<(u64, Vec<u64>)>,
+    /// Whether a write was answered while still waiting in the queue (cancelled there,
+    /// or failed with a group that started without an event): the writer may then run
+    /// a group the trace does not show (every write of it cancelled).
+    answered_in_queue: bool,
+}
+
+/// The group in progress, as [`Membership`] follows it.
+#[derive(Debug)]
+struct Group {
+    /// When its first attempt started.
+    started_us: u64,
+    /// Its members not yet answered.
+    members: Vec<u64>,
+    known: bool,
+}
+
+impl Membership {
+    /// Follows one event of the lifetime (every event, in order).
+    pub fn observe(&mut self, event: &Event) {
+        let Some(engine) = event.engine() else {
+            return;
+        };
+        match engine {
+            EngineEvent::WriteQueued { .. } => self.queued.push_back(event.execution()),
+            EngineEvent::GroupStarted { writes } => {
+                // A retry takes its attempt's writes; once every one was answered (BUSY
+                // given up, or all past their deadline), the writer moved on.
+                let retry = self
+                    .retrying
+                    .take()
+                    .filter(|(_, members)| !members.is_empty());
+                let (started_us, members) = match retry {
+                    Some(retrying) => retrying,
+                    None => {
+                        let taken = (*writes).min(self.queued.len());
+                        let members = self.queued.drain(..taken).flatten().collect();
+                        (event.at_us, members)
+                    }
+                };
+                self.group = Some(Group {
+                    started_us,
+                    known: members.len() == *writes,
+                    members,
+                });
+            }
+            EngineEvent::StorageAnswer { execution, .. } => {
+                let waiting = self.queued.iter().position(|q| *q == Some(*execution));
+                if let Some(at) = waiting {
+                    self.queued.remove(at);
+                    self.answered_in_queue = true;
+                    if let Some(group) = self.group.as_mut() {
+                        group.known &= event.at_us > group.started_us;
+                    }
+                }
+                if let Some((_, retrying)) = self.retrying.as_mut() {
+                    retrying.retain(|m| m != execution);
+                }
+                if let Some(group) = self.group.as_mut() {
+                    if let Some(at) = group.members.iter().position(|m| m == execution) {
+                        group.members.remove(at);
+                        group.known &= event.at_us > group.started_us;
+                    }
+                }
+            }
+            EngineEvent::WriterBusy { .. } => {
+                self.retrying = (self.group.take()).map(|group| (group.started_us, group.members));
+            }
+            EngineEvent::GroupCommitted { .. } | EngineEvent::CommitUnconfirmed { .. } => {
+                self.group = None;
+            }
+            EngineEvent::Fault { point, .. } if *point == failpoints::STORAGE_BEFORE_COMMIT => {
+                // The group rolls back: it ends without an event.
+                self.group = None;
+            }
+            _ => {}
+        }
+    }
+
+    /// The group in progress: when it started, and its members not yet answered when
+    /// they are known.
+    pub fn running(&self) -> Option<(u64, Option<&[u64]>)> {
+        self.group.as_ref().map(|group| {
+            let members = group.known.then_some(group.members.as_slice());
+            (group.started_us, members)
+        })
+    }
+
+    /// Whether a write was answered while it was still waiting in the queue.
+    pub fn answered_in_queue(&self) -> bool {
+        self.answered_in_queue
+    }
+}
+
+/// What the write queue did, as its admission rule reads it: each group's start and
+/// time, and each write admitted or refused with the figures the rule had.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum QueueStep {
+    /// A group began with `writes` writes.
+    Started { at_us: u64, writes: usize },
+    /// The group in progress committed (or failed to confirm its commit), `took_us`
+    /// after it began: the time the writer's estimate observes.
+    Ended { took_us: u64 },
+    /// A write of `execution` was admitted at `at_us` with `waiting` writes ahead of it
+    /// (`WriteQueued` counts its own place too).
+    Admitted {
+        at_us: u64,
+        execution: u64,
+        waiting: usize,
+    },
+    /// A write was refused at `at_us` with `waiting` writes ahead of it and
+    /// `remaining_us` of its budget left, the engine saying it needed `needed_us`.
+    Refused {
+        at_us: u64,
+        waiting: usize,
+        remaining_us: u64,
+        needed_us: u64,
+    },
+    /// From here on the trace no longer gives every group's time: a storage fault other
+    /// than a slow statement (a group failing without an event), SQLITE_BUSY, a disk
+    /// fault, a write outside the queue, or a write answered while still waiting in the
+    /// queue (the writer may then run a group of cancelled writes, unseen).
+    Lost,
+}
+
+/// The write queue's steps in one lifetime, up to the first [`QueueStep::Lost`].
+pub fn queue_steps(lifetime: &[Event]) -> Vec<QueueStep> {
+    let mut membership = Membership::default();
+    let mut steps = Vec::new();
+    let mut started: Option<u64> = None;
+    for event in lifetime {
+        membership.observe(event);
+        let step = match &event.what {
+            What::Fault {
+                action: Action::Disk { .. },
+            } => Some(QueueStep::Lost),
+            What::Engine { event: engine, .. } => match engine {
+                EngineEvent::Fault { point, .. }
+                    if point.starts_with("storage-")
+                        && *point != failpoints::STORAGE_SLOW_STATEMENT =>
+                {
+                    Some(QueueStep::Lost)
+                }
+                EngineEvent::WriterBusy { .. } | EngineEvent::DirectWriteStarted { .. } => {
+                    Some(QueueStep::Lost)
+                }
+                EngineEvent::GroupStarted { writes } => {
+                    let again = started.replace(event.at_us).is_some();
+                    Some(match again {
+                        true => QueueStep::Lost,
+                        false => QueueStep::Started {
+                            at_us: event.at_us,
+                            writes: *writes,
+                        },
+                    })
+                }
+                EngineEvent::GroupCommitted { .. } | EngineEvent::CommitUnconfirmed { .. } => {
+                    started.take().map(|since| QueueStep::Ended {
+                        took_us: event.at_us - since,
+                    })
+                }
+                EngineEvent::WriteQueued { waiting, .. } => {
+                    event.execution().map(|execution| QueueStep::Admitted {
+                        at_us: event.at_us,
+                        execution,
+                        waiting: waiting.saturating_sub(1),
+                    })
+                }
+                EngineEvent::WriteRefused {
+                    waiting,
+                    remaining_us,
+                    needed_us,
+                    ..
+                } => Some(QueueStep::Refused {
+                    at_us: event.at_us,
+                    waiting: *waiting,
+                    remaining_us: *remaining_us,
+                    needed_us: *needed_us,
+                }),
+                _ => None,
+            },
+            _ => None,
+        };
+        let lost = membership.answered_in_queue() || step == Some(QueueStep::Lost);
+        if lost {
+            steps.push(QueueStep::Lost);
+            break;
+        }
+        steps.extend(step);
+    }
+    steps
+}
+
+/// When each execution of one lifetime took its VM (its first checkout).
+pub fn checkouts(lifetime: &[Event]) -> BTreeMap<u64, u64> {
+    let mut checkouts = BTreeMap::new();
+    for event in lifetime {
+        if let Some(EngineEvent::VmCheckout { execution, .. }) = event.engine() {
+            checkouts.entry(*execution).or_insert(event.at_us);
+        }
+    }
+    checkouts
+}
+
+/// A write whose group rolled back before `COMMIT` (the `storage-before-commit` fault
+/// fired while it ran): nothing of the group was written.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RolledBack {
+    pub execution: u64,
+    /// When its caller was answered (its storage call's answer), if it was.
+    pub answered_us: Option<u64>,
+}
+
+/// The members of one lifetime's groups that rolled back before `COMMIT`, not yet
+/// answered when the fault fired, of groups whose members are known
+/// ([`Membership`]). None when a write went outside the queue (its transaction fires
+/// the same fault).
+pub fn rolled_back_before_commit(lifetime: &[Event]) -> Vec<RolledBack> {
+    let direct = lifetime
+        .iter()
+        .any(|event| matches!(event.engine(), Some(EngineEvent::DirectWriteStarted { .. })));
+    if direct {
+        return Vec::new();
+    }
+    let mut membership = Membership::default();
+    let mut rolled_back: Vec<RolledBack> = Vec::new();
+    for event in lifetime {
+        match event.engine() {
+            Some(EngineEvent::Fault { point, .. })
+                if *point == failpoints::STORAGE_BEFORE_COMMIT =>
+            {
+                if let Some((_, Some(members))) = membership.running() {
+                    rolled_back.extend(members.iter().map(|&execution| RolledBack {
+                        execution,
+                        answered_us: None,
+                    }));
+                }
+            }
+            Some(EngineEvent::StorageAnswer { execution, .. }) => {
+                let unanswered = rolled_back
+                    .iter_mut()
+                    .find(|r| r.execution == *execution && r.answered_us.is_none());
+                if let Some(write) = unanswered {
+                    write.answered_us = Some(event.at_us);
+                }
+            }
+            _ => {}
+        }
+        membership.observe(event);
+    }
+    rolled_back
+}
+
+/// How many writes each execution of one lifetime queued.
+pub fn writes_queued(lifetime: &[Event]) -> BTreeMap<u64, usize> {
+    let mut writes = BTreeMap::new();
+    for event in lifetime {
+        if let (Some(EngineEvent::WriteQueued { .. }), Some(execution)) =
+            (event.engine(), event.execution())
+        {
+            *writes.entry(execution).or_insert(0) += 1;
+        }
+    }
+    writes
+}
+
+/// The number of writes of every group the writer started (each attempt), in order.
+pub fn groups_started(trace: &Trace) -> Vec<usize> {
+    trace
+        .events
+        .iter()
+        .filter_map(|event| match event.engine()? {
+            EngineEvent::GroupStarted { writes } => Some(*writes),
+            _ => None,
+        })
+        .collect()
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use fazt_chaos::{Action, DiskFault, Fault, Schedule};
 use fazt_engine::failpoints;
-use fazt_engine::storage::BusyPolicy;
+use fazt_engine::storage::{BusyPolicy, QueueAdmission, WritePath};
 use proptest::prelude::*;
 
 use crate::env::CostModel;
@@ -73,6 +73,10 @@ pub struct Scale {
     pub js_tick_us: u64,
     /// BUSY answers the writer retries past before giving up (1 under fail-fast).
     pub busy_attempts: u32,
+    /// The write queue's `batch_max` when the queue admits writes by its estimate of
+    /// the groups ahead (`QueueAdmission::Estimate`); `None` for another rule or no
+    /// queue.
+    pub estimate_batch_max: Option<usize>,
 }
 
 impl Scale {
@@ -81,6 +85,13 @@ impl Scale {
             BusyPolicy::Backoff { attempts, .. } => *attempts,
             BusyPolicy::Doubling { retries, .. } => retries + 1,
             BusyPolicy::FailFast => 1,
+        };
+        let policy = &profile.config.storage.policy;
+        let estimate_batch_max = match (&policy.write_path, policy.admission) {
+            (WritePath::GroupCommit { batch_max, .. }, QueueAdmission::Estimate) => {
+                Some((*batch_max).max(1))
+            }
+            _ => None,
         };
         Scale {
             budget_ms: millis(profile.config.request_timeout),
@@ -94,6 +105,7 @@ impl Scale {
                 .unwrap_or(1)
                 .max(1),
             busy_attempts,
+            estimate_batch_max,
         }
     }
 
@@ -230,6 +242,34 @@ pub fn absorbable(
     ];
     let fault = (0..span_ms, action).prop_map(|(at_ms, action)| vec![Fault { at_ms, action }]);
     proptest::collection::vec(fault, 0..=faults_max).prop_map(schedule)
+}
+
+/// The slow groups of the deep-queue search, as a share of the execution budget (in
+/// percent): from a tenth, which a few groups' worth of queued writes fit in, to most
+/// of it, after which the estimate refuses all but a short queue.
+pub const SLOW_GROUP_PERCENT: std::ops::Range<u64> = 10..90;
+
+/// Schedules of 1–`faults_max` slow statements in the first quarter of `span_ms`, each
+/// holding a group open for [`SLOW_GROUP_PERCENT`] of the execution budget: a burst's
+/// clients are all writing then (it is over in a few ms unless held), so the writes
+/// behind a slow group queue up, the next slow group comes while they drain, and the
+/// estimate of a group's time rises and decays as the groups after it commit. No other
+/// fault, so that the trace gives every group's time (see
+/// [`super::events::queue_steps`]).
+pub fn slow_groups(
+    span_ms: u64,
+    scale: Scale,
+    faults_max: usize,
+) -> impl Strategy<Value = Schedule> {
+    let ms = scale.execution_ms * SLOW_GROUP_PERCENT.start / 100
+        ..scale.execution_ms * SLOW_GROUP_PERCENT.end / 100;
+    let fault = (0..(span_ms / 4).max(1), ms).prop_map(|(at_ms, ms)| {
+        vec![Fault {
+            at_ms,
+            action: failpoint(failpoints::STORAGE_SLOW_STATEMENT, 1, Some(ms)),
+        }]
+    });
+    proptest::collection::vec(fault, 1..=faults_max).prop_map(schedule)
 }
 
 fn schedule(faults: Vec<Vec<Fault>>) -> Schedule {

@@ -85,3 +85,40 @@ pub fn broad(clients_max: usize, steps_max: usize) -> impl Strategy<Value = Work
     )
     .prop_map(|clients| Workload { clients })
 }
+
+/// Writes only, of every kind the registers and the ledger take.
+fn write_operation() -> impl Strategy<Value = Operation> {
+    register_operation().prop_filter("a write", |op| op.writes())
+}
+
+/// A burst's write: half of them two-field updates of documents (`pair`: an update,
+/// then an insert when no document matched), whose second write comes with what its
+/// first left of the budget, and deletes that make their documents missing again.
+fn burst_write() -> impl Strategy<Value = Operation> {
+    let ds = |verb: Verb| {
+        proptest::sample::select(KEYS).prop_map(move |key| Operation {
+            space: Space::Ds,
+            verb,
+            key: key.to_owned(),
+            app: None,
+        })
+    };
+    prop_oneof![3 => ds(Verb::Pair), 1 => ds(Verb::Delete), 2 => write_operation()]
+}
+
+/// Bursts: `clients` clients (8–16 in the deep-queue search) each sending 1–`steps_max`
+/// writes within a few ms of each other, so that writes queue several groups deep
+/// behind a slow group and the admission estimate decides, some of them late in their
+/// budget.
+pub fn burst(
+    clients: std::ops::RangeInclusive<usize>,
+    steps_max: usize,
+) -> impl Strategy<Value = Workload> {
+    let step =
+        (0..BURST_THINK_MAX_MS, burst_write()).prop_map(|(think_ms, op)| Step { think_ms, op });
+    proptest::collection::vec(proptest::collection::vec(step, 1..=steps_max), clients)
+        .prop_map(|clients| Workload { clients })
+}
+
+/// A burst's think times: under a request's time, so that the clients' writes overlap.
+const BURST_THINK_MAX_MS: u64 = 10;

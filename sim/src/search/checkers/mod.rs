@@ -2,7 +2,9 @@
 //! what it does not. They read a run's [`Evidence`]: what each client was told, the
 //! engine's trace (through [`super::events`]) and the final database.
 
+pub mod admission;
 pub mod availability;
+pub mod definite_failures;
 pub mod determinism;
 pub mod fast_refusal;
 pub mod ledger;
@@ -58,5 +60,7 @@ pub fn all(
     violations.extend(truthful_failures::check(evidence));
     violations.extend(metrics::check(profile, evidence));
     violations.extend(write_names::check(evidence));
+    violations.extend(definite_failures::check(&scale, evidence));
+    violations.extend(admission::check(&scale, evidence));
     violations
 }
