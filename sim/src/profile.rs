@@ -87,3 +87,21 @@ pub fn by_name(name: &str, cpus: u32) -> Result<Profile, String> {
         runtime: runtime_of(info.name),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::search::faults::Scale;
+
+    /// The deep-queue search's variation reaches the admission checker's figures, and a
+    /// profile without the estimate's admission is not judged by it.
+    #[test]
+    fn with_batch_max_sets_the_cap_the_admission_checker_judges() {
+        let hardened = by_name("hardened", 1).unwrap();
+        assert_eq!(Scale::of(&hardened).estimate_batch_max, Some(256));
+        let small = hardened.with_batch_max(HARDENED_BATCH_MAX_DRAWN[2]);
+        assert_eq!(Scale::of(&small).estimate_batch_max, Some(2));
+        let legacy = by_name("fazt-0.10.5", 1).unwrap();
+        assert_eq!(Scale::of(&legacy).estimate_batch_max, None);
+    }
+}
