@@ -12,8 +12,11 @@
 //! With `FAZT_HUNT_FAULTS=storage` it draws storage failpoints only, with slow
 //! statements of up to 12 virtual seconds (past every profile's request budget).
 
+use std::collections::BTreeMap;
+
 use fail::FailScenario;
 use fazt_chaos::{Action, Fault, Schedule};
+use fazt_engine::events::Event as EngineEvent;
 use fazt_engine::failpoints;
 use fazt_sim::adversary::{self, Tenants, HARDENED_BOUNDS};
 use fazt_sim::profile;
@@ -271,6 +274,112 @@ fn a_commit_error_on_fazts_direct_path_is_a_ghost_write() {
         matches!(causes.as_slice(), [cause] if cause.starts_with("outcome unknown (storage-commit-error at")),
         "{causes:?}"
     );
+}
+
+/// The release search's sixth finding, shrunk: the writer gave up on c0-0's write after
+/// its twelfth SQLITE_BUSY (a definite failure: nothing was written) and went straight
+/// on to a new group of c1-0's write, queued meanwhile, of as many writes; c0-0's
+/// answer was traced after that group's start and the group committed. The
+/// truthful-failures checker took c0-0 for a member of that group, told it failed while
+/// its write committed (`failed-write-committed`): a false alarm.
+#[test]
+fn a_write_given_up_on_busy_is_no_member_of_the_next_group() {
+    let scenario = FailScenario::setup();
+    let step = |think_ms, space, verb, key: &str, app: Option<&str>| Step {
+        think_ms,
+        op: Operation {
+            space,
+            verb,
+            key: key.into(),
+            app: app.map(str::to_owned),
+        },
+    };
+    let workload = Workload {
+        clients: vec![
+            vec![step(136, Space::Kv, Verb::Bump, "a", None)],
+            vec![step(137, Space::Ds, Verb::Probe, "many", Some("probes"))],
+        ],
+    };
+    let schedule = Schedule {
+        faults: vec![Fault {
+            at_ms: 138,
+            action: Action::Failpoint {
+                point: failpoints::STORAGE_BUSY.to_owned(),
+                times: 12,
+                argument: None,
+            },
+        }],
+    };
+    let profile = profile::by_name("hardened", 1).unwrap();
+    let run = search::run(&profile, 1, &workload, &schedule);
+    scenario.teardown();
+    assert_eq!(run.report.violations, Vec::<String>::new());
+    // Still the case it was: the give-up, the new group at once, c0-0's answer (execution
+    // 0) after its start, its commit.
+    let after_give_up: Vec<String> = run
+        .trace
+        .events
+        .iter()
+        .filter_map(|event| event.engine())
+        .skip_while(|event| !matches!(event, EngineEvent::WriterBusy { attempt: 12, .. }))
+        .filter(|event| {
+            matches!(
+                event,
+                EngineEvent::GroupStarted { .. }
+                    | EngineEvent::GroupCommitted { .. }
+                    | EngineEvent::StorageAnswer { execution: 0, .. }
+            )
+        })
+        .take(3)
+        .map(|event| format!("{event:?}"))
+        .collect();
+    assert_eq!(
+        after_give_up,
+        [
+            "GroupStarted { writes: 1 }",
+            "StorageAnswer { execution: 0, ok: false, took_us: 134002 }",
+            "GroupCommitted { writes: 1, applied: 1 }",
+        ]
+    );
+}
+
+/// The CI search's next stop (800 cases), shrunk: one BUSY at 0 ms retries the
+/// server's start-up deploys, so it listens a millisecond later than the first request
+/// arrives, refused at connect. Not the engine's unavailability (the availability
+/// checker said `unavailable`): it served everything sent once it listened.
+#[test]
+fn a_request_refused_while_the_server_starts_is_not_unavailability() {
+    let scenario = FailScenario::setup();
+    let workload = Workload {
+        clients: vec![vec![Step {
+            think_ms: 0,
+            op: Operation {
+                space: Space::Kv,
+                verb: Verb::Update,
+                key: "ab".into(),
+                app: None,
+            },
+        }]],
+    };
+    let schedule = Schedule {
+        faults: vec![Fault {
+            at_ms: 0,
+            action: Action::Failpoint {
+                point: failpoints::STORAGE_BUSY.to_owned(),
+                times: 1,
+                argument: None,
+            },
+        }],
+    };
+    let profile = profile::by_name("hardened", 1).unwrap();
+    assert!(Scale::of(&profile).absorbs(&schedule));
+    let report = search::run(&profile, 540, &workload, &schedule).report;
+    scenario.teardown();
+    assert_eq!(report.violations, Vec::<String>::new());
+    // Still the case it was: the one request refused at connect, the probes answered.
+    let refused = BTreeMap::from([(property::NOT_CONNECTED.to_owned(), 1)]);
+    assert_eq!(report.errors, refused);
+    assert!(report.ok > 0);
 }
 
 /// The CI search's workloads: up to 4 clients of up to 8 operations.

@@ -9,9 +9,12 @@
 //! passed mid-commit), that group then committing all its writes or failing to confirm
 //! its commit, was told it definitely failed (hardened tells such a caller its outcome
 //! is unknown; fazt 0.10.10 tells it failed, a ghost write). Does not verify: writes
-//! of a group some of whose writes failed (the one answered may be one of those), nor
-//! of an execution with more than one write in flight (an execution's calls are
-//! sequential, so there is none); the history checker judges what was written.
+//! of a group some of whose writes failed (the one answered may be one of those), of a
+//! group whose members the trace leaves uncertain (started after SQLITE_BUSY while
+//! writes waited: the busy group's retry or, the writer having given it up, a new
+//! group; or with a background write among them), nor of an execution with more than
+//! one write in flight (an execution's calls are sequential, so there is none); the
+//! history checker judges what was written.
 
 use fazt_chaos::{Outcome, Violation};
 
