@@ -58,6 +58,7 @@ mod traces;
 mod traces_timeline;
 mod upload;
 
+pub use admission::default_app_max;
 pub use apps::Deployed;
 pub use config::{ServerConfig, CONNECTIONS_PER_ADDRESS_DEFAULT};
 pub use deploy::{check_site_name, DeployError, DeployLimits};

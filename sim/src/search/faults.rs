@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use fazt_chaos::{Action, DiskFault, Fault, Schedule};
 use fazt_engine::failpoints;
+use fazt_engine::server::default_app_max;
 use fazt_engine::storage::{BusyPolicy, QueueAdmission, WritePath};
 use proptest::prelude::*;
 
@@ -77,6 +78,11 @@ pub struct Scale {
     /// the groups ahead (`QueueAdmission::Estimate`); `None` for another rule or no
     /// queue.
     pub estimate_batch_max: Option<usize>,
+    /// The execution slots one app may hold at once (the server's admission gate at its
+    /// default share; the simulator runs one worker, so the slots are its VM pool's, and
+    /// sets no `app_concurrency`): a client more waits
+    /// at the gate, and is refused `Overloaded` after its wait.
+    pub app_slots: usize,
 }
 
 impl Scale {
@@ -106,6 +112,7 @@ impl Scale {
                 .max(1),
             busy_attempts,
             estimate_batch_max,
+            app_slots: default_app_max(profile.config.runtime.pool_size),
         }
     }
 

@@ -7,7 +7,7 @@
 //! `$lte`) match exactly the documents they should; a query binding as many values as the
 //! engine's limit runs, one binding one more is refused as `InvalidQuery`, and an array compared
 //! whole (`$eq`) binds one value, however long; the system
-//! fields (`_createdAt`, `id`) are queried as such; a query with as many conditions as
+//! fields (`_createdAt`, `_updatedAt`, `id`) are queried as such; a query with as many conditions as
 //! the engine's limit runs, one with one more is refused as `InvalidQuery`; a
 //! client-chosen field name with `'`, `%` or `_`, or one that is no identifier and must
 //! be quoted in the JSON path (`first-name`, `a b`, `1a`, `a$b`, `a[0]`: unquoted,
@@ -49,7 +49,9 @@ pub fn expected(kind: &str) -> Value {
         "in" => json!({ "in": [1, 3], "nin": [0, 2, 4] }),
         "range" => json!({ "gt_lte": [2, 3], "gte": [3, 4], "lt": [0] }),
         "values" => json!({ "at_limit": [1, 3], "over_limit": refused(), "whole": [9] }),
-        "system" => json!({ "created": [0, 1, 2, 3, 4], "ids": [1, 3] }),
+        "system" => {
+            json!({ "created": [0, 1, 2, 3, 4], "updated": [0, 1, 2, 3, 4], "ids": [1, 3] })
+        }
         "many" => json!({ "at_limit": 1, "over_limit": refused() }),
         "fields" => {
             let mut fields = json!({
