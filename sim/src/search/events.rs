@@ -595,6 +595,18 @@ pub enum QueueStep {
     Lost,
 }
 
+/// Whether a disk fault was armed in `lifetime` (it may fire in a later one).
+pub fn disk_faulted(lifetime: &[Event]) -> bool {
+    lifetime.iter().any(|event| {
+        matches!(
+            event.what,
+            What::Fault {
+                action: Action::Disk { .. }
+            }
+        )
+    })
+}
+
 /// The write queue's steps in one lifetime, up to the first [`QueueStep::Lost`].
 pub fn queue_steps(lifetime: &[Event]) -> Vec<QueueStep> {
     let mut membership = Membership::default();
