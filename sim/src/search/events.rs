@@ -457,8 +457,7 @@ pub fn named_writes(lifetime: &[Event]) -> Vec<NamedWrite<'_>> {
 pub struct Membership {
     /// Executions' writes queued and not yet drained or answered.
     queued: BTreeSet<u64>,
-    /// Writes a group may or may not have drained: until answered, or a new group
-    /// drains the queue.
+    /// Writes a group may or may not have drained, until they are answered.
     maybe_queued: BTreeSet<u64>,
     /// Whether a background write (of no execution) waits.
     background: bool,
@@ -509,11 +508,13 @@ impl Membership {
                     }
                     // A new group: it drains the queue (up to a full batch).
                     None => {
+                        // Writes an earlier group may have left waiting stay uncertain
+                        // until answered; while any is, this group may have drained
+                        // them instead of the writes found, which may then be left.
                         let unfound =
                             std::mem::take(&mut self.background) || !self.maybe_queued.is_empty();
-                        self.maybe_queued.clear();
                         let members = std::mem::take(&mut self.queued);
-                        if members.len() > *writes {
+                        if unfound || members.len() > *writes {
                             self.maybe_queued.extend(members.iter().copied());
                         }
                         (event.at_us, members, unfound)
@@ -880,6 +881,31 @@ mod tests {
             answer(40, 1, false),
             committed(90, 1),
         ]);
+        assert_eq!(answered_mid_group(&trace.events), Vec::<u64>::new());
+    }
+
+    /// Full batches (`batch_max` 2, six writes waiting): the writes left after the
+    /// first group stay uncertain, so a later group is not taken to hold the writes
+    /// queued since (it drained the older ones).
+    #[test]
+    fn writes_left_by_a_full_batch_keep_later_groups_unknown() {
+        let mut events: Vec<_> = (1..=6).map(|execution| queued(10, execution)).collect();
+        events.extend([
+            started(20, 2),
+            committed(30, 2),
+            answer(30, 1, true),
+            answer(30, 2, true),
+            started(31, 2),
+            queued(35, 7),
+            queued(35, 8),
+            committed(40, 2),
+            answer(40, 3, true),
+            answer(40, 4, true),
+            started(41, 2),
+            answer(500, 7, false),
+            committed(900, 2),
+        ]);
+        let trace = lifetime(events);
         assert_eq!(answered_mid_group(&trace.events), Vec::<u64>::new());
     }
 }
