@@ -71,16 +71,21 @@ pub enum DiskFault {
     Full,
     /// A sync takes the disk model's stall time (at least 50 ms).
     SlowSync,
+    /// A lock request (on the database file or the WAL index) returns
+    /// `SQLITE_IOERR_LOCK` / `SQLITE_IOERR_SHMLOCK` and takes nothing: `fcntl` failing
+    /// with `ENOLCK` or `EIO`, as on a network filesystem.
+    LockError,
 }
 
 impl DiskFault {
     /// Every disk fault, for schedules that draw one.
-    pub const ALL: [DiskFault; 5] = [
+    pub const ALL: [DiskFault; 6] = [
         DiskFault::ReadError,
         DiskFault::WriteError,
         DiskFault::SyncError,
         DiskFault::Full,
         DiskFault::SlowSync,
+        DiskFault::LockError,
     ];
 
     pub fn name(self) -> &'static str {
@@ -90,6 +95,7 @@ impl DiskFault {
             DiskFault::SyncError => "sync-error",
             DiskFault::Full => "full",
             DiskFault::SlowSync => "slow-sync",
+            DiskFault::LockError => "lock-error",
         }
     }
 }

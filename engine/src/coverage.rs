@@ -26,6 +26,9 @@ pub enum Mark {
     QueuedWriteCancelled,
     /// One write's savepoint was rolled back inside a group that then committed.
     SavepointRolledBackInCommittedGroup,
+    /// `BEGIN` failed with an error other than SQLITE_BUSY (the disk refused a lock or
+    /// a read): a definite failure, not a retry.
+    BeginFailed,
     // Read by the simulator from a run's typed events (`fazt_sim::search::coverage`),
     // which record these states: the engine need not mark them.
     /// `COMMIT` failed after it may have reached the disk: the group's outcome is unknown.
@@ -43,12 +46,13 @@ pub enum Mark {
 
 impl Mark {
     /// Every mark, in declaration order.
-    pub const ALL: [Mark; 10] = [
+    pub const ALL: [Mark; 11] = [
         Mark::BusyRetriedThenCommitted,
         Mark::BusyGaveUp,
         Mark::DeadlinePassedMidCommit,
         Mark::QueuedWriteCancelled,
         Mark::SavepointRolledBackInCommittedGroup,
+        Mark::BeginFailed,
         Mark::CommitUnconfirmed,
         Mark::WriteRefusedForBudget,
         Mark::VmDiscardedAfterTimeout,
@@ -64,6 +68,7 @@ impl Mark {
             Mark::DeadlinePassedMidCommit => "deadline-passed-mid-commit",
             Mark::QueuedWriteCancelled => "queued-write-cancelled",
             Mark::SavepointRolledBackInCommittedGroup => "savepoint-rolled-back-in-committed-group",
+            Mark::BeginFailed => "begin-failed",
             Mark::CommitUnconfirmed => "commit-unconfirmed",
             Mark::WriteRefusedForBudget => "write-refused-for-budget",
             Mark::VmDiscardedAfterTimeout => "vm-discarded-after-timeout",

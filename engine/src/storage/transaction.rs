@@ -16,6 +16,7 @@ use super::connection::Db;
 use super::error::{commit_never_logged, injected_io_error, is_busy, StorageError};
 use super::policy::{BeginMode, BusyPolicy};
 use super::retry::Backoff;
+use crate::coverage::{self, Mark};
 use crate::env::{run_blocking, Deadline, Env, Rng};
 use crate::events::{micros, Event, Recorder};
 use crate::failpoints;
@@ -228,7 +229,10 @@ fn begin<O>(db: &mut Db, recorder: &Recorder, policy: Policy) -> Option<Ended<O>
         Err(error) if is_busy(&error) => Some(Ended::Busy {
             lock_wait: db.take_busy_handler_called(),
         }),
-        Err(error) => Some(Ended::Failed(error.into())),
+        Err(error) => {
+            coverage::hit(Mark::BeginFailed);
+            Some(Ended::Failed(error.into()))
+        }
     }
 }
 

@@ -327,4 +327,24 @@ mod tests {
         db.conn().execute_batch("INSERT INTO t VALUES (1)").unwrap();
         assert_eq!(disk.stats().faults_fired, 1);
     }
+
+    #[test]
+    fn a_lock_error_fails_begin_immediate_as_an_io_error_not_busy() {
+        let disk = SimDisk::new(NVME, Rng::seeded(1));
+        let path = disk.path("t.db");
+        let db = Db::open_on(&path, &SimDisk::seam()).unwrap();
+        db.conn().execute_batch("CREATE TABLE t (v)").unwrap();
+        disk.arm(DiskFault::LockError, 1);
+        let refused = db.conn().execute_batch("BEGIN IMMEDIATE").unwrap_err();
+        assert_eq!(
+            refused.sqlite_error_code(),
+            Some(rusqlite::ErrorCode::SystemIoFailure),
+            "{refused}"
+        );
+        assert!(!db.take_busy_handler_called(), "no lock was waited for");
+        db.conn()
+            .execute_batch("BEGIN IMMEDIATE; INSERT INTO t VALUES (1); COMMIT")
+            .unwrap();
+        assert_eq!(disk.stats().faults_fired, 1);
+    }
 }

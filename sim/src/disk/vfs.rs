@@ -220,6 +220,9 @@ impl Vfs for SimVfs {
 
     fn lock(&self, handle: &mut Handle, level: LockLevel) -> VfsResult<()> {
         handle.with_disk(|state, path, id| {
+            if state.fires(DiskFault::LockError) {
+                return Err(vars::SQLITE_IOERR_LOCK);
+            }
             match state
                 .locks
                 .entry(path.to_owned())
@@ -310,6 +313,10 @@ impl Vfs for SimVfs {
         mode: ShmLockMode,
     ) -> VfsResult<()> {
         handle.with_disk(|state, path, id| {
+            let locking = matches!(mode, ShmLockMode::LockShared | ShmLockMode::LockExclusive);
+            if locking && state.fires(DiskFault::LockError) {
+                return Err(vars::SQLITE_IOERR_SHMLOCK);
+            }
             let shm = state
                 .shm
                 .entry(path.to_owned())

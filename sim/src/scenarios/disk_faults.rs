@@ -1,5 +1,5 @@
-//! `disk-faults`: the simulated disk fails reads, writes and syncs, fills up and
-//! stalls its syncs during a register workload. Every failure must reach its client
+//! `disk-faults`: the simulated disk fails reads, writes, syncs and locks, fills up
+//! and stalls its syncs during a register workload. Every failure must reach its client
 //! as a clear error whose effects are right (the invariants: nothing acknowledged
 //! lost, nothing reported failed landed, linearizable registers, `PRAGMA
 //! integrity_check`), and the server keeps serving reads while its writes fail.
@@ -20,7 +20,7 @@ use crate::trace::{Said, What};
 use crate::workload::{Verb, Workload};
 
 pub const SUMMARY: &str =
-    "the disk fails reads, writes and syncs, fills up and stalls during a register workload";
+    "the disk fails reads, writes, syncs and locks, fills up and stalls during a register workload";
 
 /// The registers the clients share.
 const KEYS: &[&str] = &["k0", "k1", "k2", "k3", "k4", "k5"];

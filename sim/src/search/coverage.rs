@@ -19,6 +19,7 @@ pub const REQUIRED: &[Mark] = &[
     Mark::CommitUnconfirmed,
     Mark::QueuedWriteCancelled,
     Mark::SavepointRolledBackInCommittedGroup,
+    Mark::BeginFailed,
     Mark::WriteRefusedForBudget,
     Mark::VmDiscardedAfterTimeout,
     Mark::CrashBetweenApplyAndCommit,

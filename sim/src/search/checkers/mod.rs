@@ -4,6 +4,7 @@
 
 pub mod admission;
 pub mod availability;
+pub mod busy_locks;
 pub mod definite_failures;
 pub mod determinism;
 pub mod fast_refusal;
@@ -62,5 +63,6 @@ pub fn all(
     violations.extend(write_names::check(evidence));
     violations.extend(definite_failures::check(&scale, evidence));
     violations.extend(admission::check(&scale, evidence));
+    violations.extend(busy_locks::check(profile, evidence));
     violations
 }
