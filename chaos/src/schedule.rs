@@ -55,6 +55,10 @@ pub enum Action {
     PowerLoss { down_ms: u64 },
     /// The simulated disk fails its next `times` operations of one kind.
     Disk { disk: DiskFault, times: u32 },
+    /// Another process (a `sqlite3` shell, a backup) takes the database's write lock
+    /// as soon as it is free and holds it for `ms`: the server's writes meet a real
+    /// SQLITE_BUSY. The process dies with the machine (a crash or a power loss).
+    LockHeld { ms: u64 },
 }
 
 /// A named disk fault ([`Action::Disk`]).
@@ -71,9 +75,10 @@ pub enum DiskFault {
     Full,
     /// A sync takes the disk model's stall time (at least 50 ms).
     SlowSync,
-    /// A lock request (on the database file or the WAL index) returns
-    /// `SQLITE_IOERR_LOCK` / `SQLITE_IOERR_SHMLOCK` and takes nothing: `fcntl` failing
-    /// with `ENOLCK` or `EIO`, as on a network filesystem.
+    /// A write-lock request (RESERVED or above on the database file, an exclusive
+    /// WAL-index lock) returns `SQLITE_IOERR_LOCK` / `SQLITE_IOERR_SHMLOCK` and takes
+    /// nothing: `fcntl` failing with `ENOLCK` or `EIO`, as on a network filesystem.
+    /// Shared (read) locks are left alone, so that it reaches writes.
     LockError,
 }
 
@@ -126,6 +131,7 @@ impl Action {
             Action::Crash { down_ms } => format!("crash, restart after {down_ms} ms"),
             Action::PowerLoss { down_ms } => format!("power loss, restart after {down_ms} ms"),
             Action::Disk { disk, times } => format!("disk {} x{times}", disk.name()),
+            Action::LockHeld { ms } => format!("write lock held {ms} ms by another process"),
         }
     }
 }

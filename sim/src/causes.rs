@@ -106,6 +106,10 @@ impl FaultWindows {
                         for_ms * 1000,
                         format!("network latency at {} ms", at / 1000),
                     )),
+                    Action::LockHeld { ms } => Some((
+                        ms * 1000,
+                        format!("write lock held by another process at {} ms", at / 1000),
+                    )),
                     Action::Failpoint { .. } | Action::Disk { .. } => None,
                 },
                 What::Engine {

@@ -276,6 +276,91 @@ fn a_commit_error_on_fazts_direct_path_is_a_ghost_write() {
     );
 }
 
+/// Another process holds the database's write lock (`lock-held`) while a client
+/// writes: the writer meets a real SQLITE_BUSY at `BEGIN IMMEDIATE` (SQLite calls its
+/// busy handler), backs off and commits once the lock is free. Every checker holds,
+/// `busy-answers` among them: a BUSY not retried would reach the client as a raw
+/// database error.
+#[test]
+fn a_write_lock_held_by_another_process_is_waited_out() {
+    let scenario = FailScenario::setup();
+    let put = |key: &str| Step {
+        think_ms: 5,
+        op: Operation {
+            space: Space::Kv,
+            verb: Verb::Put,
+            key: key.into(),
+            app: None,
+        },
+    };
+    let workload = Workload {
+        clients: vec![vec![put("a"), put("b")]],
+    };
+    let schedule = Schedule {
+        // After the server's start-up deploys, before the first put.
+        faults: vec![Fault {
+            at_ms: 2,
+            action: Action::LockHeld { ms: 20 },
+        }],
+    };
+    let profile = profile::by_name("hardened", 1).unwrap();
+    let run = search::run(&profile, 1, &workload, &schedule);
+    scenario.teardown();
+    let report = &run.report;
+    assert!(report.violations.is_empty(), "{:?}", report.violations);
+    assert_eq!(report.failed, 0, "{:?}", report.errors);
+    let lock_waits = (run.trace.events.iter())
+        .filter(|event| {
+            matches!(
+                event.engine(),
+                Some(EngineEvent::WriterBusy {
+                    lock_wait: true,
+                    ..
+                })
+            )
+        })
+        .count();
+    assert!(lock_waits > 0, "the writer met the held lock");
+}
+
+/// The release search's eighth finding (seed 20, the first run with `lock-held`): the
+/// server crashed at 0 ms while another process took the write lock for 85 ms, and the
+/// restarted server failed to start: opening met SQLITE_BUSY (its connections' trigger
+/// and pragmas write) and gave up at once. Opening now waits out a held lock on the
+/// Clock (`OPEN_BUSY_WAIT`).
+#[test]
+fn a_server_restarting_while_another_process_holds_the_lock_waits_for_it() {
+    let scenario = FailScenario::setup();
+    let workload: Workload = serde_json::from_str(
+        r#"{"clients":[[{"think_ms":16,"op":{"space":"kv","verb":"delete","key":"b","app":"registers-twin"}},{"think_ms":11,"op":{"space":"ds","verb":"pair","key":"b"}}]]}"#,
+    )
+    .unwrap();
+    let schedule: Schedule = serde_json::from_str(
+        r#"{"faults":[{"at_ms":0,"fault":"crash","down_ms":14},{"at_ms":0,"fault":"lock-held","ms":85}]}"#,
+    )
+    .unwrap();
+    let profile = profile::by_name("hardened", 1).unwrap();
+    let run = search::run(&profile, 20, &workload, &schedule);
+    scenario.teardown();
+    assert!(
+        run.report.violations.is_empty(),
+        "{:?}",
+        run.report.violations
+    );
+    let served = (run.trace.events.iter())
+        .filter(|event| {
+            matches!(
+                event.engine(),
+                Some(EngineEvent::Answered { status: 200, .. })
+            )
+        })
+        .count();
+    assert!(
+        served > 0,
+        "the restarted server served once the lock was free"
+    );
+}
+
 /// The release search's sixth finding, shrunk: the writer gave up on c0-0's write after
 /// its twelfth SQLITE_BUSY (a definite failure: nothing was written) and went straight
 /// on to a new group of c1-0's write, queued meanwhile, of as many writes; c0-0's

@@ -4,6 +4,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
 
 use tokio::sync::watch;
 
@@ -20,9 +21,19 @@ use super::schema::DOC_INDEX_LIST;
 use super::writer::{self, QueueOptions, Writer};
 use crate::env::{run_blocking, Disk, Env, Work};
 
+/// How long opening waits for a write lock another process holds (a `sqlite3` shell,
+/// a backup) before it gives up: the migration and the connections' triggers write.
+pub const OPEN_BUSY_WAIT: Duration = Duration::from_secs(30);
+
+/// The longest pause between two tries while another process holds the lock (the
+/// pauses double from 1 ms up to it).
+const OPEN_BUSY_PAUSE_MAX: Duration = Duration::from_millis(100);
+
 impl Storage {
     /// Opens (creating and migrating if needed) the database at `path` and starts the
-    /// writer, the kv sweep and the analytics flush on the current tokio runtime.
+    /// writer, the kv sweep and the analytics flush on the current tokio runtime. While
+    /// another process holds the write lock, it tries again on the Clock for up to
+    /// [`OPEN_BUSY_WAIT`], then fails with SQLITE_BUSY.
     pub async fn open(path: &Path, env: Env, config: StorageConfig) -> Result<Storage> {
         let policy = &config.policy;
         let bypassing = policy.background == BackgroundWrites::BypassQueue
@@ -49,11 +60,7 @@ impl Storage {
             app_quota_bytes: config.limits.app_quota_bytes,
             disk: env.disk.clone(),
         };
-        let (mut writer_dbs, reader_dbs, indexes) =
-            run_blocking(env.executor.as_ref(), move || {
-                (open_connections(&opening), Work::default())
-            })
-            .await?;
+        let (mut writer_dbs, reader_dbs, indexes) = open_waiting_out_locks(&env, opening).await?;
         let indexed = Arc::new(RwLock::new(indexes));
         let (shutdown, shutdown_signal) = watch::channel(false);
         let mut tasks = Vec::new();
@@ -133,6 +140,31 @@ impl Storage {
         ));
         *storage.shared.tasks.lock().expect("task list") = tasks;
         Ok(storage)
+    }
+}
+
+/// [`open_connections`], tried again while SQLite answers BUSY, up to
+/// [`OPEN_BUSY_WAIT`] (the tries are idempotent: the migration is one transaction).
+async fn open_waiting_out_locks(
+    env: &Env,
+    opening: Opening,
+) -> Result<(Vec<Db>, Vec<Db>, BTreeSet<String>)> {
+    let opening = Arc::new(opening);
+    let give_up_at = env.clock.now() + OPEN_BUSY_WAIT;
+    let mut pause = Duration::from_millis(1);
+    loop {
+        let this_try = opening.clone();
+        let opened = run_blocking(env.executor.as_ref(), move || {
+            (open_connections(&this_try), Work::default())
+        })
+        .await;
+        match opened {
+            Err(error) if error.is_sqlite_busy() && env.clock.now() + pause <= give_up_at => {
+                env.clock.sleep(pause).await;
+                pause = (pause * 2).min(OPEN_BUSY_PAUSE_MAX);
+            }
+            opened => return opened,
+        }
     }
 }
 

@@ -51,7 +51,7 @@ impl FaultKinds {
             _ => false,
         };
         let storage = match action {
-            Action::Disk { .. } | Action::PowerLoss { .. } => true,
+            Action::Disk { .. } | Action::PowerLoss { .. } | Action::LockHeld { .. } => true,
             Action::Failpoint { point, .. } => point.starts_with("storage-"),
             _ => false,
         };

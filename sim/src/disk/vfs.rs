@@ -220,7 +220,7 @@ impl Vfs for SimVfs {
 
     fn lock(&self, handle: &mut Handle, level: LockLevel) -> VfsResult<()> {
         handle.with_disk(|state, path, id| {
-            if state.fires(DiskFault::LockError) {
+            if level >= LockLevel::Reserved && state.fires(DiskFault::LockError) {
                 return Err(vars::SQLITE_IOERR_LOCK);
             }
             match state
@@ -313,8 +313,7 @@ impl Vfs for SimVfs {
         mode: ShmLockMode,
     ) -> VfsResult<()> {
         handle.with_disk(|state, path, id| {
-            let locking = matches!(mode, ShmLockMode::LockShared | ShmLockMode::LockExclusive);
-            if locking && state.fires(DiskFault::LockError) {
+            if matches!(mode, ShmLockMode::LockExclusive) && state.fires(DiskFault::LockError) {
                 return Err(vars::SQLITE_IOERR_SHMLOCK);
             }
             let shm = state

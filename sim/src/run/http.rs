@@ -328,7 +328,7 @@ where
 }
 
 /// The database file's name on a run's disk.
-const DB_FILE: &str = "fazt.db";
+pub const DB_FILE: &str = "fazt.db";
 
 impl Observed {
     /// The run's database file, as the server left it: a SQLite URI naming the

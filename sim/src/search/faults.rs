@@ -150,7 +150,10 @@ impl Scale {
                     }
                 }
                 Action::Hold { ms } | Action::Latency { ms, .. } => delay_ms += ms,
+                // A held lock is retried with a jittered backoff, which may give up
+                // before any hold ends: not claimed.
                 Action::Partition { .. }
+                | Action::LockHeld { .. }
                 | Action::Crash { .. }
                 | Action::PowerLoss { .. }
                 | Action::Disk { .. } => return false,
@@ -193,11 +196,16 @@ fn faults(span_ms: u64, scale: Scale, magnitude_percent: u64) -> impl Strategy<V
         2 => (1..ticks).prop_map(|n| failpoint(failpoints::RUNTIME_SLOW_CPU, 1, Some(n))),
         1 => (1..big).prop_map(|ms| failpoint(failpoints::SERVER_SLOW_ACCEPT, 1, Some(ms))),
         1 => (1..big).prop_map(|ms| Action::Hold { ms }),
+        1 => (1..big).prop_map(|ms| Action::LockHeld { ms }),
         1 => (1..big / 4).prop_map(|ms| Action::Partition { ms }),
         1 => (1..DOWN_MS_MAX).prop_map(|down_ms| Action::Crash { down_ms }),
         1 => (1..DOWN_MS_MAX).prop_map(|down_ms| Action::PowerLoss { down_ms }),
         2 => (proptest::sample::select(&DiskFault::ALL[..]), 1..=DISK_TIMES_MAX)
             .prop_map(|(disk, times)| Action::Disk { disk, times }),
+        // Drawn once more on its own: a write lock refused reaches `BEGIN` only when
+        // no checkpoint's lock takes it first, the one way a `BEGIN` fails otherwise
+        // than BUSY (`busy_locks`, the `begin-failed` mark).
+        1 => (1..=DISK_TIMES_MAX).prop_map(|times| Action::Disk { disk: DiskFault::LockError, times }),
     ];
     prop_oneof![
         8 => (at.clone(), one).prop_map(|(at_ms, action)| vec![Fault { at_ms, action }]),

@@ -16,7 +16,10 @@ pub fn action(timeline: &mut Timeline, at: u64, action: &Action) {
     let track = timeline.track(FAULTS, "schedule");
     let name = action.describe();
     match action {
-        Action::Hold { ms } | Action::Partition { ms } | Action::Latency { for_ms: ms, .. } => {
+        Action::Hold { ms }
+        | Action::Partition { ms }
+        | Action::Latency { for_ms: ms, .. }
+        | Action::LockHeld { ms } => {
             timeline.span(track, name, at, at + ms * 1000, json!({}));
         }
         Action::Crash { down_ms } | Action::PowerLoss { down_ms } => {

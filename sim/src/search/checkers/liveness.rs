@@ -47,7 +47,7 @@ pub fn healed_ms(schedule: &Schedule, scale: &Scale, span_ms: u64) -> u64 {
                 Action::Failpoint {
                     argument, times, ..
                 } => argument.unwrap_or(0) * u64::from(*times),
-                Action::Hold { ms } | Action::Partition { ms } => *ms,
+                Action::Hold { ms } | Action::Partition { ms } | Action::LockHeld { ms } => *ms,
                 Action::Latency { for_ms, .. } => *for_ms,
                 Action::Crash { down_ms } | Action::PowerLoss { down_ms } => *down_ms,
                 // An armed disk fault strikes when a request next touches the disk.

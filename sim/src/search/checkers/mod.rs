@@ -4,6 +4,7 @@
 
 pub mod admission;
 pub mod availability;
+pub mod busy_answers;
 pub mod busy_locks;
 pub mod definite_failures;
 pub mod determinism;
@@ -64,5 +65,6 @@ pub fn all(
     violations.extend(definite_failures::check(&scale, evidence));
     violations.extend(admission::check(&scale, evidence));
     violations.extend(busy_locks::check(profile, evidence));
+    violations.extend(busy_answers::check(evidence));
     violations
 }
