@@ -361,6 +361,47 @@ fn a_server_restarting_while_another_process_holds_the_lock_waits_for_it() {
     );
 }
 
+/// A pool full of one app's idle VMs serves another app by evicting them: twelve
+/// clients of `registers` (its share of the 16 VMs) write at once, then eight of its
+/// twin. The twin's first four take the pool's last free places, the other four must
+/// each evict one of `registers`' idle VMs. The metrics checker holds the VMs alive to
+/// the pool's size (`metrics-pool-unbalanced`). The search's workloads never fill the
+/// pool (cargo-mutants' fourth shard: `Idle::evict -> None` was missed).
+#[test]
+fn a_full_pool_evicts_another_apps_idle_vm() {
+    let scenario = FailScenario::setup();
+    let put = |n: usize, think_ms: u64, app: Option<&str>| Step {
+        think_ms,
+        op: Operation {
+            space: Space::Kv,
+            verb: Verb::Put,
+            key: format!("k{n}"),
+            app: app.map(str::to_owned),
+        },
+    };
+    let clients = (0..12)
+        .map(|n| vec![put(n, 0, None)])
+        .chain((12..20).map(|n| vec![put(n, 200, Some(fazt_sim::workload::TWIN_APP))]))
+        .collect();
+    let workload = Workload { clients };
+    let profile = profile::by_name("hardened", 1).unwrap();
+    let run = search::run(&profile, 1, &workload, &Schedule::default());
+    scenario.teardown();
+    assert!(
+        run.report.violations.is_empty(),
+        "{:?}",
+        run.report.violations
+    );
+    assert_eq!(run.report.failed, 0, "{:?}", run.report.errors);
+    let evicted = (run.trace.events.iter())
+        .filter(|event| matches!(event.engine(), Some(EngineEvent::VmEvicted { .. })))
+        .count();
+    assert_eq!(
+        evicted, 4,
+        "the twin's last four writes each evicted an idle VM"
+    );
+}
+
 /// The release search's sixth finding, shrunk: the writer gave up on c0-0's write after
 /// its twelfth SQLITE_BUSY (a definite failure: nothing was written) and went straight
 /// on to a new group of c1-0's write, queued meanwhile, of as many writes; c0-0's

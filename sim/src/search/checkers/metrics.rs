@@ -24,7 +24,8 @@
 //! figures the route serves (admission, storage), a sum over several workers, when a
 //! pre-warming pool created its VMs (one that created `size` on demand passes; the
 //! search's workloads need far fewer), nor which app's idle VM an eviction chose (the
-//! pool is never full in the search's workloads).
+//! search's workloads never fill the pool; `a_full_pool_evicts_another_apps_idle_vm`
+//! in `sim/tests/properties.rs` does, and this checker holds its VMs alive to `size`).
 
 use fazt_chaos::Violation;
 use fazt_engine::runtime::WhenAllBusy;

@@ -7,7 +7,9 @@
 //! `$lte`) match exactly the documents they should; a query binding as many values as the
 //! engine's limit runs, one binding one more is refused as `InvalidQuery`, and an array compared
 //! whole (`$eq`) binds one value, however long; the system
-//! fields (`_createdAt`, `_updatedAt`, `id`) are queried as such; a query with as many conditions as
+//! fields (`_createdAt`, `_updatedAt`, `id`) are queried as such; `session`
+//! conditions match the documents' own `session`, whatever its type (its indexed column
+//! holds plain strings only); a query with as many conditions as
 //! the engine's limit runs, one with one more is refused as `InvalidQuery`; a
 //! client-chosen field name with `'`, `%` or `_`, or one that is no identifier and must
 //! be quoted in the JSON path (`first-name`, `a b`, `1a`, `a$b`, `a[0]`: unquoted,
@@ -27,7 +29,9 @@ use crate::run::property::Evidence;
 use crate::workload::Verb;
 
 /// The probes the app knows, by the name the workload sends.
-pub const KINDS: &[&str] = &["unset", "in", "range", "values", "system", "many", "fields"];
+pub const KINDS: &[&str] = &[
+    "unset", "in", "range", "values", "system", "session", "many", "fields",
+];
 
 /// The longest segment of a field path the engine takes, in bytes: the engine's
 /// `FIELD_SEGMENT_MAX` (`engine/src/storage/query.rs`, private to it); the probes app
@@ -52,6 +56,9 @@ pub fn expected(kind: &str) -> Value {
         "system" => {
             json!({ "created": [0, 1, 2, 3, 4], "updated": [0, 1, 2, 3, 4], "ids": [1, 3] })
         }
+        // Only `$eq` with a plain string may use the `session_id` column: an array,
+        // an object, a string starting with `[` and a number are matched in the document.
+        "session" => json!({ "eq": [1], "bracket": [4], "ne": [2, 3, 4, 5], "in": [1, 5] }),
         "many" => json!({ "at_limit": 1, "over_limit": refused() }),
         "fields" => {
             let mut fields = json!({
